@@ -1,0 +1,71 @@
+/*
+ * fielderr.h - a list of field errors, like Kubernetes' field.ErrorList.
+ *
+ * Validation never stops at the first problem: every rule appends an entry
+ * {path, type, value, detail} and the webhook formats the whole list once,
+ * in the apiserver's words:
+ *
+ *     spec.port: Invalid value: 70000: must be between 1 and 65535
+ *     spec.sourceUri: Required value
+ */
+#ifndef FIELDERR_H
+#define FIELDERR_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+enum fielderr_type {
+    FIELDERR_REQUIRED,      /* "Required value",   FieldValueRequired */
+    FIELDERR_INVALID,       /* "Invalid value",    FieldValueInvalid */
+    FIELDERR_NOT_SUPPORTED, /* "Unsupported value", FieldValueNotSupported */
+    FIELDERR_FORBIDDEN,     /* "Forbidden",        FieldValueForbidden */
+    FIELDERR_TOO_LONG,      /* "Too long",         FieldValueTooLong */
+    FIELDERR_DUPLICATE,     /* "Duplicate value",  FieldValueDuplicate */
+};
+
+struct fielderr {
+    char *path;             /* "spec.workerReplicas" */
+    enum fielderr_type type;
+    json_t *value;          /* the bad value (own reference), or NULL */
+    char *detail;           /* may be NULL */
+    int policy;             /* 1 when a policy rule, not the schema, refused it */
+};
+
+struct fielderr_list {
+    struct fielderr *v;
+    size_t len, cap;
+};
+
+#define FIELDERR_LIST_INIT { NULL, 0, 0 }
+
+/* Appends one error. value is borrowed (a reference is taken); fmt may be
+ * NULL for no detail. Allocation failure aborts: the list is small. */
+void fielderr_add(struct fielderr_list *l, enum fielderr_type type, const char *path,
+                  const json_t *value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Same, marked as a policy denial (403 Forbidden when it is the only kind). */
+void fielderr_add_policy(struct fielderr_list *l, const char *path, const json_t *value,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Frees every entry; the list can be reused. */
+void fielderr_release(struct fielderr_list *l);
+
+/* 1 when every entry is a policy denial (and there is at least one). */
+int fielderr_all_policy(const struct fielderr_list *l);
+
+/* "Invalid value", "Required value", ... */
+const char *fielderr_type_string(enum fielderr_type type);
+
+/* "FieldValueInvalid", ... as in status.details.causes[].reason */
+const char *fielderr_reason(enum fielderr_type type);
+
+/* The error without its path, as Kubernetes' ErrorBody():
+ * "Invalid value: -1: must be greater than or equal to 0". Returns a new
+ * malloc'd string. */
+char *fielderr_body(const struct fielderr *e);
+
+/* "<path>: <body>" as a new malloc'd string. */
+char *fielderr_string(const struct fielderr *e);
+
+#endif

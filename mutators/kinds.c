@@ -1,0 +1,423 @@
+/*
+ * kinds.c - one engine for the four kinds: defaults, field rules, expansion.
+ *
+ * Every kind is judged on a "view": a shallow copy of the object whose spec
+ * has its defaults filled, so /validate reaches the same verdict whether or
+ * not /mutate ran first, and the children rendered from the view are the
+ * ones the mutator wrote into spec.generated.
+ */
+#include "mutators/kinds.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mutators/fields.h"
+#include "mutators/kinds_table.h"
+#include "mutators/strbuf.h"
+
+#define PATH_MAX_LEN 128
+
+static const struct kind *const table[] = {
+    &dataset_kind,
+    &training_kind,
+    &modelhub_kind,
+    &serving_kind,
+};
+
+static const char *const actions[] = { "apply", "create", "patch", "delete", NULL };
+
+static json_t *default_namespace(const json_t *obj, const struct context *ctx)
+{
+    const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+
+    if (!ns || !*ns)
+        ns = ctx->namespace;
+    return json_string(ns && *ns ? ns : "kubeflow");
+}
+
+/* Fields every kind has, judged before the kind's own. */
+static const struct field common_fields[] = {
+    { .name = "namespace", .type = FIELD_STRING, .fdefault = default_namespace,
+      .check = fields_check_dns1123_label },
+    { .name = "action", .type = FIELD_STRING, .flags = FIELD_DEFAULT, .sdefault = "apply",
+      .one_of = actions },
+};
+
+#define NCOMMON (sizeof(common_fields) / sizeof(common_fields[0]))
+
+const struct kind *kinds_find(const char *group, const char *version, const char *kind)
+{
+    if (!group || !kind || strcmp(group, KINDS_GROUP) != 0)
+        return NULL;
+    if (version && strcmp(version, KINDS_VERSION) != 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (!strcmp(table[i]->name, kind))
+            return table[i];
+    return NULL;
+}
+
+const struct kind *kinds_of_object(const json_t *obj)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+
+    if (!av || strcmp(av, KINDS_API_VERSION) != 0)
+        return NULL;
+    return kinds_find(KINDS_GROUP, KINDS_VERSION, kind);
+}
+
+/* Walks the common fields, then the kind's. */
+static const struct field *field_at(const struct kind *k, size_t i)
+{
+    return i < NCOMMON ? &common_fields[i] : &k->fields[i - NCOMMON];
+}
+
+static const struct field *field_named(const struct kind *k, const char *name)
+{
+    for (size_t i = 0; i < NCOMMON + k->nfields; i++)
+        if (!strcmp(field_at(k, i)->name, name))
+            return field_at(k, i);
+    return NULL;
+}
+
+static json_t *default_of(const struct field *f, const json_t *obj, const struct context *ctx)
+{
+    if (f->fdefault)
+        return f->fdefault(obj, ctx);
+    if (!(f->flags & FIELD_DEFAULT))
+        return NULL;
+    switch (f->type) {
+    case FIELD_STRING:
+        return json_string(f->sdefault);
+    case FIELD_INT:
+        return json_integer(f->idefault);
+    case FIELD_BOOL:
+        return json_boolean(f->idefault);
+    }
+    return NULL;
+}
+
+/* Fills defaults and canonical spellings into spec (changed in place). */
+static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
+                          const struct context *ctx)
+{
+    for (size_t i = 0; i < NCOMMON + k->nfields; i++) {
+        const struct field *f = field_at(k, i);
+        json_t *v = json_object_get(spec, f->name), *nv;
+
+        if (!v) {
+            nv = default_of(f, obj, ctx);
+            if (nv)
+                json_object_set_new(spec, f->name, nv);
+        } else if (f->normalize && json_is_string(v)) {
+            nv = f->normalize(json_string_value(v));
+            if (nv)
+                json_object_set_new(spec, f->name, nv);
+        }
+    }
+}
+
+/* A shallow copy of obj with a defaulted copy of its spec; new reference.
+ * The spec is created when absent and left alone when not an object. */
+static json_t *make_view(const struct kind *k, const json_t *obj, const struct context *ctx)
+{
+    json_t *view = json_copy((json_t *)obj);
+    json_t *spec = json_object_get(obj, "spec");
+
+    if (!view)
+        return NULL;
+    if (!spec || json_is_object(spec)) {
+        spec = spec ? json_copy(spec) : json_object();
+        json_object_set_new(view, "spec", spec);
+        fill_defaults(k, view, spec, ctx);
+    }
+    return view;
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
+/* Appends the wrong-type error; returns 1 when v has type t. */
+static int check_type(const char *path, const json_t *v, enum field_type t, struct fielderr_list *errs)
+{
+    static const char *const want[] = {
+        [FIELD_STRING] = "a string", [FIELD_INT] = "an integer", [FIELD_BOOL] = "a boolean",
+    };
+    int ok = (t == FIELD_STRING && json_is_string(v)) || (t == FIELD_INT && json_is_integer(v)) ||
+             (t == FIELD_BOOL && json_is_boolean(v));
+    json_t *tn;
+
+    if (!ok) {
+        tn = json_string(type_name(v));
+        fielderr_add(errs, FIELDERR_INVALID, path, tn, "%s must be %s", path, want[t]);
+        json_decref(tn);
+    }
+    return ok;
+}
+
+static void check_one_of(const char *path, const json_t *v, const char *const *one_of,
+                         struct fielderr_list *errs)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    for (const char *const *o = one_of; *o; o++)
+        if (!strcmp(*o, json_string_value(v)))
+            return;
+    strbuf_addstr(&sb, "supported values: ");
+    for (const char *const *o = one_of; *o; o++)
+        strbuf_addf(&sb, "%s\"%s\"", o == one_of ? "" : ", ", *o);
+    fielderr_add(errs, FIELDERR_NOT_SUPPORTED, path, v, "%s", sb.buf);
+    strbuf_release(&sb);
+}
+
+static void check_int(const struct field *f, const char *path, const json_t *v,
+                      const struct context *ctx, struct fielderr_list *errs)
+{
+    long long n = json_integer_value(v), cap;
+
+    if ((f->flags & FIELD_MIN) && n < f->min) {
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be greater than or equal to %lld", f->min);
+        return;
+    }
+    if ((f->flags & FIELD_MAX) && n > f->max) {
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be less than or equal to %lld", f->max);
+        return;
+    }
+    if (!f->settings_cap || ctx->exempt)
+        return;
+    cap = *(const long long *)((const char *)ctx->settings + f->settings_cap - 1);
+    if (cap != POLICY_NO_LIMIT && n > cap)
+        fielderr_add_policy(errs, path, v, "%lld exceeds the limit %s=%lld (policy rule: %s)", n,
+                            f->cap_name, cap, ctx->settings->rule);
+}
+
+/* Judges one field; returns 0 when it is present with the wrong type. */
+static int check_field(const struct field *f, const json_t *spec, const struct context *ctx,
+                       struct fielderr_list *errs)
+{
+    char path[PATH_MAX_LEN];
+    const json_t *v = json_object_get(spec, f->name);
+
+    snprintf(path, sizeof(path), "spec.%s", f->name);
+    if (!v) {
+        if (f->flags & FIELD_REQUIRED)
+            fielderr_add(errs, FIELDERR_REQUIRED, path, NULL, NULL);
+        return 1;
+    }
+    if (!check_type(path, v, f->type, errs))
+        return 0;
+    if (f->type == FIELD_STRING && strlen(json_string_value(v)) != json_string_length(v))
+        fielderr_add(errs, FIELDERR_INVALID, path, NULL, "must not contain NUL characters");
+    else if (f->type == FIELD_INT)
+        check_int(f, path, v, ctx, errs);
+    else if (f->type != FIELD_STRING)
+        ;
+    else if ((f->flags & FIELD_REQUIRED) && json_string_length(v) == 0)
+        fielderr_add(errs, FIELDERR_REQUIRED, path, NULL, NULL);
+    else if (f->one_of)
+        check_one_of(path, v, f->one_of, errs);
+    else if (f->check)
+        f->check(path, v, errs);
+    return 1;
+}
+
+static void check_metadata(const json_t *obj, const json_t *spec, const struct context *ctx,
+                           struct fielderr_list *errs)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    const json_t *name = json_object_get(md, "name");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const json_t *sns = json_object_get(spec, "namespace");
+
+    if (!json_is_object(md)) {
+        fielderr_add(errs, FIELDERR_REQUIRED, "metadata", NULL, NULL);
+        return;
+    }
+    if (!name || (json_is_string(name) && json_string_length(name) == 0)) {
+        if (json_object_get(md, "generateName"))
+            fielderr_add(errs, FIELDERR_REQUIRED, "metadata.name", NULL,
+                         "generateName is not supported: child names derive from metadata.name");
+        else
+            fielderr_add(errs, FIELDERR_REQUIRED, "metadata.name", NULL, NULL);
+    } else if (check_type("metadata.name", name, FIELD_STRING, errs)) {
+        fields_check_name("metadata.name", name, errs);
+    }
+    if (!ns || !*ns)
+        ns = ctx->namespace;
+    if (ns && *ns && json_is_string(sns) && strcmp(ns, json_string_value(sns)) != 0)
+        fielderr_add(errs, FIELDERR_INVALID, "spec.namespace", sns,
+                     "must equal the object's namespace \"%s\": children live beside their owner", ns);
+}
+
+/* Field rules, unknown fields and cross-field rules on a view. */
+static void check_view(const struct kind *k, const json_t *view, const struct context *ctx,
+                       struct fielderr_list *errs, json_t *warnings)
+{
+    const json_t *spec = json_object_get(view, "spec");
+    const char *key;
+    json_t *v, *tn;
+    int typed = 1;
+
+    check_metadata(view, spec, ctx, errs);
+    if (!json_is_object(spec)) {
+        tn = json_string(type_name(spec));
+        fielderr_add(errs, FIELDERR_INVALID, "spec", tn, "spec must be an object");
+        json_decref(tn);
+        return;
+    }
+    for (size_t i = 0; i < NCOMMON + k->nfields; i++)
+        typed &= check_field(field_at(k, i), spec, ctx, errs);
+    json_object_foreach((json_t *)spec, key, v) {
+        char path[PATH_MAX_LEN];
+
+        if (field_named(k, key) || !strcmp(key, "generated"))
+            continue;
+        snprintf(path, sizeof(path), "spec.%.100s", key);
+        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.100s\"", key);
+    }
+    /* cross-field rules may assume every present field has its type */
+    if (typed && k->validate)
+        k->validate(view, ctx, errs, warnings);
+}
+
+/* Renders the children of a view that passed check_view(); NULL when the
+ * expansion refuses it, with the reasons in errs. */
+static json_t *render_view(const struct kind *k, const json_t *view, const struct context *ctx,
+                           struct fielderr_list *errs)
+{
+    json_t *children = json_array();
+
+    if (k->expand && k->expand(view, ctx, children, errs) < 0) {
+        json_decref(children);
+        return NULL;
+    }
+    return children;
+}
+
+json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
+                     struct fielderr_list *errs, json_t *warnings)
+{
+    json_t *view = make_view(k, obj, ctx), *children = NULL;
+    size_t before = errs->len;
+
+    check_view(k, view, ctx, errs, warnings);
+    if (errs->len == before)
+        children = render_view(k, view, ctx, errs);
+    json_decref(view);
+    return children;
+}
+
+void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
+{
+    json_t *spec = json_object_get(obj, "spec"), *children;
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *warnings = json_array();
+
+    if (!spec) {
+        spec = json_object();
+        json_object_set_new(obj, "spec", spec);
+    }
+    if (json_is_object(spec)) {
+        fill_defaults(k, obj, spec, ctx);
+        check_view(k, obj, ctx, &errs, warnings);
+        children = errs.len ? NULL : render_view(k, obj, ctx, &errs);
+        if (children)
+            json_object_set_new(spec, "generated", children);
+    }
+    fielderr_release(&errs);
+    json_decref(warnings);
+}
+
+void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
+                    struct fielderr_list *errs, json_t *warnings)
+{
+    json_t *view = make_view(k, obj, ctx), *children;
+    const json_t *generated = json_object_get(json_object_get(obj, "spec"), "generated");
+    size_t before = errs->len;
+
+    check_view(k, view, ctx, errs, warnings);
+    if (errs->len > before)
+        goto out;
+    children = render_view(k, view, ctx, errs);
+    if (!children)
+        goto out;
+    if (!generated)
+        json_array_append_new(warnings,
+                              json_string("spec.generated is absent: the mutating webhook did not "
+                                          "run; the children are rendered from the spec"));
+    else if (!json_equal((json_t *)generated, children))
+        fielderr_add(errs, FIELDERR_FORBIDDEN, "spec.generated", NULL,
+                     "does not match the children rendered from the spec: it is written by the "
+                     "mutating webhook and may not be edited");
+    json_decref(children);
+out:
+    json_decref(view);
+}
+
+json_t *kinds_child(const json_t *obj, const char *api_version, const char *kind,
+                    const char *name, const char *after)
+{
+    const char *okind = json_string_value(json_object_get(obj, "kind"));
+    char label[PATH_MAX_LEN] = KINDS_GROUP "/";
+    size_t n = strlen(label);
+    json_t *md;
+
+    for (const char *c = okind ? okind : "owner"; *c && n + 1 < sizeof(label); c++)
+        label[n++] = (char)tolower((unsigned char)*c);
+    label[n] = '\0';
+    md = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "name", name, "namespace",
+                   kinds_spec_string(obj, "namespace"), "labels", "app.kubernetes.io/managed-by",
+                   "paddlex-webhook", "app.kubernetes.io/part-of", "paddlex", label, kinds_name(obj));
+
+    if (after)
+        json_object_set_new(md, "annotations",
+                            json_pack("{s:s}", "paddlex.paddlepaddle.org/after", after));
+    return json_pack("{s:s, s:s, s:o}", "apiVersion", api_version, "kind", kind, "metadata", md);
+}
+
+const char *kinds_spec_string(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "spec"), key));
+}
+
+long long kinds_spec_int(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(obj, "spec"), key));
+}
+
+int kinds_spec_bool(const json_t *obj, const char *key)
+{
+    return json_is_true(json_object_get(json_object_get(obj, "spec"), key));
+}
+
+const char *kinds_name(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+}
+
+json_t *kinds_default_endpoint(const json_t *obj, const struct context *ctx)
+{
+    (void)obj;
+    return json_string(ctx->settings->endpoint);
+}
+
+json_t *kinds_default_model_name(const json_t *obj, const struct context *ctx)
+{
+    const char *name = kinds_name(obj);
+
+    (void)ctx;
+    return name && *name ? json_string(name) : NULL;
+}

@@ -1,0 +1,135 @@
+/*
+ * kinds.h - the table of kinds and the admission logic over plain json_t.
+ *
+ * A kind is data: its spec fields (type, default, bounds, shared rule) and
+ * three functions for what data cannot say (cross-field rules, expansion into
+ * children). kinds.c runs the same engine for every kind. Nothing here knows
+ * HTTP; webhook/ calls kinds_mutate() and kinds_validate().
+ */
+#ifndef KINDS_H
+#define KINDS_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "mutators/fielderr.h"
+#include "mutators/policy.h"
+
+#define KINDS_GROUP "paddlex.paddlepaddle.org"
+#define KINDS_VERSION "v1alpha1"
+#define KINDS_API_VERSION KINDS_GROUP "/" KINDS_VERSION
+
+/* What the object is judged against, besides itself. */
+struct context {
+    const char *namespace;           /* request.namespace; NULL when unknown (offline) */
+    const char *username;            /* request.userInfo.username or NULL */
+    const json_t *groups;            /* request.userInfo.groups (borrowed) or NULL */
+    const struct settings *settings; /* never NULL */
+    int exempt;                      /* user or group exempt from policy */
+};
+
+enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL };
+
+#define FIELD_REQUIRED 0x1u  /* absent is "Required value" */
+#define FIELD_MIN 0x2u       /* .min applies */
+#define FIELD_MAX 0x4u       /* .max applies */
+#define FIELD_DEFAULT 0x8u   /* .sdefault / .idefault applies */
+
+/* Checks a string field's value; appends to errs. v is a json string. */
+typedef void field_check_fn(const char *path, const json_t *v, struct fielderr_list *errs);
+
+/* One spec field. Rules run only when the value has the right type. */
+struct field {
+    const char *name;            /* "workerReplicas" */
+    enum field_type type;
+    unsigned flags;
+    const char *sdefault;        /* FIELD_STRING default */
+    long long idefault;          /* FIELD_INT or FIELD_BOOL default */
+    /* computed default: a new reference, or NULL for none */
+    json_t *(*fdefault)(const json_t *obj, const struct context *ctx);
+    long long min, max;
+    long long settings_cap;      /* offsetof(struct settings, max_...) + 1, or 0 */
+    const char *cap_name;        /* the policy limit's name: "maxGpuPerNode" */
+    const char *const *one_of;   /* NULL-terminated enum of strings */
+    field_check_fn *check;
+    /* canonical spelling: a new string, or NULL when s already is */
+    json_t *(*normalize)(const char *s);
+};
+
+#define SETTINGS_CAP(member) ((long long)offsetof(struct settings, member) + 1)
+
+struct kind {
+    const char *name;            /* "Training" */
+    const char *plural;          /* "trainings" */
+    const struct field *fields;
+    size_t nfields;
+    /* Cross-field rules, run after every field has the right type. obj is
+     * defaulted. warnings is an array of strings to append to. */
+    void (*validate)(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
+                     json_t *warnings);
+    /* Appends the children (new objects) to children, in creation order.
+     * obj is defaulted and valid. Returns 0, or -1 on a rule only the
+     * expansion can see, with errors in errs. */
+    int (*expand)(const json_t *obj, const struct context *ctx, json_t *children,
+                  struct fielderr_list *errs);
+};
+
+/* The kind of group/version/kind, or NULL when it is not one of ours. */
+const struct kind *kinds_find(const char *group, const char *version, const char *kind);
+
+/* The kind an object's own apiVersion and kind name, or NULL. */
+const struct kind *kinds_of_object(const json_t *obj);
+
+/* Fills defaults and canonical spellings into obj (borrowed, changed in
+ * place); then, when the object validates, replaces spec.generated with the
+ * rendered children. Fields of the wrong type are left for the validator.
+ * Idempotent: a second call changes nothing. */
+void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
+
+/* Judges obj (borrowed, unchanged) as the validating webhook does: field
+ * rules on a defaulted view, cross-field rules, policy, and the tamper check
+ * of spec.generated. Appends errors to errs and warning strings to warnings. */
+void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
+                    struct fielderr_list *errs, json_t *warnings);
+
+/* Defaults obj's view and renders its children: a new array, or NULL with
+ * the reasons in errs when the object is invalid. obj is borrowed. Used by
+ * `render` and the sync hook. */
+json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
+                     struct fielderr_list *errs, json_t *warnings);
+
+/* Label, annotation and metadata helpers for the kinds' expand functions. */
+
+/* A new child {apiVersion, kind, metadata{name, namespace, labels}} owned by
+ * obj (borrowed); after is "Kind/name" of the child it waits for, or NULL. */
+json_t *kinds_child(const json_t *obj, const char *api_version, const char *kind,
+                    const char *name, const char *after);
+
+/* String value of obj.spec.<key>, or NULL. */
+const char *kinds_spec_string(const json_t *obj, const char *key);
+
+/* Integer value of obj.spec.<key>, or 0. */
+long long kinds_spec_int(const json_t *obj, const char *key);
+
+/* Boolean value of obj.spec.<key>, or 0. */
+int kinds_spec_bool(const json_t *obj, const char *key);
+
+/* metadata.name, or NULL. */
+const char *kinds_name(const json_t *obj);
+
+/* Computed defaults shared by several kinds (new references). */
+json_t *kinds_default_endpoint(const json_t *obj, const struct context *ctx);
+json_t *kinds_default_model_name(const json_t *obj, const struct context *ctx);
+
+/* Field rules shared by ModelHub and Serving, written once. */
+#define KINDS_FIELD_ENDPOINT                                                          \
+    { .name = "endpoint", .type = FIELD_STRING, .fdefault = kinds_default_endpoint,    \
+      .check = fields_check_endpoint, .normalize = fields_normalize_endpoint }
+#define KINDS_FIELD_MODEL_NAME                                                        \
+    { .name = "modelName", .type = FIELD_STRING, .fdefault = kinds_default_model_name, \
+      .check = fields_check_dns1123_label }
+#define KINDS_FIELD_MODEL_VERSION                                                     \
+    { .name = "modelVersion", .type = FIELD_STRING, .flags = FIELD_DEFAULT,            \
+      .sdefault = "latest", .check = fields_check_model_version }
+
+#endif

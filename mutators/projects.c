@@ -1,0 +1,90 @@
+/*
+ * projects.c - the table of supported projects.
+ */
+#include "mutators/projects.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct project table[] = {
+    {
+        .name = "PaddleOCR",
+        .train_entry = "tools/train.py",
+        .export_entry = "tools/export_model.py",
+        .config_flag = "-c",
+        .override_flag = "-o",
+        .keys = {
+            [PROJECT_KEY_USE_VISUALDL] = "Global.use_visualdl",
+            [PROJECT_KEY_SAVE_MODEL_DIR] = "Global.save_model_dir",
+            [PROJECT_KEY_SAVE_INFERENCE_DIR] = "Global.save_inference_dir",
+            [PROJECT_KEY_PRETRAINED_MODEL] = "Global.pretrained_model",
+            [PROJECT_KEY_TRAIN_DATA_DIR] = "Train.dataset.data_dir",
+            [PROJECT_KEY_TRAIN_LABEL] = "Train.dataset.label_file_list",
+            [PROJECT_KEY_EVAL_DATA_DIR] = "Eval.dataset.data_dir",
+            [PROJECT_KEY_EVAL_LABEL] = "Eval.dataset.label_file_list",
+        },
+        .label_as_list = 1,
+    },
+    {
+        .name = "PaddleClas",
+        .train_entry = "tools/train.py",
+        .export_entry = "tools/export_model.py",
+        .config_flag = "-c",
+        .override_flag = "-o",
+        .keys = {
+            [PROJECT_KEY_USE_VISUALDL] = "Global.use_visualdl",
+            [PROJECT_KEY_SAVE_MODEL_DIR] = "Global.output_dir",
+            [PROJECT_KEY_SAVE_INFERENCE_DIR] = "Global.save_inference_dir",
+            [PROJECT_KEY_PRETRAINED_MODEL] = "Global.pretrained_model",
+            [PROJECT_KEY_TRAIN_DATA_DIR] = "DataLoader.Train.dataset.image_root",
+            [PROJECT_KEY_TRAIN_LABEL] = "DataLoader.Train.dataset.cls_label_path",
+            [PROJECT_KEY_EVAL_DATA_DIR] = "DataLoader.Eval.dataset.image_root",
+            [PROJECT_KEY_EVAL_LABEL] = "DataLoader.Eval.dataset.cls_label_path",
+        },
+    },
+    {
+        .name = "PaddleDetection",
+        .train_entry = "tools/train.py",
+        .export_entry = "tools/export_model.py",
+        .config_flag = "-c",
+        .override_flag = "-o",
+        .keys = {
+            [PROJECT_KEY_SAVE_MODEL_DIR] = "save_dir",
+            [PROJECT_KEY_PRETRAINED_MODEL] = "pretrain_weights",
+            [PROJECT_KEY_TRAIN_DATA_DIR] = "TrainDataset.dataset_dir",
+            [PROJECT_KEY_TRAIN_LABEL] = "TrainDataset.anno_path",
+            [PROJECT_KEY_EVAL_DATA_DIR] = "EvalDataset.dataset_dir",
+            [PROJECT_KEY_EVAL_LABEL] = "EvalDataset.anno_path",
+        },
+    },
+};
+
+/* The spec field that sets each key, where one does. */
+static const char *const key_field[PROJECT_KEY_COUNT] = {
+    [PROJECT_KEY_USE_VISUALDL] = "spec.useVisualDL",
+    [PROJECT_KEY_PRETRAINED_MODEL] = "spec.pretrainModel",
+    [PROJECT_KEY_TRAIN_LABEL] = "spec.trainLabel",
+    [PROJECT_KEY_EVAL_LABEL] = "spec.testLabel",
+};
+
+const struct project *projects_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (!strcasecmp(table[i].name, name))
+            return &table[i];
+    return NULL;
+}
+
+const char *projects_supported(void)
+{
+    return "\"PaddleOCR\", \"PaddleClas\", \"PaddleDetection\"";
+}
+
+const char *projects_reserved(const struct project *p, const char *key)
+{
+    for (int i = 0; i < PROJECT_KEY_COUNT; i++)
+        if (p->keys[i] && !strcmp(p->keys[i], key))
+            return key_field[i] ? key_field[i] : "";
+    return NULL;
+}

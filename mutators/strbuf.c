@@ -1,0 +1,79 @@
+/*
+ * strbuf.c - growing string buffer.
+ */
+#include "mutators/strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void grow(struct strbuf *sb, size_t extra)
+{
+    size_t want = sb->len + extra + 1;
+
+    if (want <= sb->alloc)
+        return;
+    sb->alloc = sb->alloc ? sb->alloc : 64;
+    while (sb->alloc < want)
+        sb->alloc *= 2;
+    sb->buf = realloc(sb->buf, sb->alloc);
+    if (!sb->buf)
+        abort();
+}
+
+void strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+    grow(sb, len);
+    memcpy(sb->buf + sb->len, data, len);
+    sb->len += len;
+    sb->buf[sb->len] = '\0';
+}
+
+void strbuf_addstr(struct strbuf *sb, const char *s)
+{
+    strbuf_add(sb, s, strlen(s));
+}
+
+void strbuf_addch(struct strbuf *sb, char c)
+{
+    strbuf_add(sb, &c, 1);
+}
+
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    grow(sb, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+char *strbuf_detach(struct strbuf *sb)
+{
+    char *s = sb->buf;
+
+    if (!s) {
+        s = strdup("");
+        if (!s)
+            abort();
+    }
+    sb->buf = NULL;
+    sb->len = sb->alloc = 0;
+    return s;
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+    free(sb->buf);
+    sb->buf = NULL;
+    sb->len = sb->alloc = 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * strbuf.h - a growing string buffer (after git's strbuf).
+ *
+ * Allocation failure aborts: buffers here hold messages and small texts.
+ * Network-fed buffers live in webhook/ and carry their own caps.
+ */
+#ifndef STRBUF_H
+#define STRBUF_H
+
+#include <stddef.h>
+
+struct strbuf {
+    char *buf;      /* always NUL-terminated once anything was added */
+    size_t len, alloc;
+};
+
+#define STRBUF_INIT { NULL, 0, 0 }
+
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_addch(struct strbuf *sb, char c);
+
+/* Hands the bytes over (never NULL: an empty string when nothing was added);
+ * the strbuf is left empty. */
+char *strbuf_detach(struct strbuf *sb);
+
+void strbuf_release(struct strbuf *sb);
+
+#endif

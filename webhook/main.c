@@ -1,0 +1,246 @@
+/*
+ * main.c - paddlex-webhook: subcommand dispatch and the serve/review options.
+ *
+ *   paddlex-webhook serve --tls-cert FILE --tls-key FILE [--listen ADDR:PORT] ...
+ *   paddlex-webhook review mutate|validate [--policy FILE] < review.json
+ *   paddlex-webhook render [--policy FILE] [-o yaml|json] FILE|-...
+ *   paddlex-webhook certs --service NAME --namespace NS --out-dir DIR ...
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certs/certgen.h"
+#include "webhook/log.h"
+#include "webhook/render.h"
+#include "webhook/review.h"
+#include "webhook/server.h"
+
+#define EXIT_USAGE 2
+
+/* The serve options as data: name, where it goes, and its bounds. */
+enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LOG_LEVEL };
+
+static const struct option_spec {
+    const char *name;
+    enum opt_type type;
+    size_t offset;              /* in struct server_config */
+    unsigned long long min, max;
+    const char *help;
+} serve_options[] = {
+    { "listen", OPT_STRING, offsetof(struct server_config, listen), 0, 0,
+      "ADDR:PORT to listen on (default 0.0.0.0:8443)" },
+    { "tls-cert", OPT_STRING, offsetof(struct server_config, cert_file), 0, 0,
+      "PEM certificate chain (re-read when it changes)" },
+    { "tls-key", OPT_STRING, offsetof(struct server_config, key_file), 0, 0,
+      "PEM private key (re-read when it changes)" },
+    { "policy", OPT_STRING, offsetof(struct server_config, policy_file), 0, 0,
+      "policy file, YAML or JSON (re-read when it changes)" },
+    { "max-body", OPT_SIZE, offsetof(struct server_config, max_body), 1024, 64ULL << 20,
+      "largest request body in bytes (default 3 MiB)" },
+    { "threads", OPT_UINT, offsetof(struct server_config, threads), 0, 256,
+      "worker threads (default: one per core)" },
+    { "max-connections", OPT_UINT, offsetof(struct server_config, max_connections), 1, 65536,
+      "open connections at once (default 1024)" },
+    { "connection-timeout", OPT_UINT, offsetof(struct server_config, connection_timeout), 1, 3600,
+      "seconds a connection may idle (default 30)" },
+    { "reload-interval", OPT_UINT, offsetof(struct server_config, reload_interval_ms), 50, 60000,
+      "milliseconds between checks of the certificate and policy files (default 1000)" },
+    { "shutdown-delay", OPT_UINT, offsetof(struct server_config, shutdown_delay), 0, 300,
+      "seconds to keep serving with /readyz 503 after SIGTERM (default 0)" },
+    { "drain-timeout", OPT_UINT, offsetof(struct server_config, drain_timeout), 0, 300,
+      "seconds to wait for open connections to finish (default 10)" },
+    { "log-level", OPT_LOG_LEVEL, 0, 0, 0, "debug, info, warn or error (default info)" },
+};
+
+#define NSERVE (sizeof(serve_options) / sizeof(serve_options[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: paddlex-webhook <command> [options]\n\n"
+               "commands:\n"
+               "  serve     serve /mutate, /validate, /healthz, /readyz, /metrics over HTTPS\n"
+               "  review    review mutate|validate [--policy FILE]: one AdmissionReview on stdin\n"
+               "  render    render [--policy FILE] [-o yaml|json] FILE|-...: print CRs and children\n"
+               "  certs     create a CA and a serving certificate (see certs --help)\n"
+               "  version   print the version\n\n"
+               "serve options:\n");
+    for (size_t i = 0; i < NSERVE; i++)
+        fprintf(f, "  --%-20s %s\n", serve_options[i].name, serve_options[i].help);
+}
+
+static int parse_number(const struct option_spec *o, const char *arg, unsigned long long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || *out < o->min || *out > o->max) {
+        fprintf(stderr, "paddlex-webhook: --%s %s: want a whole number from %llu to %llu\n",
+                o->name, arg, o->min, o->max);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_option(struct server_config *cfg, const struct option_spec *o, const char *arg)
+{
+    char *field = (char *)cfg + o->offset;
+    unsigned long long n;
+    enum log_level level;
+
+    switch (o->type) {
+    case OPT_STRING:
+        *(const char **)field = arg;
+        return 0;
+    case OPT_UINT:
+        if (parse_number(o, arg, &n) < 0)
+            return -1;
+        *(unsigned *)field = (unsigned)n;
+        return 0;
+    case OPT_SIZE:
+        if (parse_number(o, arg, &n) < 0)
+            return -1;
+        *(size_t *)field = (size_t)n;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (log_parse_level(arg, &level) < 0) {
+            fprintf(stderr, "paddlex-webhook: --log-level %s: want debug, info, warn or error\n", arg);
+            return -1;
+        }
+        log_set_level(level);
+        return 0;
+    }
+    return -1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct option longopts[NSERVE + 2];
+    struct server_config cfg;
+    int c, idx;
+
+    server_config_init(&cfg);
+    for (size_t i = 0; i < NSERVE; i++)
+        longopts[i] = (struct option){ serve_options[i].name, required_argument, NULL, 0 };
+    longopts[NSERVE] = (struct option){ "help", no_argument, NULL, 'h' };
+    longopts[NSERVE + 1] = (struct option){ 0 };
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (c != 0 || set_option(&cfg, &serve_options[idx], optarg) < 0)
+            return EXIT_USAGE;
+    }
+    if (optind < argc || !cfg.cert_file || !cfg.key_file) {
+        fprintf(stderr, "paddlex-webhook: serve needs --tls-cert and --tls-key (and no other arguments)\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.policy_file) {
+        fprintf(stderr, "paddlex-webhook: --policy: policy files are not supported yet\n");
+        return EXIT_USAGE;
+    }
+    return server_run(&cfg);
+}
+
+/* Reads all of f under max bytes into a new buffer; NULL when larger. */
+static char *read_all(FILE *f, size_t max, size_t *len)
+{
+    size_t cap = 65536, n = 0, got;
+    char *buf = malloc(cap), *nb;
+
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n > max)
+            break;
+        if (n == cap) {
+            cap *= 2;
+            nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+    }
+    if (!buf || n > max || ferror(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int cmd_review(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "policy", required_argument, NULL, 'p' },
+        { 0 },
+    };
+    const char *policy_file = NULL;
+    enum review_mode mode;
+    struct review_result res;
+    size_t len;
+    char *body;
+    int c, rc = 1;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c != 'p')
+            return EXIT_USAGE;
+        policy_file = optarg;
+    }
+    if (optind + 1 != argc || (strcmp(argv[optind], "mutate") && strcmp(argv[optind], "validate"))) {
+        fprintf(stderr, "usage: paddlex-webhook review mutate|validate [--policy FILE] < review.json\n");
+        return EXIT_USAGE;
+    }
+    if (policy_file) {
+        fprintf(stderr, "paddlex-webhook: --policy: policy files are not supported yet\n");
+        return EXIT_USAGE;
+    }
+    mode = !strcmp(argv[optind], "mutate") ? REVIEW_MUTATE : REVIEW_VALIDATE;
+    body = read_all(stdin, SERVER_MAX_BODY_DEFAULT, &len);
+    if (!body) {
+        fprintf(stderr, "paddlex-webhook: request body is unreadable or larger than the limit\n");
+        return 1;
+    }
+    if (review_handle(mode, body, len, NULL, &res) < 0) {
+        fprintf(stderr, "paddlex-webhook: out of memory\n");
+    } else if (res.http_status != 200) {
+        fprintf(stderr, "paddlex-webhook: %s", res.body);
+    } else {
+        printf("%s\n", res.body);
+        rc = 0;
+    }
+    review_result_release(&res);
+    free(body);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(cmd ? stdout : stderr);
+        return cmd ? 0 : EXIT_USAGE;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("paddlex-webhook %s\n", PADDLEX_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "review"))
+        return cmd_review(argc - 1, argv + 1);
+    if (!strcmp(cmd, "render"))
+        return render_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "certs"))
+        return certgen_main(argc - 1, argv + 1);
+    fprintf(stderr, "paddlex-webhook: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,50 @@
+/*
+ * metrics.h - Prometheus counters of the server (SPEC §6).
+ *
+ * Every metric is a fixed array of atomics indexed by small enums, so the
+ * hot path takes no lock and allocates nothing. Names: paddlex_webhook_*.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "mutators/strbuf.h"
+
+enum metrics_path { MP_MUTATE, MP_VALIDATE, MP_SYNC, MP_HEALTHZ, MP_READYZ, MP_METRICS, MP_OTHER, MP_COUNT };
+enum metrics_kind { MK_DATASET, MK_TRAINING, MK_MODELHUB, MK_SERVING, MK_OTHER, MK_NONE, MK_COUNT };
+enum metrics_op { MO_CREATE, MO_UPDATE, MO_DELETE, MO_CONNECT, MO_OTHER, MO_NONE, MO_COUNT };
+enum metrics_result { MR_ALLOWED, MR_DENIED, MR_ERROR, MR_OK, MR_COUNT };
+enum metrics_reason { MD_INVALID, MD_FORBIDDEN, MD_BAD_REQUEST, MD_TOO_LARGE, MD_COUNT };
+
+#define METRICS_BUCKETS 14
+
+struct metrics {
+    atomic_ullong requests[MP_COUNT][MK_COUNT][MO_COUNT][MR_COUNT];
+    atomic_ullong latency_buckets[MP_COUNT][METRICS_BUCKETS]; /* cumulative at render */
+    atomic_ullong latency_sum_ns[MP_COUNT];
+    atomic_ullong latency_count[MP_COUNT];
+    atomic_ullong denials[MD_COUNT];
+    atomic_llong cert_not_after;       /* unix seconds, 0 when unknown */
+    atomic_ullong cert_reloads[2];     /* [0] ok, [1] failed */
+    atomic_ullong policy_reloads[2];   /* [0] ok, [1] failed */
+    atomic_int in_flight;
+};
+
+void metrics_init(struct metrics *m);
+
+enum metrics_path metrics_path_of(const char *url);
+enum metrics_kind metrics_kind_of(const char *kind);
+enum metrics_op metrics_op_of(const char *operation);
+
+/* Counts one request and its latency. */
+void metrics_request(struct metrics *m, enum metrics_path p, enum metrics_kind k, enum metrics_op o,
+                     enum metrics_result r, double seconds);
+
+void metrics_denial(struct metrics *m, enum metrics_reason reason);
+
+/* Appends the text exposition format (version 0.0.4) to out. */
+void metrics_render(struct metrics *m, struct strbuf *out);
+
+#endif

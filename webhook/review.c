@@ -1,0 +1,256 @@
+/*
+ * review.c - AdmissionReview v1/v1beta1 in, AdmissionReview out.
+ */
+#include "webhook/review.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mutators/fielderr.h"
+#include "mutators/kinds.h"
+#include "mutators/patch.h"
+#include "mutators/policy.h"
+#include "mutators/strbuf.h"
+
+static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
+
+int review_depth_ok(const char *body, size_t len, int max)
+{
+    int depth = 0, in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return 0;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+static void base64(const char *in, size_t n, struct strbuf *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)in;
+    char q[4];
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+
+        q[0] = tab[v >> 18 & 63];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        q[3] = i + 2 < n ? tab[v & 63] : '=';
+        strbuf_add(out, q, 4);
+    }
+}
+
+/* Copies src clipped to cap - 1 bytes, never cutting a UTF-8 sequence. */
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+static void fail(struct review_result *out, const char *why)
+{
+    out->http_status = 400;
+    out->allowed = 0;
+    out->body = strdup(why);
+    out->len = out->body ? strlen(out->body) : 0;
+}
+
+/* status for a denial, as the apiserver's NewInvalid/NewForbidden build it. */
+static json_t *denial_status(const struct kind *k, const char *name, const struct fielderr_list *errs,
+                             struct review_result *out)
+{
+    int forbidden = fielderr_all_policy(errs);
+    struct strbuf msg = STRBUF_INIT;
+    json_t *causes = json_array(), *status;
+
+    strbuf_addf(&msg, "%s.%s \"%s\" is %s: ", k->name, KINDS_GROUP, name ? name : "",
+                forbidden ? "forbidden" : "invalid");
+    if (errs->len > 1)
+        strbuf_addch(&msg, '[');
+    for (size_t i = 0; i < errs->len; i++) {
+        char *line = fielderr_string(&errs->v[i]);
+        char *body = fielderr_body(&errs->v[i]);
+
+        strbuf_addf(&msg, "%s%s", i ? ", " : "", line);
+        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+                                                fielderr_reason(errs->v[i].type), "message", body,
+                                                "field", errs->v[i].path));
+        free(line);
+        free(body);
+    }
+    if (errs->len > 1)
+        strbuf_addch(&msg, ']');
+    out->reason = forbidden ? "Forbidden" : "Invalid";
+    status = json_pack("{s:{}, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:i}", "metadata", "status",
+                       "Failure", "message", msg.buf, "reason", out->reason, "details", "name",
+                       name ? name : "", "group", KINDS_GROUP, "kind", k->name, "causes", causes,
+                       "code", forbidden ? 403 : 422);
+    strbuf_release(&msg);
+    return status;
+}
+
+/* Fills response with the verdict on object. */
+static void admit(enum review_mode mode, const struct kind *k, const json_t *object,
+                  const struct context *ctx, json_t *response, struct review_result *out)
+{
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *warnings = json_array(), *copy, *ops, *status;
+    char *text;
+
+    if (mode == REVIEW_MUTATE) {
+        copy = json_deep_copy(object);
+        kinds_mutate(k, copy, ctx);
+        ops = patch_diff(object, copy);
+        if (json_array_size(ops) > 0) {
+            struct strbuf b64 = STRBUF_INIT;
+
+            text = json_dumps(ops, JSON_COMPACT);
+            base64(text, strlen(text), &b64);
+            json_object_set_new(response, "patchType", json_string("JSONPatch"));
+            json_object_set_new(response, "patch", json_string(b64.buf));
+            strbuf_release(&b64);
+            free(text);
+            out->patched = 1;
+        }
+        json_decref(ops);
+        json_decref(copy);
+    } else {
+        kinds_validate(k, object, ctx, &errs, warnings);
+        if (errs.len > 0) {
+            status = denial_status(k, kinds_name(object), &errs, out);
+            json_object_set_new(response, "allowed", json_false());
+            json_object_set_new(response, "status", status);
+            out->allowed = 0;
+        }
+    }
+    if (json_array_size(warnings) > 0)
+        json_object_set(response, "warnings", warnings);
+    json_decref(warnings);
+    fielderr_release(&errs);
+}
+
+static const char *version_of(const json_t *review)
+{
+    const char *v = json_string_value(json_object_get(review, "apiVersion"));
+
+    for (const char *const *a = versions; v && *a; a++)
+        if (!strcmp(*a, v))
+            return *a;
+    return NULL;
+}
+
+/* The kind under review: request.kind, else the object's own. */
+static const struct kind *kind_of(const json_t *request, const json_t *object, struct review_result *out)
+{
+    const json_t *gvk = json_object_get(request, "kind");
+    const char *kind = json_string_value(json_object_get(gvk, "kind"));
+
+    copy_field(out->kind, sizeof(out->kind), kind);
+    if (json_is_object(gvk))
+        return kinds_find(json_string_value(json_object_get(gvk, "group")),
+                          json_string_value(json_object_get(gvk, "version")), kind);
+    return kinds_of_object(object);
+}
+
+int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
+                  struct review_result *out)
+{
+    json_t *review = NULL, *request, *object, *response = NULL, *answer = NULL;
+    const struct kind *k;
+    const char *version, *uid, *op;
+    struct context ctx = { 0 };
+    json_error_t jerr;
+
+    memset(out, 0, sizeof(*out));
+    out->allowed = 1;
+    if (!review_depth_ok(body, len, REVIEW_MAX_JSON_DEPTH)) {
+        fail(out, "request body nests too deeply\n");
+        goto out;
+    }
+    review = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!review) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "request body is not valid JSON: %s (line %d, column %d)\n",
+                 jerr.text, jerr.line, jerr.column);
+        fail(out, why);
+        goto out;
+    }
+    version = version_of(review);
+    request = json_object_get(review, "request");
+    if (!json_is_object(review) || !version ||
+        strcmp(json_string_value(json_object_get(review, "kind")) ?: "", "AdmissionReview") != 0 ||
+        !json_is_object(request)) {
+        fail(out, "request body is not an admission.k8s.io/v1 or v1beta1 AdmissionReview request\n");
+        goto out;
+    }
+    uid = json_string_value(json_object_get(request, "uid"));
+    if (!uid || !*uid) {
+        fail(out, "request.uid is missing\n");
+        goto out;
+    }
+    copy_field(out->uid, sizeof(out->uid), uid);
+    op = json_string_value(json_object_get(request, "operation"));
+    copy_field(out->operation, sizeof(out->operation), op);
+    object = json_object_get(request, "object");
+    ctx.namespace = json_string_value(json_object_get(request, "namespace"));
+    copy_field(out->namespace, sizeof(out->namespace), ctx.namespace);
+    copy_field(out->name, sizeof(out->name), json_string_value(json_object_get(request, "name")));
+    k = kind_of(request, object, out);
+    response = json_pack("{s:s, s:b}", "uid", uid, "allowed", 1);
+    /* DELETE, CONNECT and kinds not ours pass untouched */
+    if (k && op && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
+        if (!json_is_object(object)) {
+            fail(out, "request.object is missing or not an object\n");
+            goto out;
+        }
+        if (!out->name[0])
+            copy_field(out->name, sizeof(out->name), kinds_name(object));
+        ctx.username = json_string_value(json_object_get(json_object_get(request, "userInfo"), "username"));
+        ctx.groups = json_object_get(json_object_get(request, "userInfo"), "groups");
+        policy_apply(p, &ctx);
+        admit(mode, k, object, &ctx, response, out);
+    }
+    answer = json_pack("{s:s, s:s, s:O}", "apiVersion", version, "kind", "AdmissionReview",
+                       "response", response);
+    out->http_status = 200;
+    out->body = json_dumps(answer, JSON_COMPACT);
+    out->len = out->body ? strlen(out->body) : 0;
+out:
+    json_decref(answer);
+    json_decref(response);
+    json_decref(review);
+    return out->body ? 0 : -1;
+}
+
+void review_result_release(struct review_result *r)
+{
+    free(r->body);
+    r->body = NULL;
+}

@@ -1,0 +1,46 @@
+/*
+ * review.h - the AdmissionReview codec (SPEC §3.2).
+ *
+ * Bytes in, bytes out: review_handle() is the whole admission path of the
+ * server and of `paddlex-webhook review`, so both answer exactly alike.
+ */
+#ifndef REVIEW_H
+#define REVIEW_H
+
+#include <stddef.h>
+
+struct policy;
+
+#define REVIEW_MAX_JSON_DEPTH 100   /* nesting of arrays and objects */
+#define REVIEW_MAX_FIELD 253        /* bytes kept of uid/kind/name for logs */
+
+enum review_mode { REVIEW_MUTATE, REVIEW_VALIDATE };
+
+struct review_result {
+    int http_status;            /* 200, or 400 for a malformed review */
+    char *body;                 /* malloc'd: the response JSON, or a plain-text reason */
+    size_t len;
+    /* for logs and metrics; empty strings when unknown */
+    char uid[REVIEW_MAX_FIELD + 1];
+    char kind[64];
+    char namespace[64];
+    char name[64];
+    char operation[16];
+    int allowed;
+    int patched;
+    const char *reason;         /* "Invalid", "Forbidden", or NULL when allowed */
+};
+
+/* Answers one AdmissionReview request body (not necessarily NUL-terminated)
+ * under policy p (borrowed, may be NULL). Fills out, whose body the caller
+ * frees with review_result_release(). Returns 0; -1 only when memory ran
+ * out (out->body is then NULL). */
+int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
+                  struct review_result *out);
+
+void review_result_release(struct review_result *r);
+
+/* 1 when the JSON text nests no deeper than max (strings are skipped). */
+int review_depth_ok(const char *body, size_t len, int max);
+
+#endif

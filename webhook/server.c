@@ -1,0 +1,492 @@
+/*
+ * server.c - libmicrohttpd over GnuTLS, a thread pool on epoll.
+ *
+ * The main thread starts the daemon and then only waits: for SIGTERM/SIGINT
+ * (drain and stop) or for its reload tick (certificate and policy files).
+ * Worker threads run the handlers; a request's body is collected under a
+ * cap and handed whole to the review codec.
+ */
+#include "webhook/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "webhook/log.h"
+#include "webhook/metrics.h"
+#include "webhook/review.h"
+#include "webhook/tls.h"
+
+#define SERVER_ERR_MAX 512
+
+/* What identifies a file's content without reading it; a kubelet "..data"
+ * symlink swap changes the inode that stat() reaches. */
+struct file_sig {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+struct server {
+    const struct server_config *cfg;
+    struct MHD_Daemon *daemon;
+    struct metrics metrics;
+    atomic_int draining;
+    struct file_sig cert_sig, key_sig;
+};
+
+struct request {
+    char *body;
+    size_t len, cap;
+    int too_large;
+    struct timespec start;
+};
+
+struct reply {
+    unsigned status;
+    char *body;                     /* malloc'd */
+    size_t len;
+    const char *content_type;
+    const char *allow;              /* the Allow header of a 405 */
+    enum metrics_result result;
+    enum metrics_kind kind;
+    enum metrics_op op;
+};
+
+typedef void route_fn(struct server *s, struct request *r, struct reply *out);
+
+static route_fn do_mutate, do_validate, do_healthz, do_readyz, do_metrics;
+
+static const struct route {
+    const char *path;
+    const char *method;
+    route_fn *fn;
+} routes[] = {
+    { "/mutate", "POST", do_mutate },
+    { "/validate", "POST", do_validate },
+    { "/healthz", "GET", do_healthz },
+    { "/readyz", "GET", do_readyz },
+    { "/metrics", "GET", do_metrics },
+};
+
+void server_config_init(struct server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen = "0.0.0.0:8443";
+    cfg->max_body = SERVER_MAX_BODY_DEFAULT;
+    cfg->max_connections = 1024;
+    cfg->connection_timeout = 30;
+    cfg->reload_interval_ms = 1000;
+    cfg->drain_timeout = 10;
+}
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void text_reply(struct reply *out, unsigned status, const char *text)
+{
+    out->status = status;
+    out->body = strdup(text);
+    out->len = out->body ? strlen(out->body) : 0;
+    out->content_type = "text/plain; charset=utf-8";
+}
+
+static void do_review(struct server *s, struct request *r, struct reply *out, enum review_mode mode)
+{
+    struct review_result res;
+
+    if (review_handle(mode, r->body ? r->body : "", r->len, NULL, &res) < 0) {
+        text_reply(out, 500, "out of memory\n");
+        out->result = MR_ERROR;
+        return;
+    }
+    out->status = (unsigned)res.http_status;
+    out->body = res.body;
+    out->len = res.len;
+    out->content_type = res.http_status == 200 ? "application/json" : "text/plain; charset=utf-8";
+    out->kind = metrics_kind_of(res.kind);
+    out->op = metrics_op_of(res.operation);
+    if (res.http_status != 200) {
+        out->result = MR_ERROR;
+        metrics_denial(&s->metrics, MD_BAD_REQUEST);
+    } else if (!res.allowed) {
+        out->result = MR_DENIED;
+        metrics_denial(&s->metrics, res.reason && !strcmp(res.reason, "Forbidden") ? MD_FORBIDDEN : MD_INVALID);
+    } else {
+        out->result = MR_ALLOWED;
+    }
+    log_admission(mode == REVIEW_MUTATE ? "/mutate" : "/validate", &res, since(&r->start));
+}
+
+static void do_mutate(struct server *s, struct request *r, struct reply *out)
+{
+    do_review(s, r, out, REVIEW_MUTATE);
+}
+
+static void do_validate(struct server *s, struct request *r, struct reply *out)
+{
+    do_review(s, r, out, REVIEW_VALIDATE);
+}
+
+static void do_healthz(struct server *s, struct request *r, struct reply *out)
+{
+    (void)s, (void)r;
+    text_reply(out, 200, "ok\n");
+}
+
+static void do_readyz(struct server *s, struct request *r, struct reply *out)
+{
+    (void)r;
+    if (atomic_load(&s->draining))
+        text_reply(out, 503, "draining\n");
+    else
+        text_reply(out, 200, "ok\n");
+}
+
+static void do_metrics(struct server *s, struct request *r, struct reply *out)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    (void)r;
+    metrics_render(&s->metrics, &sb);
+    out->status = 200;
+    out->len = sb.len;
+    out->body = strbuf_detach(&sb);
+    out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, struct reply *rep)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (!rep->body)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(rep->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    if (rep->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (atomic_load(&s->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(c, rep->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static const struct route *find_route(const char *url)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (!strcmp(routes[i].path, url))
+            return &routes[i];
+    return NULL;
+}
+
+static int method_ok(const struct route *rt, const char *method)
+{
+    return !strcmp(rt->method, method) || (!strcmp(rt->method, "GET") && !strcmp(method, "HEAD"));
+}
+
+/* Appends an upload chunk under the body cap; past it the rest is dropped
+ * and the request marked for 413. */
+static void collect(struct server *s, struct request *r, const char *data, size_t n)
+{
+    size_t want;
+    char *nb;
+
+    if (r->too_large)
+        return;
+    if (n > s->cfg->max_body - r->len) {
+        r->too_large = 1;
+        return;
+    }
+    want = r->len + n;
+    if (want > r->cap) {
+        size_t cap = r->cap ? r->cap : 16384;
+
+        while (cap < want)
+            cap *= 2;
+        if (cap > s->cfg->max_body)
+            cap = s->cfg->max_body;
+        nb = realloc(r->body, cap);
+        if (!nb) {
+            r->too_large = 1;
+            return;
+        }
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+}
+
+/* 1 when the Content-Length header announces more than the cap. */
+static int announced_too_large(struct server *s, struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+    unsigned long long n;
+
+    if (!cl)
+        return 0;
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    return errno != 0 || end == cl || n > s->cfg->max_body;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size,
+                              void **req_cls)
+{
+    struct server *s = cls;
+    struct request *r = *req_cls;
+    const struct route *rt = find_route(url);
+    struct reply rep = { .result = MR_OK, .kind = MK_NONE, .op = MO_NONE };
+    enum metrics_path mp = metrics_path_of(url);
+    enum MHD_Result ret;
+
+    (void)version;
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        *req_cls = r;
+        atomic_fetch_add(&s->metrics.in_flight, 1);
+        if (rt && method_ok(rt, method) && !announced_too_large(s, c))
+            return MHD_YES;
+        /* answered before the body is read; MHD then closes the connection */
+        if (!rt)
+            text_reply(&rep, MHD_HTTP_NOT_FOUND, "not found\n");
+        else if (!method_ok(rt, method))
+            text_reply(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n"), rep.allow = rt->method;
+        else
+            r->too_large = 1;
+    } else if (*upload_data_size) {
+        collect(s, r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!rep.body && r->too_large) {
+        text_reply(&rep, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n");
+        metrics_denial(&s->metrics, MD_TOO_LARGE);
+    }
+    if (!rep.body && !rep.status)
+        rt->fn(s, r, &rep);
+    if (rep.status >= 400 && rep.result == MR_OK)
+        rep.result = MR_ERROR;
+    metrics_request(&s->metrics, mp, rep.kind, rep.op, rep.result, since(&r->start));
+    ret = send_reply(s, c, &rep);
+    return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct request *r = *req_cls;
+
+    (void)c, (void)toe;
+    if (!r)
+        return;
+    atomic_fetch_sub(&s->metrics.in_flight, 1);
+    free(r->body);
+    free(r);
+    *req_cls = NULL;
+}
+
+/* Parses "ADDR:PORT" or "[ADDR]:PORT" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = strrchr(listen, ':');
+    const char *h = listen;
+    size_t hlen;
+    char *end;
+    long port;
+
+    memset(ss, 0, sizeof(*ss));
+    if (!colon)
+        goto bad;
+    hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']')
+        h++, hlen -= 2;
+    if (hlen >= sizeof(host))
+        goto bad;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+        goto bad;
+    if (hlen == 0)
+        snprintf(host, sizeof(host), "0.0.0.0");
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+bad:
+    snprintf(err, errlen, "--listen %s: want ADDR:PORT with a numeric address", listen);
+    return -1;
+}
+
+static void file_sig(const char *path, struct file_sig *sig)
+{
+    struct stat st;
+
+    memset(sig, 0, sizeof(*sig));
+    if (stat(path, &st) == 0) {
+        sig->dev = st.st_dev;
+        sig->ino = st.st_ino;
+        sig->size = st.st_size;
+        sig->mtime = st.st_mtim;
+    }
+}
+
+static int sig_differs(const struct file_sig *a, const struct file_sig *b)
+{
+    return a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
+           a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
+}
+
+/* Loads the certificate pair when either file changed since the last try. */
+static void reload_certs(struct server *s, int first)
+{
+    struct file_sig cert, key;
+    char err[SERVER_ERR_MAX];
+
+    file_sig(s->cfg->cert_file, &cert);
+    file_sig(s->cfg->key_file, &key);
+    if (!first && !sig_differs(&cert, &s->cert_sig) && !sig_differs(&key, &s->key_sig))
+        return;
+    s->cert_sig = cert;
+    s->key_sig = key;
+    if (tls_load(s->cfg->cert_file, s->cfg->key_file, err, sizeof(err)) < 0) {
+        atomic_fetch_add(&s->metrics.cert_reloads[1], 1);
+        LOG(LOG_ERROR, "certificate %s: %s; keeping the previous one", first ? "load" : "reload", err);
+        return;
+    }
+    if (!first) {
+        atomic_fetch_add(&s->metrics.cert_reloads[0], 1);
+        LOG(LOG_INFO, "certificate reloaded from %s", s->cfg->cert_file);
+    }
+    atomic_store(&s->metrics.cert_not_after, (long long)tls_not_after());
+}
+
+static unsigned cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 && n < 256 ? (unsigned)n : 1;
+}
+
+/* Waits for a signal or the reload tick; returns the signal or 0. */
+static int wait_signal(const sigset_t *set, unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    int sig = sigtimedwait(set, NULL, &ts);
+
+    return sig > 0 ? sig : 0;
+}
+
+static void drain(struct server *s, const sigset_t *set)
+{
+    struct timespec t0;
+    MHD_socket fd;
+
+    atomic_store(&s->draining, 1);
+    LOG(LOG_INFO, "draining: /readyz answers 503");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (since(&t0) < s->cfg->shutdown_delay)
+        wait_signal(set, 100);
+    fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (since(&t0) < s->cfg->drain_timeout) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+        if (!info || info->num_connections == 0)
+            break;
+        wait_signal(set, 50);
+    }
+}
+
+int server_run(const struct server_config *cfg)
+{
+    struct server s = { .cfg = cfg };
+    struct sockaddr_storage addr;
+    char err[SERVER_ERR_MAX];
+    sigset_t set;
+    int sig;
+
+    metrics_init(&s.metrics);
+    if (parse_listen(cfg->listen, &addr, err, sizeof(err)) < 0) {
+        LOG(LOG_ERROR, "%s", err);
+        return 1;
+    }
+    reload_certs(&s, 1);
+    if (!tls_not_after()) {
+        LOG(LOG_ERROR, "cannot serve without a certificate: see the error above");
+        return 1;
+    }
+    /* worker threads inherit the mask: only this thread takes the signals */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    s.daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC, 0, NULL, NULL, handle, &s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : cores(),
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
+        MHD_OPTION_END);
+    if (!s.daemon) {
+        LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+        tls_release();
+        return 1;
+    }
+    LOG(LOG_INFO, "serving on %s", cfg->listen);
+    for (;;) {
+        sig = wait_signal(&set, cfg->reload_interval_ms);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        reload_certs(&s, 0);
+    }
+    LOG(LOG_INFO, "signal %d: shutting down", sig);
+    drain(&s, &set);
+    MHD_stop_daemon(s.daemon);
+    tls_release();
+    LOG(LOG_INFO, "stopped");
+    return 0;
+}

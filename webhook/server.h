@@ -1,0 +1,32 @@
+/*
+ * server.h - the HTTPS server: routing, limits, reloads, draining.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stddef.h>
+
+#define SERVER_MAX_BODY_DEFAULT (3u * 1024 * 1024)  /* the apiserver's own request limit */
+
+struct server_config {
+    const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT"; default 0.0.0.0:8443 */
+    const char *cert_file;
+    const char *key_file;
+    const char *policy_file;        /* NULL: built-in settings */
+    size_t max_body;                /* bytes; larger bodies get 413 */
+    unsigned threads;               /* worker threads; 0 = one per core */
+    unsigned max_connections;       /* open connections at once */
+    unsigned connection_timeout;    /* seconds a connection may idle */
+    unsigned reload_interval_ms;    /* how often certificate and policy files are checked */
+    unsigned shutdown_delay;        /* seconds to keep serving with /readyz 503 after SIGTERM */
+    unsigned drain_timeout;         /* seconds to wait for open connections after that */
+};
+
+/* Fills cfg with the defaults. */
+void server_config_init(struct server_config *cfg);
+
+/* Serves until SIGTERM or SIGINT, then drains and returns 0; returns 1 when
+ * the server cannot start (the reason is logged). */
+int server_run(const struct server_config *cfg);
+
+#endif

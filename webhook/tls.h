@@ -1,0 +1,42 @@
+/*
+ * tls.h - the serving certificate, reloadable without a restart.
+ *
+ * libmicrohttpd asks GnuTLS for the certificate on every handshake through
+ * tls_retrieve(); a reload swaps the pair new handshakes get, while
+ * connections already open keep theirs. GnuTLS passes that callback no user
+ * pointer, so the current pair is the one piece of file-level state here,
+ * guarded by a mutex.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#define TLS_MAX_PEM (1024 * 1024)   /* bytes of a certificate or key file */
+#define TLS_MAX_CHAIN 16            /* certificates in the chain */
+
+/* GnuTLS priorities: TLS 1.2 and 1.3 only. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+/* Loads cert_file (PEM chain) and key_file (PEM key), checks that the key
+ * belongs to the first certificate, and makes them the pair new handshakes
+ * get. On failure the previous pair stays and err says why (lowercase).
+ * Returns 0 or -1. */
+int tls_load(const char *cert_file, const char *key_file, char *err, size_t errlen);
+
+/* The not-after time of the current certificate, or 0 when none. */
+time_t tls_not_after(void);
+
+/* gnutls_certificate_retrieve_function2 for MHD_OPTION_HTTPS_CERT_CALLBACK. */
+int tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                 unsigned int *pcert_length, gnutls_privkey_t *privkey);
+
+/* Frees every pair; only after the server has stopped. */
+void tls_release(void);
+
+#endif
