@@ -26,10 +26,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libcurl4-openssl-dev libyaml-dev libssl-dev libgnutls28-dev \
-            libcmocka-dev python3 openssl curl clang libclang-rt-14-dev \
+            libcmocka-dev python3 python3-yaml openssl curl clang libclang-rt-14-dev \
             wrk nginx-light
+# Debian's interpreter, whatever else is first on PATH: the tests and the
+# demo use its python3-yaml.
+PYTHON   ?= /usr/bin/python3
 
-.PHONY: all deps test unit cases e2e check asan clean
+.PHONY: all deps demo test unit cases e2e check asan clean
 all: $(PROG)
 
 $(BUILD)/%.o: %.c
@@ -59,19 +62,25 @@ deps:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The quick start: a self-signed certificate, the server, the PP-OCR example.
+demo: deps $(PROG)
+	$(PYTHON) examples/demo.py --bin $(PROG) examples/pp-ocr.yaml
+
 cases: $(PROG)
-	python3 tests/cases/run.py --bin $(PROG)
+	$(PYTHON) tests/cases/run.py --bin $(PROG)
 
 e2e: $(PROG)
-	python3 tests/e2e/run.py --bin $(PROG)
+	$(PYTHON) tests/e2e/run.py --bin $(PROG)
 
-test: unit cases e2e
+test: deps
+	$(MAKE) unit cases e2e
 
 asan:
 	$(MAKE) BUILD=build-asan PROG=build-asan/paddlex-webhook OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build-asan/paddlex-webhook
 
 check: test
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-asan PROG=build-asan/paddlex-webhook OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 
