@@ -15,9 +15,29 @@ static const struct field fields[] = {
       .check = fields_check_dns1123_subdomain },
 };
 
+/* Dataset -> SampleSet (SPEC §4.4): the data set cached by paddle-operator;
+ * a PaddleJob mounts it through sampleSetRef. */
+static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+                  struct fielderr_list *errs)
+{
+    const char *secret = kinds_spec_string(obj, "sourceSecret");
+    json_t *set = kinds_child(obj, "batch.paddlepaddle.org/v1alpha1", "SampleSet", kinds_name(obj), NULL);
+
+    (void)ctx;
+    (void)errs;
+    json_object_set_new(set, "spec",
+                        json_pack("{s:I, s:{s:s, s:{s:s}}, s:{s:s}}", "partitions",
+                                  (json_int_t)kinds_spec_int(obj, "partitions"), "source", "uri",
+                                  kinds_spec_string(obj, "sourceUri"), "secretRef", "name", secret,
+                                  "secretRef", "name", secret));
+    json_array_append_new(children, set);
+    return 0;
+}
+
 const struct kind dataset_kind = {
     .name = "Dataset",
     .plural = "datasets",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
+    .expand = expand,
 };

@@ -4,8 +4,29 @@
  */
 #include <stddef.h>
 
+#include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/strbuf.h"
+
+/* Waits for the packed model ($3: the convert Job of a Training publishes
+ * it), then uploads it to bucket $2 of endpoint $1 under key $4, typed so
+ * KServe's storage initializer unpacks it (a .tar.gz must be served as
+ * application/x-tar, x-gtar, x-gzip or gzip), and lets that version's prefix
+ * be downloaded anonymously: the storage initializer fetches an http(s)
+ * STORAGE_URI without credentials. Fixed text: every user value is a
+ * positional argument; credentials come from the environment. */
+static const char upload_script[] =
+    "set -eu\n"
+    "endpoint=$1 bucket=$2 file=$3 key=$4\n"
+    "until [ -f \"$file\" ]; do\n"
+    "  echo \"paddlex: waiting for $file\"\n"
+    "  sleep 30\n"
+    "done\n"
+    "mc alias set target \"$endpoint\" \"$MINIO_ACCESS_KEY\" \"$MINIO_SECRET_KEY\" >/dev/null\n"
+    "mc mb --ignore-existing \"target/$bucket\"\n"
+    "mc cp --attr \"Content-Type=application/x-gzip\" \"$file\" \"target/$bucket/$key\"\n"
+    "mc anonymous set download \"target/$bucket/${key%/*}/\"\n";
 
 static const struct field fields[] = {
     KINDS_FIELD_ENDPOINT,
@@ -15,9 +36,42 @@ static const struct field fields[] = {
       .check = fields_check_dns1123_subdomain },
 };
 
+/* ModelHub -> <name>-upload Job (SPEC §4.5). */
+static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+                  struct fielderr_list *errs)
+{
+    static const char *const sh[] = { "sh", "-c", upload_script, "paddlex-upload", NULL };
+    const char *model = kinds_spec_string(obj, "modelName");
+    const char *secret = ctx->settings->credentials_secret;
+    struct strbuf name = STRBUF_INIT, file = STRBUF_INIT, key = STRBUF_INIT;
+    json_t *c;
+
+    (void)errs;
+    strbuf_addf(&name, "%s-upload", kinds_name(obj));
+    strbuf_addf(&file, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, model);
+    strbuf_addf(&key, "%s/%s/%s.tar.gz", model, kinds_spec_string(obj, "modelVersion"), model);
+    c = children_container("upload", ctx->settings->uploader_image, sh,
+                           children_args((const char *const[]){ kinds_spec_string(obj, "endpoint"),
+                                                                CHILDREN_MODEL_BUCKET, file.buf,
+                                                                key.buf, NULL }));
+    children_env_secret(c, "MINIO_ACCESS_KEY", secret, "access-key");
+    children_env_secret(c, "MINIO_SECRET_KEY", secret, "secret-key");
+    children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
+    json_array_append_new(children,
+                          children_job(obj, name.buf, NULL, "upload",
+                                       json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
+                                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER,
+                                                                       kinds_spec_string(obj, "pvcName")))));
+    strbuf_release(&name);
+    strbuf_release(&file);
+    strbuf_release(&key);
+    return 0;
+}
+
 const struct kind modelhub_kind = {
     .name = "ModelHub",
     .plural = "modelhubs",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
+    .expand = expand,
 };

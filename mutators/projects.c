@@ -1,5 +1,5 @@
 /*
- * projects.c - the table of supported projects.
+ * projects.c - the table of supported projects (sources in projects.h).
  */
 #include "mutators/projects.h"
 
@@ -23,8 +23,16 @@ static const struct project table[] = {
             [PROJECT_KEY_TRAIN_LABEL] = "Train.dataset.label_file_list",
             [PROJECT_KEY_EVAL_DATA_DIR] = "Eval.dataset.data_dir",
             [PROJECT_KEY_EVAL_LABEL] = "Eval.dataset.label_file_list",
+            /* a full checkpoint: loaded before, and without, the
+             * static-weights conversion pretrained_model may ask for */
+            [PROJECT_KEY_EXPORT_WEIGHTS] = "Global.checkpoints",
         },
         .label_as_list = 1,
+        .weights_layout = PROJECT_LAYOUT_FLAT,
+        .weights = "latest",        /* written every epoch; best_accuracy needs an eval */
+        .inference_layout = PROJECT_LAYOUT_FLAT,
+        .model_file = "inference.pdmodel",
+        .params_file = "inference.pdiparams",
     },
     {
         .name = "PaddleClas",
@@ -32,6 +40,7 @@ static const struct project table[] = {
         .export_entry = "tools/export_model.py",
         .config_flag = "-c",
         .override_flag = "-o",
+        .override_each = 1,
         .keys = {
             [PROJECT_KEY_USE_VISUALDL] = "Global.use_visualdl",
             [PROJECT_KEY_SAVE_MODEL_DIR] = "Global.output_dir",
@@ -41,7 +50,15 @@ static const struct project table[] = {
             [PROJECT_KEY_TRAIN_LABEL] = "DataLoader.Train.dataset.cls_label_path",
             [PROJECT_KEY_EVAL_DATA_DIR] = "DataLoader.Eval.dataset.image_root",
             [PROJECT_KEY_EVAL_LABEL] = "DataLoader.Eval.dataset.cls_label_path",
+            [PROJECT_KEY_EXPORT_WEIGHTS] = "Global.pretrained_model",
         },
+        /* saved under <output_dir>/<Arch.name>/: Arch.name lives in the
+         * config inside the image, so the export Job finds the one match */
+        .weights_layout = PROJECT_LAYOUT_ANY_SUBDIR,
+        .weights = "latest",
+        .inference_layout = PROJECT_LAYOUT_FLAT,
+        .model_file = "inference.pdmodel",
+        .params_file = "inference.pdiparams",
     },
     {
         .name = "PaddleDetection",
@@ -49,14 +66,22 @@ static const struct project table[] = {
         .export_entry = "tools/export_model.py",
         .config_flag = "-c",
         .override_flag = "-o",
+        /* No data keys: ppdet's -o merge replaces the whole TrainDataset
+         * object with a dict ("module TrainDataset is not registered"), so
+         * the config's dataset_dir must point into /mnt/data-center. */
         .keys = {
             [PROJECT_KEY_SAVE_MODEL_DIR] = "save_dir",
             [PROJECT_KEY_PRETRAINED_MODEL] = "pretrain_weights",
-            [PROJECT_KEY_TRAIN_DATA_DIR] = "TrainDataset.dataset_dir",
-            [PROJECT_KEY_TRAIN_LABEL] = "TrainDataset.anno_path",
-            [PROJECT_KEY_EVAL_DATA_DIR] = "EvalDataset.dataset_dir",
-            [PROJECT_KEY_EVAL_LABEL] = "EvalDataset.anno_path",
+            [PROJECT_KEY_EXPORT_WEIGHTS] = "weights",
         },
+        .vdl_switch_flag = "--use_vdl",
+        .vdl_dir_flag = "--vdl_log_dir",
+        .export_dir_flag = "--output_dir",
+        .weights_layout = PROJECT_LAYOUT_CONFIG_STEM,
+        .weights = "model_final",
+        .inference_layout = PROJECT_LAYOUT_CONFIG_STEM,
+        .model_file = "model.pdmodel",
+        .params_file = "model.pdiparams",
     },
 };
 
@@ -70,7 +95,7 @@ static const char *const key_field[PROJECT_KEY_COUNT] = {
 
 const struct project *projects_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+    for (size_t i = 0; name && i < sizeof(table) / sizeof(table[0]); i++)
         if (!strcasecmp(table[i].name, name))
             return &table[i];
     return NULL;

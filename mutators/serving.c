@@ -3,8 +3,10 @@
  */
 #include <stddef.h>
 
+#include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/strbuf.h"
 
 static json_t *default_port(const json_t *obj, const struct context *ctx)
 {
@@ -22,9 +24,43 @@ static const struct field fields[] = {
       .min = 1, .max = 65535 },
 };
 
+/* Serving -> InferenceService (SPEC §4.3): a custom predictor container.
+ * KServe's storage initializer downloads STORAGE_URI (the .tar.gz the
+ * ModelHub uploaded) and unpacks it into /mnt/models, giving
+ * /mnt/models/<modelName>/server. */
+static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+                  struct fielderr_list *errs)
+{
+    static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
+    const char *model = kinds_spec_string(obj, "modelName");
+    long long port = kinds_spec_int(obj, "port");
+    json_t *isvc = kinds_child(obj, "serving.kserve.io/v1beta1", "InferenceService", kinds_name(obj), NULL);
+    json_t *args = json_array(), *c;
+    struct strbuf uri = STRBUF_INIT;
+
+    (void)ctx;
+    (void)errs;
+    children_arg(args, "--model");
+    children_argf(args, "/mnt/models/%s/server", model);
+    children_arg(args, "--port");
+    children_argf(args, "%lld", port);
+    c = children_container("kserve-container", kinds_spec_string(obj, "image"), serve, args);
+    json_object_set_new(c, "ports", json_pack("[{s:I, s:s}]", "containerPort", (json_int_t)port,
+                                              "protocol", "TCP"));
+    strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(obj, "endpoint"),
+                CHILDREN_MODEL_BUCKET, model, kinds_spec_string(obj, "modelVersion"), model);
+    children_env(c, "STORAGE_URI", uri.buf);
+    strbuf_release(&uri);
+    json_object_set_new(isvc, "spec", json_pack("{s:{s:i, s:[o]}}", "predictor", "minReplicas", 1,
+                                                "containers", c));
+    json_array_append_new(children, isvc);
+    return 0;
+}
+
 const struct kind serving_kind = {
     .name = "Serving",
     .plural = "servings",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
+    .expand = expand,
 };

@@ -1,14 +1,24 @@
 /*
  * training.c - Training: a PaddlePaddle training job (SPEC §2, §4.1, §4.2).
+ *
+ * Expands into a PaddleJob, optionally a VisualDL Deployment and Service,
+ * and the export and convert Jobs that leave <name>.tar.gz for a ModelHub.
+ * What differs between suites is a row of mutators/projects.c; the builders
+ * here read it and know no project by name. Every builder returns a new
+ * reference; struct training is borrowed throughout.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "mutators/children.h"
 #include "mutators/configchanges.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
 #include "mutators/projects.h"
+#include "mutators/strbuf.h"
 
 static void check_project(const char *path, const json_t *v, struct fielderr_list *errs)
 {
@@ -32,6 +42,24 @@ static json_t *default_need_convert(const json_t *obj, const struct context *ctx
     return json_is_boolean(save) ? json_incref((json_t *)save) : NULL;
 }
 
+/* Label fields work only where the project has a config key for them. */
+static void check_labels(const json_t *obj, const struct project *p, struct fielderr_list *errs)
+{
+    static const struct {
+        const char *field, *path;
+        enum project_key key;
+    } labels[] = {
+        { "trainLabel", "spec.trainLabel", PROJECT_KEY_TRAIN_LABEL },
+        { "testLabel", "spec.testLabel", PROJECT_KEY_EVAL_LABEL },
+    };
+
+    for (size_t i = 0; p && i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (kinds_spec_string(obj, labels[i].field) && !p->keys[labels[i].key])
+            fielderr_add(errs, FIELDERR_FORBIDDEN, labels[i].path, NULL,
+                         "project %s takes its annotation files from its config: point the "
+                         "config's dataset at " CHILDREN_DATA_CENTER " instead", p->name);
+}
+
 static const struct field fields[] = {
     { .name = "project", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .check = check_project,
       .normalize = normalize_project },
@@ -46,8 +74,10 @@ static const struct field fields[] = {
       .settings_cap = SETTINGS_CAP(max_worker_replicas), .cap_name = "maxWorkerReplicas" },
     { .name = "psReplicas", .type = FIELD_INT, .flags = FIELD_DEFAULT | FIELD_MIN, .min = 0,
       .settings_cap = SETTINGS_CAP(max_ps_replicas), .cap_name = "maxPsReplicas" },
-    { .name = "gpuPerNode", .type = FIELD_INT, .flags = FIELD_DEFAULT | FIELD_MIN, .min = 0,
-      .settings_cap = SETTINGS_CAP(max_gpu_per_node), .cap_name = "maxGpuPerNode" },
+    /* the hard max holds for exempt users too: it bounds the --gpus list */
+    { .name = "gpuPerNode", .type = FIELD_INT, .flags = FIELD_DEFAULT | FIELD_MIN | FIELD_MAX,
+      .min = 0, .max = 1024, .settings_cap = SETTINGS_CAP(max_gpu_per_node),
+      .cap_name = "maxGpuPerNode" },
     { .name = "configChanges", .type = FIELD_STRING }, /* judged with the project below */
     { .name = "pretrainModel", .type = FIELD_STRING, .check = fields_check_pretrain_model },
     { .name = "trainLabel", .type = FIELD_STRING, .check = fields_check_relpath },
@@ -90,6 +120,455 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
                                       project ? projects_find(project) : NULL, errs);
         json_decref(entries);
     }
+    check_labels(obj, project ? projects_find(project) : NULL, errs);
+}
+
+/* Expansion (SPEC §4.2). Everything a Training runs lives on the pvcName
+ * claim, mounted at CHILDREN_TASK_CENTER in every pod:
+ *   models/          checkpoints (and VisualDL logs under models/vdl/)
+ *   inference/       the exported inference model
+ *   pretrain_model/  the pretrainModel download (a pod-local emptyDir
+ *                    mounted over it: replicas never race on one file)
+ *   serving/<name>/  the Paddle Serving model (server/, client/)
+ *   <name>.tar.gz    that model packed for ModelHub; <name> is the
+ *                    Training's metadata.name: the "modelName" a ModelHub
+ *                    and a Serving name in their spec.modelName. */
+#define MODELS_DIR CHILDREN_TASK_CENTER "/models/"
+#define INFERENCE_DIR CHILDREN_TASK_CENTER "/inference/"
+#define PRETRAIN_DIR CHILDREN_TASK_CENTER "/pretrain_model"
+#define LOG_DIR CHILDREN_TASK_CENTER "/log"
+#define VDL_DIR MODELS_DIR "vdl/"
+#define SERVING_DIR CHILDREN_TASK_CENTER "/serving"
+#define VISUALDL_PORT 8040
+
+/* Runs "$@" with one more argument "$1=<checkpoint>", the checkpoint being
+ * the only match of "$2/<any>/$3.pdparams" without its extension: where a
+ * project saves under a directory named inside its config (PaddleClas:
+ * Arch.name). Fixed text: every value arrives as a positional argument. */
+static const char find_checkpoint_script[] =
+    "set -eu\n"
+    "key=$1 dir=$2 file=$3\n"
+    "shift 3\n"
+    "found=\n"
+    "for f in \"$dir\"/*/\"$file\".pdparams; do\n"
+    "  [ -f \"$f\" ] || continue\n"
+    "  if [ -n \"$found\" ]; then\n"
+    "    echo \"paddlex: several checkpoints match $dir/*/$file.pdparams\" >&2\n"
+    "    exit 1\n"
+    "  fi\n"
+    "  found=${f%.pdparams}\n"
+    "done\n"
+    "if [ -z \"$found\" ]; then\n"
+    "  echo \"paddlex: no checkpoint matches $dir/*/$file.pdparams\" >&2\n"
+    "  exit 1\n"
+    "fi\n"
+    "exec \"$@\" \"$key=$found\"\n";
+
+/* The defaulted, valid spec the children are built from. */
+struct training {
+    const json_t *obj;               /* borrowed: the defaulted Training */
+    const struct context *ctx;
+    const struct project *p;
+    const char *name, *image, *config, *dataset, *pvc, *pretrain, *train_label, *test_label;
+    long long workers, ps, gpus;
+    int visualdl, save_inference, need_convert;
+    json_t *overrides;               /* the user's "KEY=VALUE" entries (own reference) */
+    char pretrain_file[FIELDS_MAX_URI + 1]; /* "x.pdparams" */
+    char pretrain_stem[FIELDS_MAX_URI + 1]; /* "x" */
+    char config_stem[FIELDS_MAX_PATH + 1];
+};
+
+static int training_load(const json_t *obj, const struct context *ctx, struct training *t,
+                         struct fielderr_list *errs)
+{
+    const char *changes = kinds_spec_string(obj, "configChanges"), *base, *dot;
+
+    memset(t, 0, sizeof(*t));
+    t->obj = obj;
+    t->ctx = ctx;
+    t->name = kinds_name(obj);
+    t->p = projects_find(kinds_spec_string(obj, "project"));
+    t->image = kinds_spec_string(obj, "image");
+    t->config = kinds_spec_string(obj, "configPath");
+    t->dataset = kinds_spec_string(obj, "dataset");
+    t->pvc = kinds_spec_string(obj, "pvcName");
+    t->pretrain = kinds_spec_string(obj, "pretrainModel");
+    t->train_label = kinds_spec_string(obj, "trainLabel");
+    t->test_label = kinds_spec_string(obj, "testLabel");
+    t->workers = kinds_spec_int(obj, "workerReplicas");
+    t->ps = kinds_spec_int(obj, "psReplicas");
+    t->gpus = kinds_spec_int(obj, "gpuPerNode");
+    t->visualdl = kinds_spec_bool(obj, "useVisualDL");
+    t->save_inference = kinds_spec_bool(obj, "saveInference");
+    t->need_convert = kinds_spec_bool(obj, "needConvert");
+    if (!t->p) {   /* validate() refused it already; kept for callers that skip it */
+        fielderr_add(errs, FIELDERR_NOT_SUPPORTED, "spec.project", NULL, "supported values: %s",
+                     projects_supported());
+        return -1;
+    }
+    t->overrides = changes ? configchanges_parse(changes, "spec.configChanges", t->p, errs)
+                           : json_array();
+    if (!t->overrides)
+        return -1;
+    if (t->pretrain &&
+        (fields_pretrain_file(t->pretrain, 0, t->pretrain_file, sizeof(t->pretrain_file)) < 0 ||
+         fields_pretrain_file(t->pretrain, 1, t->pretrain_stem, sizeof(t->pretrain_stem)) < 0)) {
+        fielderr_add(errs, FIELDERR_INVALID, "spec.pretrainModel", NULL, "must name a file NAME.pdparams");
+        return -1;
+    }
+    /* the config's file name without its extension, as ppdet's load_config */
+    base = strrchr(t->config, '/');
+    base = base ? base + 1 : t->config;
+    dot = strrchr(base, '.');
+    snprintf(t->config_stem, sizeof(t->config_stem), "%.*s",
+             (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)), base);
+    return 0;
+}
+
+/* Appends "-o" when the project wants it before every override. */
+static void override_flag_each(json_t *args, const struct project *p)
+{
+    if (p->override_each)
+        children_arg(args, p->override_flag);
+}
+
+/* Appends the override "key=<formatted value>", after "-o" when the project
+ * repeats the flag. */
+static void add_override(json_t *args, const struct project *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_override(json_t *args, const struct project *p, const char *key, const char *fmt, ...)
+{
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    char *value;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&value, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    strbuf_addf(&sb, "%s=%s", key, value);
+    override_flag_each(args, p);
+    children_arg(args, sb.buf);
+    strbuf_release(&sb);
+    free(value);
+}
+
+/* Appends "<entry> -c <configPath> [flags] [-o] <user overrides>": the part
+ * of the training and export commands that is the same. */
+static void add_command_head(json_t *args, const struct training *t, const char *entry,
+                             const char *const *flags)
+{
+    size_t i;
+    json_t *o;
+
+    children_arg(args, entry);
+    children_arg(args, t->p->config_flag);
+    children_arg(args, t->config);
+    for (; flags && *flags; flags++)
+        children_arg(args, *flags);
+    if (!t->p->override_each)
+        children_arg(args, t->p->override_flag);
+    json_array_foreach(t->overrides, i, o) {
+        override_flag_each(args, t->p);
+        children_arg(args, json_string_value(o));
+    }
+}
+
+/* Appends "<dir><layout>/<file>" to sb. */
+static void layout_path(struct strbuf *sb, const char *dir, enum project_layout layout,
+                        const char *file, const struct training *t)
+{
+    strbuf_addstr(sb, dir);
+    if (layout == PROJECT_LAYOUT_CONFIG_STEM)
+        strbuf_addf(sb, "%s/", t->config_stem);
+    else if (layout == PROJECT_LAYOUT_ANY_SUBDIR)
+        strbuf_addstr(sb, "*/");
+    strbuf_addstr(sb, file);
+}
+
+/* The generated training overrides, in enum project_key order (SPEC §4.2). */
+static void add_training_overrides(json_t *args, const struct training *t)
+{
+    const struct project *p = t->p;
+
+    for (int k = 0; k < PROJECT_KEY_TRAIN_COUNT; k++) {
+        const char *key = p->keys[k];
+
+        if (!key)
+            continue;
+        switch ((enum project_key)k) {
+        case PROJECT_KEY_USE_VISUALDL:
+            if (t->visualdl)
+                add_override(args, p, key, "True");
+            break;
+        case PROJECT_KEY_SAVE_MODEL_DIR:
+            add_override(args, p, key, "%s", MODELS_DIR);
+            break;
+        case PROJECT_KEY_SAVE_INFERENCE_DIR:
+            add_override(args, p, key, "%s", INFERENCE_DIR);
+            break;
+        case PROJECT_KEY_PRETRAINED_MODEL:
+            if (t->pretrain)
+                add_override(args, p, key, "%s/%s", PRETRAIN_DIR, t->pretrain_stem);
+            break;
+        case PROJECT_KEY_TRAIN_DATA_DIR:
+        case PROJECT_KEY_EVAL_DATA_DIR:
+            add_override(args, p, key, "%s/", CHILDREN_DATA_CENTER);
+            break;
+        case PROJECT_KEY_TRAIN_LABEL:
+        case PROJECT_KEY_EVAL_LABEL: {
+            const char *label = k == PROJECT_KEY_TRAIN_LABEL ? t->train_label : t->test_label;
+
+            if (label && p->label_as_list)
+                add_override(args, p, key, "[\"%s/%s\"]", CHILDREN_DATA_CENTER, label);
+            else if (label)
+                add_override(args, p, key, "%s/%s", CHILDREN_DATA_CENTER, label);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+/* python [-m paddle.distributed.launch ...] <entry> -c <config> ... */
+static json_t *training_args(const struct training *t)
+{
+    json_t *args = json_array();
+    struct strbuf gpus = STRBUF_INIT, vdl = STRBUF_INIT, vdl_dir = STRBUF_INIT;
+    const char *flags[3] = { NULL };
+    int nflags = 0;
+
+    if (t->gpus > 0) {
+        for (long long g = 0; g < t->gpus; g++)
+            strbuf_addf(&gpus, "%s%lld", g ? "," : "", g);
+        children_arg(args, "-m");
+        children_arg(args, "paddle.distributed.launch");
+        children_arg(args, "--gpus");
+        children_arg(args, gpus.buf);
+        children_arg(args, "--log_dir");
+        children_arg(args, LOG_DIR);
+    }
+    if (t->visualdl && t->p->vdl_switch_flag) {
+        strbuf_addf(&vdl, "%s=True", t->p->vdl_switch_flag);
+        flags[nflags++] = vdl.buf;
+    }
+    if (t->visualdl && t->p->vdl_dir_flag) {
+        strbuf_addf(&vdl_dir, "%s=%s", t->p->vdl_dir_flag, VDL_DIR);
+        flags[nflags++] = vdl_dir.buf;
+    }
+    add_command_head(args, t, t->p->train_entry, flags);
+    add_training_overrides(args, t);
+    strbuf_release(&gpus);
+    strbuf_release(&vdl);
+    strbuf_release(&vdl_dir);
+    return args;
+}
+
+/* curl of pretrainModel into the pod-local pretrain_model directory. */
+static json_t *pretrain_container(const struct training *t)
+{
+    static const char *const curl[] = { "curl", NULL };
+    json_t *args = children_args((const char *const[]){ "-fsSL", "--retry", "3", "-o", NULL });
+    json_t *c;
+
+    children_argf(args, "%s/%s", PRETRAIN_DIR, t->pretrain_file);
+    children_arg(args, t->pretrain);
+    c = children_container("pretrain-model", t->ctx->settings->downloader_image, curl, args);
+    children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
+    return c;
+}
+
+/* One PaddleJob role {replicas, template}; workers get the GPUs. */
+static json_t *paddlejob_role(const struct training *t, const json_t *job, long long replicas,
+                              const char *role, int worker)
+{
+    static const char *const python[] = { "python", NULL };
+    json_t *c = children_container("paddle", t->image, python, training_args(t));
+    json_t *volumes = json_array(), *spec = json_object();
+
+    children_mount(c, "dshm", "/dev/shm", 0);
+    children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
+    json_array_append_new(volumes, children_volume_empty("dshm", "Memory"));
+    json_array_append_new(volumes, children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
+    if (t->pretrain) {
+        children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
+        json_array_append_new(volumes, children_volume_empty("pretrain-model", NULL));
+        json_object_set_new(spec, "initContainers", json_pack("[o]", pretrain_container(t)));
+    }
+    if (worker && t->gpus > 0)
+        children_gpus(c, t->gpus);
+    json_object_set_new(spec, "containers", json_pack("[o]", c));
+    json_object_set_new(spec, "volumes", volumes);
+    return json_pack("{s:I, s:o}", "replicas", (json_int_t)replicas, "template",
+                     children_pod_template(job, role, spec));
+}
+
+static json_t *paddlejob(const struct training *t)
+{
+    json_t *job = kinds_child(t->obj, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
+    json_t *spec = json_pack("{s:s, s:i, s:s, s:{s:s, s:s}}", "cleanPodPolicy", "OnCompletion",
+                             "withGloo", 1, "intranet", "PodIP", "sampleSetRef", "name", t->dataset,
+                             "mountPath", CHILDREN_DATA_CENTER);
+
+    if (t->workers > 0)
+        json_object_set_new(spec, "worker", paddlejob_role(t, job, t->workers, "worker", 1));
+    if (t->ps > 0)
+        json_object_set_new(spec, "ps", paddlejob_role(t, job, t->ps, "ps", 0));
+    json_object_set_new(job, "spec", spec);
+    return job;
+}
+
+/* VisualDL over the training logs: a Deployment and its Service. */
+static void visualdl(const struct training *t, json_t *children)
+{
+    static const char *const visualdl_cmd[] = { "visualdl", NULL };
+    char name[128];
+    json_t *deploy, *svc, *c, *spec;
+
+    snprintf(name, sizeof(name), "%s-visualdl", t->name);
+    deploy = kinds_child(t->obj, "apps/v1", "Deployment", name, NULL);
+    c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
+                           children_args((const char *const[]){ "--logdir", VDL_DIR, "--host",
+                                                                "0.0.0.0", "--port", "8040", NULL }));
+    json_object_set_new(c, "ports", json_pack("[{s:s, s:i, s:s}]", "name", "http", "containerPort",
+                                              VISUALDL_PORT, "protocol", "TCP"));
+    children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
+    spec = json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
+                     children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
+    json_object_set_new(deploy, "spec",
+                        json_pack("{s:i, s:{s:o}, s:o}", "replicas", 1, "selector", "matchLabels",
+                                  children_pod_labels(deploy, "visualdl"), "template",
+                                  children_pod_template(deploy, "visualdl", spec)));
+    svc = kinds_child(t->obj, "v1", "Service", name, NULL);
+    json_object_set_new(svc, "spec",
+                        json_pack("{s:o, s:[{s:s, s:i, s:i, s:s}]}", "selector",
+                                  children_pod_labels(deploy, "visualdl"), "ports", "name", "http",
+                                  "port", VISUALDL_PORT, "targetPort", VISUALDL_PORT, "protocol", "TCP"));
+    json_array_append_new(children, deploy);
+    json_array_append_new(children, svc);
+}
+
+/* <name>-export: the project's export entry on the last checkpoint. */
+static json_t *export_job(const struct training *t)
+{
+    static const char *const python[] = { "python", NULL };
+    static const char *const sh[] = { "sh", "-c", find_checkpoint_script, "paddlex-export", NULL };
+    const struct project *p = t->p;
+    const char *weights_key = p->keys[PROJECT_KEY_EXPORT_WEIGHTS];
+    struct strbuf weights = STRBUF_INIT, dir_flag = STRBUF_INIT, name = STRBUF_INIT, after = STRBUF_INIT;
+    const char *flags[2] = { NULL };
+    int find = p->weights_layout == PROJECT_LAYOUT_ANY_SUBDIR;
+    json_t *args = json_array(), *c, *job;
+
+    if (p->export_dir_flag) {
+        strbuf_addf(&dir_flag, "%s=%s", p->export_dir_flag, INFERENCE_DIR);
+        flags[0] = dir_flag.buf;
+    }
+    if (find) {
+        /* find_checkpoint_script's key, dir and file, then the command */
+        children_arg(args, weights_key);
+        children_arg(args, CHILDREN_TASK_CENTER "/models");
+        children_arg(args, p->weights);
+        children_arg(args, "python");
+    }
+    add_command_head(args, t, p->export_entry, flags);
+    if (p->keys[PROJECT_KEY_SAVE_INFERENCE_DIR])
+        add_override(args, p, p->keys[PROJECT_KEY_SAVE_INFERENCE_DIR], "%s", INFERENCE_DIR);
+    if (find) {
+        override_flag_each(args, p); /* the script appends the override itself */
+    } else {
+        layout_path(&weights, MODELS_DIR, p->weights_layout, p->weights, t);
+        add_override(args, p, weights_key, "%s", weights.buf);
+    }
+    c = children_container("export", t->image, find ? sh : python, args);
+    children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
+    if (t->gpus > 0)
+        children_gpus(c, 1); /* the suites export on the device they trained on */
+    strbuf_addf(&name, "%s-export", t->name);
+    strbuf_addf(&after, "PaddleJob/%s", t->name);
+    job = children_job(t->obj, name.buf, after.buf, "export",
+                       json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
+                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc)));
+    strbuf_release(&weights);
+    strbuf_release(&dir_flag);
+    strbuf_release(&name);
+    strbuf_release(&after);
+    return job;
+}
+
+/* <name>-convert: the inference model to a Paddle Serving model, packed as
+ * <name>.tar.gz. Three exec steps, no shell: convert, pack into a hidden
+ * file, rename into place (the ModelHub upload never sees half a file). */
+static json_t *convert_job(const struct training *t)
+{
+    static const char *const convert_cmd[] = { "python3", "-m", "paddle_serving_client.convert", NULL };
+    static const char *const tar[] = { "tar", NULL };
+    static const char *const mv[] = { "mv", NULL };
+    const struct project *p = t->p;
+    struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT, out = STRBUF_INIT, name = STRBUF_INIT,
+                  after = STRBUF_INIT;
+    json_t *args = json_array(), *convert, *pack, *publish, *job;
+
+    layout_path(&dir, INFERENCE_DIR, p->inference_layout, "", t);
+    children_arg(args, "--dirname");
+    children_arg(args, dir.buf);
+    children_arg(args, "--model_filename");
+    children_arg(args, p->model_file);
+    children_arg(args, "--params_filename");
+    children_arg(args, p->params_file);
+    children_arg(args, "--serving_server");
+    children_argf(args, "%s/%s/server/", SERVING_DIR, t->name);
+    children_arg(args, "--serving_client");
+    children_argf(args, "%s/%s/client/", SERVING_DIR, t->name);
+    convert = children_container("convert", CHILDREN_CONVERTER_IMAGE, convert_cmd, args);
+
+    strbuf_addf(&tmp, "%s/.%s.tar.gz.tmp", CHILDREN_TASK_CENTER, t->name);
+    strbuf_addf(&out, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, t->name);
+    args = children_args((const char *const[]){ "-czf", tmp.buf, "-C", SERVING_DIR, t->name, NULL });
+    pack = children_container("pack", CHILDREN_CONVERTER_IMAGE, tar, args);
+    args = children_args((const char *const[]){ "-f", tmp.buf, out.buf, NULL });
+    publish = children_container("publish", CHILDREN_CONVERTER_IMAGE, mv, args);
+    children_mount(convert, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
+    children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
+    children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
+
+    strbuf_addf(&name, "%s-convert", t->name);
+    strbuf_addf(&after, "Job/%s-export", t->name);
+    job = children_job(t->obj, name.buf, after.buf, "convert",
+                       json_pack("{s:[o, o], s:[o], s:[o]}", "initContainers", convert, pack,
+                                 "containers", publish, "volumes",
+                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc)));
+    strbuf_release(&dir);
+    strbuf_release(&tmp);
+    strbuf_release(&out);
+    strbuf_release(&name);
+    strbuf_release(&after);
+    return job;
+}
+
+static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+                  struct fielderr_list *errs)
+{
+    struct training t;
+    int rc = -1;
+
+    if (training_load(obj, ctx, &t, errs) < 0)
+        goto out;
+    json_array_append_new(children, paddlejob(&t));
+    if (t.visualdl)
+        visualdl(&t, children);
+    if (t.save_inference)
+        json_array_append_new(children, export_job(&t));
+    if (t.save_inference && t.need_convert)
+        json_array_append_new(children, convert_job(&t));
+    rc = 0;
+out:
+    json_decref(t.overrides);
+    return rc;
 }
 
 const struct kind training_kind = {
@@ -98,4 +577,5 @@ const struct kind training_kind = {
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
     .validate = validate,
+    .expand = expand,
 };
