@@ -316,6 +316,11 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
     check_view(k, view, ctx, errs, warnings);
     if (errs->len == before)
         children = render_view(k, view, ctx, errs);
+    policy_check(view, children, ctx, errs);
+    if (errs->len > before) {
+        json_decref(children);
+        children = NULL;
+    }
     json_decref(view);
     return children;
 }
@@ -349,9 +354,8 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     size_t before = errs->len;
 
     check_view(k, view, ctx, errs, warnings);
-    if (errs->len > before)
-        goto out;
-    children = render_view(k, view, ctx, errs);
+    children = errs->len == before ? render_view(k, view, ctx, errs) : NULL;
+    policy_check(view, children, ctx, errs);
     if (!children)
         goto out;
     if (!generated)

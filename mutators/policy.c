@@ -1,11 +1,36 @@
 /*
- * policy.c - built-in settings.
+ * policy.c - built-in settings, policy documents (SPEC §4.8) and the
+ * allow-list checks.
+ *
+ * A policy is resolved once, at load: the cluster's settings are the
+ * built-in ones with the file's top-level sections laid over them, and each
+ * namespaces[] entry holds the cluster's with its own sections laid over
+ * those. The entries are sorted by precedence, so answering a request is a
+ * first-match scan that allocates nothing. Every string and list the
+ * settings point to lives in the policy's own copy of the document.
  */
 #include "mutators/policy.h"
 
-#include <stddef.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#include "mutators/fielderr.h"
+#include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/strbuf.h"
+
+#define POLICY_MAX_MSG 512          /* one reason in an error */
+#define POLICY_MAX_KEY_PATH 192     /* "namespaces[12].allow.imageRegistries[3]" */
+#define POLICY_MAX_MATCH 63         /* a namespace name is a DNS-1123 label */
+#define POLICY_MAX_HOST 253
+#define POLICY_MAX_SCHEME 32
+#define POLICY_SHOWN 8              /* allow-list entries quoted in a denial */
+#define POLICY_MAX_CHILD_PATH 256   /* "spec.generated[2].spec.template.spec.containers[0].image" */
 
 const struct settings policy_builtin = {
     .rule = "built-in",
@@ -22,9 +47,809 @@ const struct settings policy_builtin = {
     .max_partitions = 64,
 };
 
+/* One namespaces[] entry, resolved. */
+struct ns_rule {
+    const char *match;          /* borrowed from the policy's document */
+    size_t len;
+    size_t index;               /* position in the file */
+    int glob;                   /* has '*' or '?' */
+    char *name;                 /* "namespaces[team-*]", owned */
+    struct settings settings;
+};
+
+struct policy {
+    atomic_int refs;
+    json_t *doc;                /* own copy: everything the settings point to */
+    struct settings cluster;
+    const json_t *exempt_users;  /* borrowed from doc; NULL for none */
+    const json_t *exempt_groups;
+    size_t nns;
+    struct ns_rule ns[];        /* by precedence: exact names, then longer globs */
+};
+
+/* ------------------------------------------------------------ matching */
+
+/* 1 when s matches pat, where '*' is any run and '?' any one character. */
+static int glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+
+    while (*s) {
+        if (*pat == '?' || (*pat != '*' && *pat == *s)) {
+            pat++, s++;
+        } else if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+/* 1 when image starts with prefix and the prefix ends at a boundary: with
+ * its own '/', or where the image's path component, tag or digest ends. */
+static int prefix_match(const char *prefix, const char *image)
+{
+    size_t n = strlen(prefix);
+
+    if (strncmp(prefix, image, n) != 0)
+        return 0;
+    return (n > 0 && prefix[n - 1] == '/') || image[n] == '\0' || image[n] == '/' ||
+           image[n] == ':' || image[n] == '@';
+}
+
+/* image as the container runtime pulls it: "docker.io/" before a reference
+ * without a registry, "library/" before a one-component Docker Hub name. */
+static void qualify_image(const char *image, char *buf, size_t len)
+{
+    const char *slash = strchr(image, '/');
+    size_t first = slash ? (size_t)(slash - image) : 0;
+    int registry = slash && (memchr(image, '.', first) || memchr(image, ':', first) ||
+                             (first == 9 && !memcmp(image, "localhost", 9)));
+
+    if (registry)
+        snprintf(buf, len, "%s", image);
+    else
+        snprintf(buf, len, "docker.io/%s%s", slash ? "" : "library/", image);
+}
+
+static int image_match(const char *prefix, const char *image)
+{
+    char full[FIELDS_MAX_IMAGE + 32];
+
+    qualify_image(image, full, sizeof(full));
+    return prefix_match(prefix, image) || prefix_match(prefix, full);
+}
+
+static int exact_match(const char *entry, const char *s)
+{
+    return !strcmp(entry, s);
+}
+
+/* What an allow-list judges of a value: the value itself, its URL's host,
+ * or its URL's scheme, into buf. Returns 0, or -1 when there is none. */
+typedef int key_fn(const char *value, char *buf, size_t len);
+
+static int key_self(const char *value, char *buf, size_t len)
+{
+    return snprintf(buf, len, "%s", value) < (int)len ? 0 : -1;
+}
+
+static int key_scheme(const char *value, char *buf, size_t len)
+{
+    struct url u;
+
+    if (fields_parse_url(value, &u) < 0 || u.scheme_len >= len)
+        return -1;
+    memcpy(buf, u.scheme, u.scheme_len);
+    buf[u.scheme_len] = '\0';
+    return 0;
+}
+
+/* One allow-list, as data: where it lives, what it judges, how it matches. */
+struct allow_rule {
+    const char *field;          /* the spec field it judges: "image" */
+    size_t list;                /* offsetof(struct settings, ...) */
+    const char *list_name;      /* "imageRegistries" */
+    const char *what;           /* "image", "host", "scheme" */
+    key_fn *key;
+    int (*match)(const char *entry, const char *key);
+    const char *relation;       /* "is not under any prefix in" */
+};
+
+enum { ALLOW_IMAGE, ALLOW_ENDPOINT, ALLOW_PRETRAIN, ALLOW_SOURCE, ALLOW_COUNT };
+
+static const struct allow_rule allow_rules[ALLOW_COUNT] = {
+    [ALLOW_IMAGE] = { "image", offsetof(struct settings, image_registries), "imageRegistries",
+                      "image", key_self, image_match, "is not under any prefix in" },
+    [ALLOW_ENDPOINT] = { "endpoint", offsetof(struct settings, endpoint_hosts), "endpointHosts",
+                         "host", fields_url_host, glob_match, "is not in" },
+    [ALLOW_PRETRAIN] = { "pretrainModel", offsetof(struct settings, pretrain_model_hosts),
+                         "pretrainModelHosts", "host", fields_url_host, glob_match, "is not in" },
+    [ALLOW_SOURCE] = { "sourceUri", offsetof(struct settings, source_uri_schemes),
+                       "sourceUriSchemes", "scheme", key_scheme, exact_match, "is not in" },
+};
+
+static const json_t *rule_list(const struct allow_rule *r, const struct settings *st)
+{
+    return *(const json_t *const *)((const char *)st + r->list);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+struct parser {
+    const char *source;         /* the file name errors start with */
+    char *err;
+    size_t errlen;
+};
+
+/* Writes "<source>: <path>: <why>" (path may be NULL) and returns -1. */
+static int fail(struct parser *ps, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parser *ps, const char *path, const char *fmt, ...)
+{
+    char msg[POLICY_MAX_MSG];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (path)
+        snprintf(ps->err, ps->errlen, "%s: %s: %s", ps->source, path, msg);
+    else
+        snprintf(ps->err, ps->errlen, "%s: %s", ps->source, msg);
+    return -1;
+}
+
+/* List items, judged at load. */
+typedef int item_ok_fn(const char *s);
+
+static int chars_in(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+            return 0;
+    return 1;
+}
+
+static int registry_ok(const char *s)
+{
+    return chars_in(s, FIELDS_MAX_IMAGE, "._-/:@");
+}
+
+static int scheme_ok(const char *s)
+{
+    return s[0] >= 'a' && s[0] <= 'z' && chars_in(s, POLICY_MAX_SCHEME, "+.-");
+}
+
+static int host_ok(const char *s)
+{
+    return chars_in(s, POLICY_MAX_HOST, ".-_*?[]:");
+}
+
+static int nonempty_ok(const char *s)
+{
+    return *s != '\0';
+}
+
+/* A namespace name, or a glob over one with '*' and '?'. */
+static int match_ok(const char *s)
+{
+    return chars_in(s, POLICY_MAX_MATCH, "-*?");
+}
+
+enum key_type {
+    KEY_CALLER,   /* read by the caller: apiVersion, kind, match, namespaces, exempt */
+    KEY_SECTION,  /* a mapping of .section keys, into the same base */
+    KEY_STRING,   /* a string judged by .check, at .offset */
+    KEY_PORT,     /* an integer 1..65535 at .offset */
+    KEY_LIMIT,    /* an integer >= 0 at .offset */
+    KEY_LIST,     /* a list of strings judged by .item_ok, at .offset */
+};
+
+/* One key of a mapping; tables end with a NULL name. */
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;                      /* in the base being filled */
+    const struct key *section;          /* KEY_SECTION */
+    field_check_fn *check;              /* KEY_STRING */
+    json_t *(*normalize)(const char *s);
+    item_ok_fn *item_ok;                /* KEY_LIST */
+    const char *item_rule;              /* KEY_LIST: what an item must be */
+};
+
+#define S(member) offsetof(struct settings, member)
+#define P(member) offsetof(struct policy, member)
+
+static const struct key default_keys[] = {
+    { .name = "endpoint", .type = KEY_STRING, .offset = S(endpoint),
+      .check = fields_check_endpoint, .normalize = fields_normalize_endpoint },
+    { .name = "port", .type = KEY_PORT, .offset = S(port) },
+    { .name = "downloaderImage", .type = KEY_STRING, .offset = S(downloader_image),
+      .check = fields_check_image },
+    { .name = "uploaderImage", .type = KEY_STRING, .offset = S(uploader_image),
+      .check = fields_check_image },
+    { .name = "visualdlImage", .type = KEY_STRING, .offset = S(visualdl_image),
+      .check = fields_check_image },
+    { .name = "credentialsSecret", .type = KEY_STRING, .offset = S(credentials_secret),
+      .check = fields_check_dns1123_subdomain },
+    { .name = NULL },
+};
+
+static const struct key limit_keys[] = {
+    { .name = "maxGpuPerNode", .type = KEY_LIMIT, .offset = S(max_gpu_per_node) },
+    { .name = "maxWorkerReplicas", .type = KEY_LIMIT, .offset = S(max_worker_replicas) },
+    { .name = "maxPsReplicas", .type = KEY_LIMIT, .offset = S(max_ps_replicas) },
+    { .name = "maxTotalGpus", .type = KEY_LIMIT, .offset = S(max_total_gpus) },
+    { .name = "maxPartitions", .type = KEY_LIMIT, .offset = S(max_partitions) },
+    { .name = NULL },
+};
+
+#define HOST_RULE "must be a lowercase host name, or a glob over one with '*' and '?'"
+
+static const struct key allow_keys[] = {
+    { .name = "imageRegistries", .type = KEY_LIST, .offset = S(image_registries),
+      .item_ok = registry_ok,
+      .item_rule = "must be an image prefix of [a-z0-9._-/:@], such as \"registry.example.com/team/\"" },
+    { .name = "sourceUriSchemes", .type = KEY_LIST, .offset = S(source_uri_schemes),
+      .item_ok = scheme_ok, .item_rule = "must be a lowercase URI scheme, such as \"s3\"" },
+    { .name = "endpointHosts", .type = KEY_LIST, .offset = S(endpoint_hosts), .item_ok = host_ok,
+      .item_rule = HOST_RULE },
+    { .name = "pretrainModelHosts", .type = KEY_LIST, .offset = S(pretrain_model_hosts),
+      .item_ok = host_ok, .item_rule = HOST_RULE },
+    { .name = NULL },
+};
+
+/* The sections the cluster and a namespaces[] entry share. */
+#define SECTION_KEYS                                                    \
+    { .name = "defaults", .type = KEY_SECTION, .section = default_keys }, \
+    { .name = "limits", .type = KEY_SECTION, .section = limit_keys },     \
+    { .name = "allow", .type = KEY_SECTION, .section = allow_keys }
+
+static const struct key top_keys[] = {
+    { .name = "apiVersion", .type = KEY_CALLER },
+    { .name = "kind", .type = KEY_CALLER },
+    SECTION_KEYS,
+    { .name = "namespaces", .type = KEY_CALLER },
+    { .name = "exempt", .type = KEY_CALLER },
+    { .name = NULL },
+};
+
+static const struct key namespace_keys[] = {
+    { .name = "match", .type = KEY_CALLER },
+    SECTION_KEYS,
+    { .name = NULL },
+};
+
+/* into struct policy */
+static const struct key exempt_keys[] = {
+    { .name = "users", .type = KEY_LIST, .offset = P(exempt_users), .item_ok = nonempty_ok,
+      .item_rule = "must be a user name" },
+    { .name = "groups", .type = KEY_LIST, .offset = P(exempt_groups), .item_ok = nonempty_ok,
+      .item_rule = "must be a group name" },
+    { .name = NULL },
+};
+
+#undef S
+#undef P
+#undef HOST_RULE
+
+/* A key path for messages into buf; a path longer than the buffer (only
+ * from absurd files) is clipped, which is harmless in a message. */
+static void subpath(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void subpath(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vsnprintf(buf, len, fmt, ap) < 0)
+        buf[0] = '\0';
+    va_end(ap);
+}
+
+/* "prefix.name", or name alone at the top. */
+static void key_path(char *buf, size_t len, const char *prefix, const char *name)
+{
+    subpath(buf, len, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name);
+}
+
+/* The string value of v, or NULL after the error. */
+static const char *want_string(struct parser *ps, const char *path, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        fail(ps, path, "must be a string");
+        return NULL;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        fail(ps, path, "must not contain NUL characters");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int want_integer(struct parser *ps, const char *path, const json_t *v, long long min,
+                        long long max, const char *rule)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(ps, path, "%s", rule);
+    return 0;
+}
+
+/* Unknown keys are typos: refuse them, naming the known ones. */
+static int check_known(struct parser *ps, const char *path, const json_t *obj, const struct key *keys)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, name, v) {
+        struct strbuf known = STRBUF_INIT;
+        char kpath[POLICY_MAX_KEY_PATH];
+        const struct key *k;
+
+        for (k = keys; k->name && strcmp(k->name, name) != 0; k++)
+            ;
+        if (k->name)
+            continue;
+        for (k = keys; k->name; k++)
+            strbuf_addf(&known, "%s%s", k == keys ? "" : ", ", k->name);
+        key_path(kpath, sizeof(kpath), path, name);
+        fail(ps, kpath, "unknown key (known keys: %s)", known.buf);
+        strbuf_release(&known);
+        return -1;
+    }
+    return 0;
+}
+
+/* A default's value, judged by the same rule as the spec field it fills. */
+static const char *parse_string(struct parser *ps, const char *path, json_t *obj,
+                                const struct key *k)
+{
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *v = json_object_get(obj, k->name), *nv;
+    const char *s = want_string(ps, path, v);
+
+    if (!s)
+        return NULL;
+    if (k->check)
+        k->check(path, v, &errs);
+    if (errs.len) {
+        char *body = fielderr_body(&errs.v[0]);
+
+        fail(ps, path, "%s", body);
+        free(body);
+        s = NULL;
+    } else if (k->normalize && (nv = k->normalize(s))) {
+        json_object_set_new(obj, k->name, nv);
+        s = json_string_value(nv);
+    }
+    fielderr_release(&errs);
+    return s;
+}
+
+static int parse_list(struct parser *ps, const char *path, const json_t *v, const struct key *k)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v))
+        return fail(ps, path, "must be a list of strings");
+    json_array_foreach(v, i, item) {
+        char ipath[POLICY_MAX_KEY_PATH];
+        const char *s;
+
+        subpath(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (!(s = want_string(ps, ipath, item)))
+            return -1;
+        if (!k->item_ok(s))
+            return fail(ps, ipath, "%s", k->item_rule);
+    }
+    return 0;
+}
+
+/* Judges obj at path against keys and lays its values over base. */
+static int parse_mapping(struct parser *ps, const char *path, json_t *obj, const struct key *keys,
+                         void *base)
+{
+    if (!json_is_object(obj))
+        return fail(ps, path, "must be a mapping");
+    if (check_known(ps, path, obj, keys) < 0)
+        return -1;
+    for (const struct key *k = keys; k->name; k++) {
+        json_t *v = json_object_get(obj, k->name);
+        char *slot = (char *)base + k->offset;
+        char kpath[POLICY_MAX_KEY_PATH];
+        const char *s;
+
+        if (!v || k->type == KEY_CALLER)
+            continue;
+        key_path(kpath, sizeof(kpath), path, k->name);
+        switch (k->type) {
+        case KEY_CALLER:
+            break;
+        case KEY_SECTION:
+            if (parse_mapping(ps, kpath, v, k->section, base) < 0)
+                return -1;
+            break;
+        case KEY_STRING:
+            if (!(s = parse_string(ps, kpath, obj, k)))
+                return -1;
+            *(const char **)slot = s;
+            break;
+        case KEY_PORT:
+            if (want_integer(ps, kpath, v, 1, 65535, "must be an integer between 1 and 65535") < 0)
+                return -1;
+            *(long long *)slot = json_integer_value(v);
+            break;
+        case KEY_LIMIT:
+            if (want_integer(ps, kpath, v, 0, LLONG_MAX, "must be an integer ≥ 0") < 0)
+                return -1;
+            *(long long *)slot = json_integer_value(v);
+            break;
+        case KEY_LIST:
+            if (parse_list(ps, kpath, v, k) < 0)
+                return -1;
+            *(const json_t **)slot = v;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int check_identity(struct parser *ps, const json_t *doc)
+{
+    static const struct {
+        const char *key, *want;
+    } ids[] = {
+        { "apiVersion", POLICY_API_VERSION },
+        { "kind", POLICY_KIND },
+    };
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        const char *s = json_string_value(json_object_get(doc, ids[i].key));
+
+        if (!s || strcmp(s, ids[i].want) != 0)
+            return fail(ps, ids[i].key, "must be \"%s\"", ids[i].want);
+    }
+    return 0;
+}
+
+/* namespaces[i]: its match, its rule name, its settings over the cluster's. */
+static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t *entry)
+{
+    struct ns_rule *r = &p->ns[i];
+    char path[POLICY_MAX_KEY_PATH], mpath[POLICY_MAX_KEY_PATH];
+    const json_t *match;
+
+    subpath(path, sizeof(path), "namespaces[%zu]", i);
+    r->settings = p->cluster;
+    if (parse_mapping(ps, path, entry, namespace_keys, &r->settings) < 0)
+        return -1;
+    key_path(mpath, sizeof(mpath), path, "match");
+    match = json_object_get(entry, "match");
+    if (!match)
+        return fail(ps, mpath, "is required: a namespace name or a glob such as \"team-*\"");
+    if (!(r->match = want_string(ps, mpath, match)))
+        return -1;
+    if (!match_ok(r->match))
+        return fail(ps, mpath, "must be a namespace name, or a glob over one with '*' and '?' "
+                               "(at most %d of [a-z0-9-*?])", POLICY_MAX_MATCH);
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(p->ns[j].match, r->match))
+            return fail(ps, mpath, "\"%s\" is already matched by namespaces[%zu]", r->match, j);
+    r->len = strlen(r->match);
+    r->index = i;
+    r->glob = strpbrk(r->match, "*?") != NULL;
+    if (asprintf(&r->name, "namespaces[%s]", r->match) < 0)
+        abort();
+    r->settings.rule = r->name;
+    return 0;
+}
+
+/* Exact names first, then longer globs, then the file's order. */
+static int precedence(const void *a, const void *b)
+{
+    const struct ns_rule *x = a, *y = b;
+
+    if (x->glob != y->glob)
+        return x->glob - y->glob;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void policy_free(struct policy *p)
+{
+    for (size_t i = 0; i < p->nns; i++)
+        free(p->ns[i].name);
+    json_decref(p->doc);
+    free(p);
+}
+
+struct policy *policy_parse(const json_t *doc, const char *source, char *err, size_t errlen)
+{
+    struct parser ps = { source, err, errlen };
+    size_t n = json_array_size(json_object_get(doc, "namespaces")), i;
+    struct policy *p;
+    json_t *exempt, *nss, *entry;
+
+    if (!json_is_object(doc)) {
+        fail(&ps, NULL, "must be a " POLICY_KIND " mapping");
+        return NULL;
+    }
+    p = calloc(1, sizeof(*p) + n * sizeof(p->ns[0]));
+    if (!p)
+        abort();
+    atomic_init(&p->refs, 1);
+    p->doc = json_deep_copy(doc);
+    if (!p->doc)
+        abort();
+    p->cluster = policy_builtin;
+    p->cluster.rule = "cluster";
+    if (check_identity(&ps, p->doc) < 0 || parse_mapping(&ps, NULL, p->doc, top_keys, &p->cluster) < 0)
+        goto fail;
+    exempt = json_object_get(p->doc, "exempt");
+    if (exempt && parse_mapping(&ps, "exempt", exempt, exempt_keys, p) < 0)
+        goto fail;
+    nss = json_object_get(p->doc, "namespaces");
+    if (nss && !json_is_array(nss)) {
+        fail(&ps, "namespaces", "must be a list of {match, defaults, limits, allow}");
+        goto fail;
+    }
+    json_array_foreach(nss, i, entry) {
+        p->nns = i + 1;
+        if (parse_namespace(&ps, p, i, entry) < 0)
+            goto fail;
+    }
+    qsort(p->ns, p->nns, sizeof(p->ns[0]), precedence);
+    return p;
+fail:
+    policy_free(p);
+    return NULL;
+}
+
+struct policy *policy_ref(struct policy *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void policy_unref(struct policy *p)
+{
+    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        policy_free(p);
+}
+
+/* ------------------------------------------------------------ applying */
+
+static const struct settings *resolve(const struct policy *p, const char *namespace)
+{
+    for (size_t i = 0; namespace && i < p->nns; i++)
+        if (p->ns[i].glob ? glob_match(p->ns[i].match, namespace) : !strcmp(p->ns[i].match, namespace))
+            return &p->ns[i].settings;
+    return &p->cluster;
+}
+
+/* 1 when s is one of list's strings. */
+static int listed(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+        if (s && !strcmp(json_string_value(v), s))
+            return 1;
+    return 0;
+}
+
+static int is_exempt(const struct policy *p, const char *user, const json_t *groups)
+{
+    size_t i;
+    json_t *g;
+
+    if (listed(p->exempt_users, user))
+        return 1;
+    json_array_foreach(groups, i, g)
+        if (listed(p->exempt_groups, json_string_value(g)))
+            return 1;
+    return 0;
+}
+
 void policy_apply(const struct policy *p, struct context *ctx)
 {
-    (void)p;
-    ctx->settings = &policy_builtin;
-    ctx->exempt = 0;
+    ctx->settings = p ? resolve(p, ctx->namespace) : &policy_builtin;
+    ctx->exempt = p ? is_exempt(p, ctx->username, ctx->groups) : 0;
+}
+
+/* ------------------------------------------------------------ checking */
+
+/* 1 when value is allowed by r under st (an absent list allows all). */
+static int allowed(const struct allow_rule *r, const struct settings *st, const char *value)
+{
+    const json_t *list = rule_list(r, st);
+    char key[FIELDS_MAX_URI + 1];
+    size_t i;
+    json_t *e;
+
+    if (!list)
+        return 1;
+    if (r->key(value, key, sizeof(key)) < 0)
+        return 0;
+    json_array_foreach(list, i, e)
+        if (r->match(json_string_value(e), key))
+            return 1;
+    return 0;
+}
+
+/* Appends the denial of value at path, quoting the list and the rule. */
+static void deny(struct fielderr_list *errs, const char *path, const json_t *value,
+                 const struct allow_rule *r, const struct settings *st)
+{
+    const json_t *list = rule_list(r, st);
+    struct strbuf shown = STRBUF_INIT;
+    char key[FIELDS_MAX_URI + 1];
+    size_t i;
+    json_t *e;
+
+    if (r->key(json_string_value(value), key, sizeof(key)) < 0)
+        snprintf(key, sizeof(key), "%s", json_string_value(value));
+    json_array_foreach(list, i, e) {
+        if (i == POLICY_SHOWN) {
+            strbuf_addf(&shown, ", ... %zu more", json_array_size(list) - i);
+            break;
+        }
+        strbuf_addf(&shown, "%s\"%.100s\"", i ? ", " : "", json_string_value(e));
+    }
+    fielderr_add_policy(errs, path, value, "%s \"%.200s\" %s allow.%s [%s] (policy rule: %s)",
+                        r->what, key, r->relation, r->list_name, shown.buf ? shown.buf : "",
+                        st->rule);
+    strbuf_release(&shown);
+}
+
+static int has_error(const struct fielderr_list *errs, const char *path)
+{
+    for (size_t i = 0; i < errs->len; i++)
+        if (!strcmp(errs->v[i].path, path))
+            return 1;
+    return 0;
+}
+
+/* The children's containers, walked without knowing their kinds. */
+struct walk {
+    const struct settings *st;
+    const char *image;          /* spec.image: judged at the spec field */
+    char endpoint_host[POLICY_MAX_HOST + 1];  /* spec.endpoint's: likewise, "" when none */
+    char pretrain_host[POLICY_MAX_HOST + 1];  /* spec.pretrainModel's: its own allow-list */
+    struct fielderr_list *errs;
+    char path[POLICY_MAX_CHILD_PATH];
+};
+
+/* Appends to w->path at len; returns the new length (clipped at the cap). */
+static size_t path_add(struct walk *w, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static size_t path_add(struct walk *w, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(w->path + len, sizeof(w->path) - len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return len;
+    return len + (size_t)n < sizeof(w->path) ? len + (size_t)n : sizeof(w->path) - 1;
+}
+
+/* An http(s) URL a container is given: its host must be an endpoint host. */
+static void walk_url(struct walk *w, const json_t *v)
+{
+    const struct allow_rule *r = &allow_rules[ALLOW_ENDPOINT];
+    const char *s = json_string_value(v);
+    char host[POLICY_MAX_HOST + 1];
+    struct url u;
+
+    if (!s || fields_parse_url(s, &u) < 0 || !((u.scheme_len == 4 && !strncasecmp(s, "http", 4)) ||
+                                               (u.scheme_len == 5 && !strncasecmp(s, "https", 5))))
+        return;
+    if (fields_url_host(s, host, sizeof(host)) < 0 || !strcmp(host, w->endpoint_host) ||
+        !strcmp(host, w->pretrain_host))
+        return;
+    if (!allowed(r, w->st, s))
+        deny(w->errs, w->path, v, r, w->st);
+}
+
+static void walk_container(struct walk *w, const json_t *c, size_t len)
+{
+    static const char *const url_lists[] = { "command", "args", NULL };
+    const json_t *image = json_object_get(c, "image");
+    size_t i;
+    json_t *v;
+
+    if (json_is_string(image) && !(w->image && !strcmp(w->image, json_string_value(image))) &&
+        !allowed(&allow_rules[ALLOW_IMAGE], w->st, json_string_value(image))) {
+        path_add(w, len, ".image");
+        deny(w->errs, w->path, image, &allow_rules[ALLOW_IMAGE], w->st);
+    }
+    if (!rule_list(&allow_rules[ALLOW_ENDPOINT], w->st))
+        return;
+    for (const char *const *l = url_lists; *l; l++)
+        json_array_foreach(json_object_get(c, *l), i, v) {
+            path_add(w, len, ".%s[%zu]", *l, i);
+            walk_url(w, v);
+        }
+    json_array_foreach(json_object_get(c, "env"), i, v) {
+        path_add(w, len, ".env[%zu].value", i);
+        walk_url(w, json_object_get(v, "value"));
+    }
+}
+
+static void walk(struct walk *w, const json_t *v, size_t len)
+{
+    const char *key;
+    json_t *x, *c;
+    size_t i, j, n;
+
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+            walk(w, x, path_add(w, len, "[%zu]", i));
+        return;
+    }
+    json_object_foreach((json_t *)v, key, x) {
+        n = path_add(w, len, ".%s", key);
+        if (json_is_array(x) && (!strcmp(key, "containers") || !strcmp(key, "initContainers")))
+            json_array_foreach(x, j, c)
+                walk_container(w, c, path_add(w, n, "[%zu]", j));
+        else if (json_is_object(x) || json_is_array(x))
+            walk(w, x, n);
+    }
+}
+
+/* The host of spec.<field> into buf, or "" when it has none. */
+static void spec_host(const json_t *spec, const char *field, char *buf, size_t len)
+{
+    const char *s = json_string_value(json_object_get(spec, field));
+
+    if (!s || fields_url_host(s, buf, len) < 0)
+        buf[0] = '\0';
+}
+
+void policy_check(const json_t *obj, const json_t *children, const struct context *ctx,
+                  struct fielderr_list *errs)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    struct walk w = { .st = ctx->settings, .errs = errs };
+
+    if (ctx->exempt)
+        return;
+    for (size_t i = 0; i < ALLOW_COUNT; i++) {
+        const struct allow_rule *r = &allow_rules[i];
+        const json_t *v = json_object_get(spec, r->field);
+        char path[POLICY_MAX_KEY_PATH];
+
+        if (!rule_list(r, w.st) || !json_is_string(v))
+            continue;
+        subpath(path, sizeof(path), "spec.%s", r->field);
+        if (!has_error(errs, path) && !allowed(r, w.st, json_string_value(v)))
+            deny(errs, path, v, r, w.st);
+    }
+    if (!children || (!w.st->image_registries && !w.st->endpoint_hosts))
+        return;
+    w.image = json_string_value(json_object_get(spec, "image"));
+    spec_host(spec, "endpoint", w.endpoint_host, sizeof(w.endpoint_host));
+    spec_host(spec, "pretrainModel", w.pretrain_host, sizeof(w.pretrain_host));
+    walk(&w, children, path_add(&w, 0, "spec.generated"));
 }

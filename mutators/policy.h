@@ -1,13 +1,41 @@
 /*
- * policy.h - the effective settings an object is judged and expanded with.
+ * policy.h - the effective settings an object is judged and expanded with,
+ * and the multi-tenant policy that chooses them (SPEC §4.8).
  *
- * Without a policy file the built-in settings apply. A policy file (SPEC
- * §4.8) replaces defaults, caps and allow-lists for the whole cluster and per
- * namespace; policy_resolve() answers the settings for one namespace.
+ * Without a policy file the built-in settings apply. A policy file replaces
+ * defaults, caps and allow-lists for the whole cluster and per namespace:
+ *
+ *     apiVersion: paddlex.paddlepaddle.org/v1alpha1
+ *     kind: WebhookPolicy
+ *     defaults:   {endpoint, port, downloaderImage, uploaderImage, visualdlImage, credentialsSecret}
+ *     limits:     {maxGpuPerNode, maxWorkerReplicas, maxPsReplicas, maxTotalGpus, maxPartitions}
+ *     allow:      {imageRegistries, sourceUriSchemes, endpointHosts, pretrainModelHosts}
+ *     namespaces: [{match: "team-*" | "exact-name", defaults, limits, allow}]
+ *     exempt:     {users, groups}
+ *
+ * Every section is optional. An absent limit keeps the built-in cap, an
+ * absent allow-list allows all. A namespaces[] entry's keys replace the
+ * cluster's one by one; the entry that applies is the exact name, else the
+ * longest matching glob (`*` and `?`), ties going to the first in the file.
+ * Exempt users and groups skip limits and allow-lists, not defaults.
+ *
+ * Allow-list matching:
+ *   imageRegistries     prefixes of the image reference, tried on it as
+ *                       written and fully qualified ("paddle/x" is also
+ *                       "docker.io/paddle/x"); a prefix not ending in '/'
+ *                       must end where a path component, tag or digest does
+ *                       ("reg.io/team" allows "reg.io/team:1", "reg.io/team/x",
+ *                       not "reg.io/teamevil")
+ *   sourceUriSchemes    the scheme of Dataset spec.sourceUri, exactly
+ *   endpointHosts       host globs of spec.endpoint and of every http(s) URL a
+ *                       generated container is given (STORAGE_URI, the
+ *                       upload target), pretrainModel's own host excepted
+ *   pretrainModelHosts  host globs of Training spec.pretrainModel
  */
 #ifndef POLICY_H
 #define POLICY_H
 
+#include <stddef.h>
 #include <jansson.h>
 
 #define POLICY_NO_LIMIT (-1LL)
@@ -40,12 +68,43 @@ struct settings {
 /* The built-in settings, used when no policy file is given. */
 extern const struct settings policy_builtin;
 
-struct policy;   /* a loaded policy file */
-struct context;  /* mutators/kinds.h */
+struct policy;        /* a loaded policy file; reference-counted, immutable once parsed */
+struct context;       /* mutators/kinds.h */
+struct fielderr_list; /* mutators/fielderr.h */
+
+#define POLICY_API_VERSION "paddlex.paddlepaddle.org/v1alpha1"
+#define POLICY_KIND "WebhookPolicy"
+
+/* Builds a policy from a parsed document (borrowed: copied, never kept).
+ * Loading is strict: unknown keys, wrong types, negative limits, bad globs
+ * and bad default values are refused. Returns a new policy holding one
+ * reference (release with policy_unref()), or NULL with
+ * "<source>: <key path>: <why>" in err, e.g.
+ * "policy.yaml: namespaces[1].limits.maxGpuPerNode: must be an integer ≥ 0". */
+struct policy *policy_parse(const json_t *doc, const char *source, char *err, size_t errlen);
+
+/* Takes one more reference to p and returns p; NULL stays NULL. Safe from
+ * any thread while the caller holds (or guards) a reference. */
+struct policy *policy_ref(struct policy *p);
+
+/* Drops one reference; the last one frees p. NULL is ignored. */
+void policy_unref(struct policy *p);
 
 /* Fills ctx->settings and ctx->exempt for ctx->namespace, ctx->username and
  * ctx->groups under policy p (borrowed; NULL means the built-in settings).
- * The settings stay valid while p lives. */
+ * A NULL namespace gets the cluster rule. The settings stay valid while the
+ * caller holds its reference to p. */
 void policy_apply(const struct policy *p, struct context *ctx);
+
+/* The allow-lists of ctx->settings, unless ctx->exempt, on what will run:
+ * spec.image, spec.endpoint, spec.pretrainModel and spec.sourceUri of obj
+ * (borrowed: the defaulted view), then every container and initContainer of
+ * children (borrowed; NULL when none were rendered): their image, and the
+ * http(s) URLs in their env values, args and command. A child's image equal
+ * to spec.image, and a URL on spec.endpoint's or spec.pretrainModel's host,
+ * are judged once, at the spec field; spec fields that already have an error
+ * in errs are skipped. Appends policy denials to errs. */
+void policy_check(const json_t *obj, const json_t *children, const struct context *ctx,
+                  struct fielderr_list *errs);
 
 #endif

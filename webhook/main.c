@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "certs/certgen.h"
+#include "mutators/policy.h"
 #include "webhook/log.h"
+#include "webhook/policyfile.h"
 #include "webhook/render.h"
 #include "webhook/review.h"
 #include "webhook/server.h"
@@ -141,10 +143,6 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "paddlex-webhook: serve needs --tls-cert and --tls-key (and no other arguments)\n");
         return EXIT_USAGE;
     }
-    if (cfg.policy_file) {
-        fprintf(stderr, "paddlex-webhook: --policy: policy files are not supported yet\n");
-        return EXIT_USAGE;
-    }
     return server_run(&cfg);
 }
 
@@ -181,6 +179,8 @@ static int cmd_review(int argc, char **argv)
         { 0 },
     };
     const char *policy_file = NULL;
+    struct policy *policy = NULL;
+    char err[POLICYFILE_MAX_ERROR];
     enum review_mode mode;
     struct review_result res;
     size_t len;
@@ -197,17 +197,18 @@ static int cmd_review(int argc, char **argv)
         fprintf(stderr, "usage: paddlex-webhook review mutate|validate [--policy FILE] < review.json\n");
         return EXIT_USAGE;
     }
-    if (policy_file) {
-        fprintf(stderr, "paddlex-webhook: --policy: policy files are not supported yet\n");
+    if (policy_file && !(policy = policyfile_load(policy_file, err, sizeof(err)))) {
+        fprintf(stderr, "paddlex-webhook: %s\n", err);
         return EXIT_USAGE;
     }
     mode = !strcmp(argv[optind], "mutate") ? REVIEW_MUTATE : REVIEW_VALIDATE;
     body = read_all(stdin, SERVER_MAX_BODY_DEFAULT, &len);
     if (!body) {
         fprintf(stderr, "paddlex-webhook: request body is unreadable or larger than the limit\n");
+        policy_unref(policy);
         return 1;
     }
-    if (review_handle(mode, body, len, NULL, &res) < 0) {
+    if (review_handle(mode, body, len, policy, &res) < 0) {
         fprintf(stderr, "paddlex-webhook: out of memory\n");
     } else if (res.http_status != 200) {
         fprintf(stderr, "paddlex-webhook: %s", res.body);
@@ -217,6 +218,7 @@ static int cmd_review(int argc, char **argv)
     }
     review_result_release(&res);
     free(body);
+    policy_unref(policy);
     return rc;
 }
 

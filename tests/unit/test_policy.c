@@ -1,0 +1,716 @@
+/*
+ * Unit tests of mutators/policy.c and webhook/policyfile.c: strict loading
+ * (one case per error, as a table), namespace precedence, key-by-key
+ * overrides, exemption, and every limit and allow-list through the same
+ * kinds_validate() the webhook runs.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "mutators/fielderr.h"
+#include "mutators/kinds.h"
+#include "mutators/policy.h"
+#include "webhook/policyfile.h"
+
+#define HEAD "\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\""
+
+/* A policy from JSON text (a test's own: it must parse). */
+static struct policy *load(const char *text)
+{
+    char err[POLICYFILE_MAX_ERROR] = "";
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    struct policy *p;
+
+    assert_non_null(doc);
+    p = policy_parse(doc, "policy.yaml", err, sizeof(err));
+    if (!p)
+        fail_msg("unexpected error: %s", err);
+    json_decref(doc);
+    return p;
+}
+
+/* ------------------------------------------------------------ strict loading */
+
+static const struct bad_case {
+    const char *body;       /* after HEAD, or a whole document when it starts with '!' */
+    const char *err;        /* the whole message */
+} bad_cases[] = {
+    { "![]", "policy.yaml: must be a WebhookPolicy mapping" },
+    { "!{\"kind\": \"WebhookPolicy\"}",
+      "policy.yaml: apiVersion: must be \"paddlex.paddlepaddle.org/v1alpha1\"" },
+    { "!{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"Training\"}",
+      "policy.yaml: kind: must be \"WebhookPolicy\"" },
+    { "\"limit\": {}",
+      "policy.yaml: limit: unknown key (known keys: apiVersion, kind, defaults, limits, allow, "
+      "namespaces, exempt)" },
+    { "\"limits\": {\"maxGpus\": 1}",
+      "policy.yaml: limits.maxGpus: unknown key (known keys: maxGpuPerNode, maxWorkerReplicas, "
+      "maxPsReplicas, maxTotalGpus, maxPartitions)" },
+    { "\"limits\": []", "policy.yaml: limits: must be a mapping" },
+    { "\"limits\": {\"maxGpuPerNode\": -1}", "policy.yaml: limits.maxGpuPerNode: must be an integer ≥ 0" },
+    { "\"limits\": {\"maxWorkerReplicas\": \"2\"}",
+      "policy.yaml: limits.maxWorkerReplicas: must be an integer ≥ 0" },
+    { "\"limits\": {\"maxPsReplicas\": 1.5}", "policy.yaml: limits.maxPsReplicas: must be an integer ≥ 0" },
+    { "\"limits\": {\"maxTotalGpus\": true}", "policy.yaml: limits.maxTotalGpus: must be an integer ≥ 0" },
+    { "\"limits\": {\"maxPartitions\": null}", "policy.yaml: limits.maxPartitions: must be an integer ≥ 0" },
+    { "\"defaults\": {\"port\": 0}", "policy.yaml: defaults.port: must be an integer between 1 and 65535" },
+    { "\"defaults\": {\"port\": 65536}",
+      "policy.yaml: defaults.port: must be an integer between 1 and 65535" },
+    { "\"defaults\": {\"endpoint\": \"ftp://minio:21\"}",
+      "policy.yaml: defaults.endpoint: Invalid value: \"ftp://minio:21\": must be http://host[:port] "
+      "or https://host[:port]" },
+    { "\"defaults\": {\"endpoint\": \"http://u:p@minio:9000\"}",
+      "policy.yaml: defaults.endpoint: Invalid value: \"http://u:p@minio:9000\": must not contain "
+      "credentials (user-info)" },
+    { "\"defaults\": {\"endpoint\": 9000}", "policy.yaml: defaults.endpoint: must be a string" },
+    { "\"defaults\": {\"downloaderImage\": \"Curl/Curl\"}",
+      "policy.yaml: defaults.downloaderImage: Invalid value: \"Curl/Curl\": invalid image reference: "
+      "repository must be lowercase alphanumeric components separated by '/', '.', '_', '__' or '-'" },
+    { "\"defaults\": {\"uploaderImage\": \"\"}",
+      "policy.yaml: defaults.uploaderImage: Invalid value: \"\": invalid image reference: must be "
+      "[registry/]repository[:tag][@sha256:digest]" },
+    { "\"defaults\": {\"visualdlImage\": \"vdl:\"}",
+      "policy.yaml: defaults.visualdlImage: Invalid value: \"vdl:\": invalid image reference: tag "
+      "must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}" },
+    { "\"defaults\": {\"credentialsSecret\": \"a\\u0000b\"}",
+      "policy.yaml: defaults.credentialsSecret: must not contain NUL characters" },
+    { "\"defaults\": {\"image\": \"x\"}",
+      "policy.yaml: defaults.image: unknown key (known keys: endpoint, port, downloaderImage, "
+      "uploaderImage, visualdlImage, credentialsSecret)" },
+    { "\"allow\": {\"imageRegistries\": \"registry.example.com/\"}",
+      "policy.yaml: allow.imageRegistries: must be a list of strings" },
+    { "\"allow\": {\"imageRegistries\": [\"a.io/\", 1]}",
+      "policy.yaml: allow.imageRegistries[1]: must be a string" },
+    { "\"allow\": {\"imageRegistries\": [\"\"]}",
+      "policy.yaml: allow.imageRegistries[0]: must be an image prefix of [a-z0-9._-/:@], such as "
+      "\"registry.example.com/team/\"" },
+    { "\"allow\": {\"sourceUriSchemes\": [\"s3\", \"S3\"]}",
+      "policy.yaml: allow.sourceUriSchemes[1]: must be a lowercase URI scheme, such as \"s3\"" },
+    { "\"allow\": {\"endpointHosts\": [\"http://minio\"]}",
+      "policy.yaml: allow.endpointHosts[0]: must be a lowercase host name, or a glob over one with "
+      "'*' and '?'" },
+    { "\"allow\": {\"pretrainModelHosts\": [\"a b\"]}",
+      "policy.yaml: allow.pretrainModelHosts[0]: must be a lowercase host name, or a glob over one "
+      "with '*' and '?'" },
+    { "\"allow\": {\"registries\": []}",
+      "policy.yaml: allow.registries: unknown key (known keys: imageRegistries, sourceUriSchemes, "
+      "endpointHosts, pretrainModelHosts)" },
+    { "\"namespaces\": {\"match\": \"a\"}",
+      "policy.yaml: namespaces: must be a list of {match, defaults, limits, allow}" },
+    { "\"namespaces\": [\"team-*\"]", "policy.yaml: namespaces[0]: must be a mapping" },
+    { "\"namespaces\": [{\"limits\": {}}]",
+      "policy.yaml: namespaces[0].match: is required: a namespace name or a glob such as \"team-*\"" },
+    { "\"namespaces\": [{\"match\": 7}]", "policy.yaml: namespaces[0].match: must be a string" },
+    { "\"namespaces\": [{\"match\": \"team-[ab]\"}]",
+      "policy.yaml: namespaces[0].match: must be a namespace name, or a glob over one with '*' and "
+      "'?' (at most 63 of [a-z0-9-*?])" },
+    { "\"namespaces\": [{\"match\": \"\"}]",
+      "policy.yaml: namespaces[0].match: must be a namespace name, or a glob over one with '*' and "
+      "'?' (at most 63 of [a-z0-9-*?])" },
+    { "\"namespaces\": [{\"match\": \"a\"}, {\"match\": \"b\", \"limits\": {\"maxGpuPerNode\": -1}}]",
+      "policy.yaml: namespaces[1].limits.maxGpuPerNode: must be an integer ≥ 0" },
+    { "\"namespaces\": [{\"match\": \"a*\"}, {\"match\": \"a*\"}]",
+      "policy.yaml: namespaces[1].match: \"a*\" is already matched by namespaces[0]" },
+    { "\"namespaces\": [{\"match\": \"a\", \"exempt\": {}}]",
+      "policy.yaml: namespaces[0].exempt: unknown key (known keys: match, defaults, limits, allow)" },
+    { "\"namespaces\": [{\"match\": \"a\", \"defaults\": {\"port\": -5}}]",
+      "policy.yaml: namespaces[0].defaults.port: must be an integer between 1 and 65535" },
+    { "\"exempt\": []", "policy.yaml: exempt: must be a mapping" },
+    { "\"exempt\": {\"users\": \"alice\"}", "policy.yaml: exempt.users: must be a list of strings" },
+    { "\"exempt\": {\"groups\": [\"\"]}", "policy.yaml: exempt.groups[0]: must be a group name" },
+    { "\"exempt\": {\"roles\": []}",
+      "policy.yaml: exempt.roles: unknown key (known keys: users, groups)" },
+};
+
+static void test_strict_loading(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *c = &bad_cases[i];
+        char text[1024], err[POLICYFILE_MAX_ERROR] = "";
+        json_t *doc;
+        struct policy *p;
+
+        if (c->body[0] == '!')
+            snprintf(text, sizeof(text), "%s", c->body + 1);
+        else
+            snprintf(text, sizeof(text), "{" HEAD ", %s}", c->body);
+        doc = json_loads(text, JSON_ALLOW_NUL, NULL);
+        if (!doc)
+            fail_msg("case %zu: bad test JSON: %s", i, text);
+        p = policy_parse(doc, "policy.yaml", err, sizeof(err));
+        json_decref(doc);
+        if (p || strcmp(err, c->err) != 0) {
+            policy_unref(p);
+            fail_msg("case %zu (%s):\n  got  %s\n  want %s", i, c->body, p ? "(accepted)" : err, c->err);
+        }
+    }
+}
+
+static void test_minimal_and_empty_sections(void **state)
+{
+    struct policy *p = load("{" HEAD ", \"defaults\": {}, \"limits\": {}, \"allow\": {}, "
+                            "\"namespaces\": [], \"exempt\": {}}");
+    struct context ctx = { .namespace = "ns" };
+
+    (void)state;
+    policy_apply(p, &ctx);
+    assert_string_equal(ctx.settings->rule, "cluster");
+    assert_int_equal(ctx.settings->max_gpu_per_node, 16);
+    assert_int_equal(ctx.settings->max_partitions, 64);
+    assert_int_equal(ctx.settings->max_total_gpus, POLICY_NO_LIMIT);
+    assert_null(ctx.settings->image_registries);
+    assert_string_equal(ctx.settings->endpoint, policy_builtin.endpoint);
+    policy_unref(p);
+}
+
+static void test_builtin_without_policy(void **state)
+{
+    struct context ctx = { .namespace = "team-a", .username = "system:admin" };
+
+    (void)state;
+    policy_apply(NULL, &ctx);
+    assert_ptr_equal(ctx.settings, &policy_builtin);
+    assert_string_equal(ctx.settings->rule, "built-in");
+    assert_int_equal(ctx.exempt, 0);
+}
+
+static void test_defaults_normalized(void **state)
+{
+    struct policy *p = load("{" HEAD ", \"defaults\": {\"endpoint\": \"https://minio.corp:9000/\", "
+                            "\"port\": 9090, \"credentialsSecret\": \"s3-keys\"}}");
+    struct context ctx = { 0 };
+
+    (void)state;
+    policy_apply(p, &ctx);
+    assert_string_equal(ctx.settings->endpoint, "https://minio.corp:9000");
+    assert_int_equal(ctx.settings->port, 9090);
+    assert_string_equal(ctx.settings->credentials_secret, "s3-keys");
+    assert_string_equal(ctx.settings->downloader_image, policy_builtin.downloader_image);
+    policy_unref(p);
+}
+
+/* ------------------------------------------------------------ precedence */
+
+static void test_precedence(void **state)
+{
+    static const struct {
+        const char *namespace;  /* NULL: unknown */
+        const char *rule;
+        long long gpus;
+    } cases[] = {
+        { "team-vision", "namespaces[team-vision]", 4 },    /* exact beats every glob */
+        { "team-visual", "namespaces[team-vis*]", 3 },      /* longest glob */
+        { "team-x", "namespaces[team-*]", 2 },
+        { "tx", "namespaces[t*]", 5 },
+        { "aa", "namespaces[a*]", 6 },                      /* same length: the file's first */
+        { "team-", "namespaces[team-*]", 2 },               /* '*' matches nothing too */
+        { "team-ab", "namespaces[team-?b]", 7 },            /* '?' one character, longer than team-* */
+        { "other", "cluster", 8 },
+        { NULL, "cluster", 8 },
+    };
+    struct policy *p = load("{" HEAD ", \"limits\": {\"maxGpuPerNode\": 8}, \"namespaces\": ["
+                            "{\"match\": \"t*\", \"limits\": {\"maxGpuPerNode\": 5}},"
+                            "{\"match\": \"team-*\", \"limits\": {\"maxGpuPerNode\": 2}},"
+                            "{\"match\": \"team-vis*\", \"limits\": {\"maxGpuPerNode\": 3}},"
+                            "{\"match\": \"team-vision\", \"limits\": {\"maxGpuPerNode\": 4}},"
+                            "{\"match\": \"a*\", \"limits\": {\"maxGpuPerNode\": 6}},"
+                            "{\"match\": \"*a\", \"limits\": {\"maxGpuPerNode\": 9}},"
+                            "{\"match\": \"team-?b\", \"limits\": {\"maxGpuPerNode\": 7}}]}");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct context ctx = { .namespace = cases[i].namespace };
+
+        policy_apply(p, &ctx);
+        assert_string_equal(ctx.settings->rule, cases[i].rule);
+        assert_int_equal(ctx.settings->max_gpu_per_node, cases[i].gpus);
+    }
+    policy_unref(p);
+}
+
+/* A namespaces[] entry replaces the cluster's keys one by one. */
+static void test_key_by_key(void **state)
+{
+    struct policy *p = load(
+        "{" HEAD ", \"defaults\": {\"endpoint\": \"http://minio.corp:9000\"},"
+        " \"limits\": {\"maxGpuPerNode\": 8, \"maxTotalGpus\": 10},"
+        " \"allow\": {\"imageRegistries\": [\"a.io/\"], \"sourceUriSchemes\": [\"s3\"]},"
+        " \"namespaces\": [{\"match\": \"team-*\", \"defaults\": {\"port\": 9000},"
+        "   \"limits\": {\"maxGpuPerNode\": 2}, \"allow\": {\"imageRegistries\": [\"b.io/\"]}}]}");
+    struct context ctx = { .namespace = "team-a" };
+
+    (void)state;
+    policy_apply(p, &ctx);
+    assert_string_equal(ctx.settings->endpoint, "http://minio.corp:9000");
+    assert_int_equal(ctx.settings->port, 9000);
+    assert_int_equal(ctx.settings->max_gpu_per_node, 2);
+    assert_int_equal(ctx.settings->max_total_gpus, 10);
+    assert_int_equal(ctx.settings->max_partitions, 64);
+    assert_string_equal(json_string_value(json_array_get(ctx.settings->image_registries, 0)), "b.io/");
+    assert_string_equal(json_string_value(json_array_get(ctx.settings->source_uri_schemes, 0)), "s3");
+    assert_null(ctx.settings->endpoint_hosts);
+    policy_unref(p);
+}
+
+static void test_exemption(void **state)
+{
+    static const struct {
+        const char *user;
+        const char *groups;     /* JSON, or NULL */
+        int exempt;
+    } cases[] = {
+        { "system:serviceaccount:kubeflow:pipeline-runner", NULL, 1 },
+        { "alice", "[\"system:authenticated\", \"system:masters\"]", 1 },
+        { "alice", "[\"system:authenticated\"]", 0 },
+        { "system:serviceaccount:kubeflow:pipeline", "[]", 0 },
+        { NULL, NULL, 0 },
+        { "system:masters", NULL, 0 },          /* a user is not a group */
+    };
+    struct policy *p = load("{" HEAD ", \"exempt\": {\"users\": "
+                            "[\"system:serviceaccount:kubeflow:pipeline-runner\"], "
+                            "\"groups\": [\"system:masters\"]}}");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *groups = cases[i].groups ? json_loads(cases[i].groups, 0, NULL) : NULL;
+        struct context ctx = { .namespace = "team-a", .username = cases[i].user, .groups = groups };
+
+        policy_apply(p, &ctx);
+        assert_int_equal(ctx.exempt, cases[i].exempt);
+        json_decref(groups);
+    }
+    policy_unref(p);
+}
+
+static void test_refcount(void **state)
+{
+    struct policy *p = load("{" HEAD "}");
+
+    (void)state;
+    assert_ptr_equal(policy_ref(p), p);
+    policy_unref(p);
+    policy_unref(p);        /* the last: ASan sees a leak or a double free */
+    assert_null(policy_ref(NULL));
+    policy_unref(NULL);
+}
+
+/* ------------------------------------------------------------ enforcement */
+
+static const char training[] =
+    "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"Training\","
+    " \"metadata\": {\"name\": \"ocr\", \"namespace\": \"team-a\"},"
+    " \"spec\": {\"project\": \"PaddleOCR\", \"image\": \"registry.baidubce.com/paddle/paddle:2.5\","
+    " \"configPath\": \"configs/det.yml\", \"dataset\": \"ds\", \"pvcName\": \"pvc\","
+    " \"workerReplicas\": 2, \"gpuPerNode\": 1, \"saveInference\": false}}";
+
+static const char dataset[] =
+    "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"Dataset\","
+    " \"metadata\": {\"name\": \"ds\", \"namespace\": \"team-a\"},"
+    " \"spec\": {\"sourceUri\": \"s3://bucket/data\", \"sourceSecret\": \"s3\", \"partitions\": 2}}";
+
+static const char serving[] =
+    "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"Serving\","
+    " \"metadata\": {\"name\": \"ocr\", \"namespace\": \"team-a\"},"
+    " \"spec\": {\"image\": \"registry.baidubce.com/paddle/serving:0.9\"}}";
+
+/* Validates manifest with spec fields set from the JSON object patch (may be
+ * NULL) under policy text (NULL: none), as user in namespace team-a.
+ * Returns a new list of the errors. */
+static struct fielderr_list judge(const char *policy_text, const char *manifest, const char *patch,
+                                  const char *user)
+{
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    struct policy *p = policy_text ? load(policy_text) : NULL;
+    json_t *obj = json_loads(manifest, 0, NULL), *warnings = json_array();
+    json_t *extra = patch ? json_loads(patch, 0, NULL) : NULL;
+    struct context ctx = { .namespace = "team-a", .username = user };
+
+    assert_non_null(obj);
+    if (extra)
+        json_object_update(json_object_get(obj, "spec"), extra);
+    policy_apply(p, &ctx);
+    kinds_validate(kinds_of_object(obj), obj, &ctx, &errs, warnings);
+    json_decref(extra);
+    json_decref(warnings);
+    json_decref(obj);
+    policy_unref(p);
+    return errs;
+}
+
+/* Asserts errs is exactly one policy denial at path whose detail holds each
+ * of the NULL-terminated strings; releases errs. */
+static void expect_denial(struct fielderr_list *errs, const char *path, ...)
+{
+    va_list ap;
+    const char *want;
+
+    if (errs->len != 1) {
+        for (size_t i = 0; i < errs->len; i++) {
+            char *s = fielderr_string(&errs->v[i]);
+
+            print_message("  error: %s\n", s);
+            free(s);
+        }
+        fail_msg("want one denial at %s, got %zu errors", path, errs->len);
+    }
+    assert_string_equal(errs->v[0].path, path);
+    assert_int_equal(errs->v[0].type, FIELDERR_FORBIDDEN);
+    assert_true(fielderr_all_policy(errs));
+    va_start(ap, path);
+    while ((want = va_arg(ap, const char *)))
+        if (!strstr(errs->v[0].detail, want))
+            fail_msg("%s: detail \"%s\" lacks \"%s\"", path, errs->v[0].detail, want);
+    va_end(ap);
+    fielderr_release(errs);
+}
+
+static void expect_none(struct fielderr_list *errs)
+{
+    if (errs->len) {
+        char *s = fielderr_string(&errs->v[0]);
+
+        fail_msg("want no error, got %zu: %s", errs->len, s);
+    }
+    fielderr_release(errs);
+}
+
+static void test_limits(void **state)
+{
+    static const struct {
+        const char *limits, *manifest;
+        const char *over, *at;      /* spec patches: one past the limit, one at it */
+        const char *path, *limit;
+    } cases[] = {
+        { "\"maxGpuPerNode\": 2", training, "{\"gpuPerNode\": 3}", "{\"gpuPerNode\": 2}",
+          "spec.gpuPerNode", "maxGpuPerNode=2" },
+        { "\"maxWorkerReplicas\": 4", training, "{\"workerReplicas\": 5}", "{\"workerReplicas\": 4}",
+          "spec.workerReplicas", "maxWorkerReplicas=4" },
+        { "\"maxPsReplicas\": 1", training, "{\"psReplicas\": 2}", "{\"psReplicas\": 1}",
+          "spec.psReplicas", "maxPsReplicas=1" },
+        { "\"maxTotalGpus\": 8", training, "{\"workerReplicas\": 3, \"gpuPerNode\": 3}",
+          "{\"workerReplicas\": 4, \"gpuPerNode\": 2}", "spec.gpuPerNode", "maxTotalGpus=8" },
+        { "\"maxPartitions\": 4", dataset, "{\"partitions\": 5}", "{\"partitions\": 4}",
+          "spec.partitions", "maxPartitions=4" },
+        { "\"maxGpuPerNode\": 0", training, "{\"gpuPerNode\": 1}", "{\"gpuPerNode\": 0}",
+          "spec.gpuPerNode", "maxGpuPerNode=0" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cluster[256], ns[256];
+        struct fielderr_list errs;
+
+        snprintf(cluster, sizeof(cluster), "{" HEAD ", \"limits\": {%s}}", cases[i].limits);
+        snprintf(ns, sizeof(ns), "{" HEAD ", \"namespaces\": [{\"match\": \"team-*\", \"limits\": {%s}}]}",
+                 cases[i].limits);
+        errs = judge(cluster, cases[i].manifest, cases[i].over, "alice");
+        expect_denial(&errs, cases[i].path, cases[i].limit, "policy rule: cluster", NULL);
+        errs = judge(ns, cases[i].manifest, cases[i].over, "alice");
+        expect_denial(&errs, cases[i].path, cases[i].limit, "policy rule: namespaces[team-*]", NULL);
+        /* at the limit is fine; an exempt user is not limited */
+        errs = judge(cluster, cases[i].manifest, cases[i].at, "alice");
+        expect_none(&errs);
+        snprintf(cluster, sizeof(cluster), "{" HEAD ", \"limits\": {%s}, \"exempt\": {\"users\": [\"root\"]}}",
+                 cases[i].limits);
+        errs = judge(cluster, cases[i].manifest, cases[i].over, "root");
+        expect_none(&errs);
+    }
+}
+
+/* An absent limit keeps the built-in cap, and names it. */
+static void test_builtin_caps(void **state)
+{
+    struct fielderr_list errs = judge("{" HEAD "}", training, "{\"gpuPerNode\": 17}", "alice");
+
+    (void)state;
+    expect_denial(&errs, "spec.gpuPerNode", "maxGpuPerNode=16", "policy rule: cluster", NULL);
+    errs = judge(NULL, dataset, "{\"partitions\": 65}", "alice");
+    expect_denial(&errs, "spec.partitions", "maxPartitions=64", "policy rule: built-in", NULL);
+}
+
+static void test_allow_lists(void **state)
+{
+    static const struct {
+        const char *allow, *manifest, *patch;
+        const char *path;           /* NULL: allowed */
+        const char *detail;
+    } cases[] = {
+        /* imageRegistries: prefixes, at a boundary, tried fully qualified */
+        { "\"imageRegistries\": [\"docker.io/paddle/\"]", training, NULL, "spec.image",
+          "image \"registry.baidubce.com/paddle/paddle:2.5\" is not under any prefix in "
+          "allow.imageRegistries [\"docker.io/paddle/\"] (policy rule: cluster)" },
+        { "\"imageRegistries\": [\"registry.baidubce.com/\"]", training, NULL, NULL, NULL },
+        { "\"imageRegistries\": [\"registry.baidubce.com/paddle/paddle\"]", training, NULL, NULL, NULL },
+        { "\"imageRegistries\": [\"registry.baidubce.com/paddle/pad\"]", training, NULL, "spec.image",
+          "allow.imageRegistries" },
+        { "\"imageRegistries\": [\"registry.baidubce.com\"]", training,
+          "{\"image\": \"registry.baidubce.com.evil.io/x:1\"}", "spec.image", "allow.imageRegistries" },
+        { "\"imageRegistries\": [\"docker.io/paddlepaddle/\"]", training,
+          "{\"image\": \"paddlepaddle/paddle:2.5\"}", NULL, NULL },
+        { "\"imageRegistries\": [\"docker.io/library/\"]", training, "{\"image\": \"python:3\"}", NULL, NULL },
+        { "\"imageRegistries\": [\"paddlepaddle/\"]", training, "{\"image\": \"paddlepaddle/paddle:2.5\"}",
+          NULL, NULL },
+        { "\"imageRegistries\": [\"a.io/\", \"registry.baidubce.com/paddle/\"]", serving, NULL, NULL, NULL },
+        /* sourceUriSchemes */
+        { "\"sourceUriSchemes\": [\"bos\", \"s3\"]", dataset, NULL, NULL, NULL },
+        { "\"sourceUriSchemes\": [\"bos\"]", dataset, NULL, "spec.sourceUri",
+          "scheme \"s3\" is not in allow.sourceUriSchemes [\"bos\"] (policy rule: cluster)" },
+        /* endpointHosts: spec.endpoint (defaulted too) */
+        { "\"endpointHosts\": [\"minio-service.kubeflow\"]", serving, NULL, NULL, NULL },
+        { "\"endpointHosts\": [\"*.corp\"]", serving, "{\"endpoint\": \"http://minio.corp:9000\"}", NULL, NULL },
+        { "\"endpointHosts\": [\"minio.corp\"]", serving, "{\"endpoint\": \"https://MINIO.corp\"}", NULL, NULL },
+        { "\"endpointHosts\": [\"*.corp\"]", serving, NULL, "spec.endpoint",
+          "host \"minio-service.kubeflow\" is not in allow.endpointHosts [\"*.corp\"]" },
+        /* pretrainModelHosts */
+        { "\"pretrainModelHosts\": [\"paddleocr.bj.bcebos.com\"]", training,
+          "{\"pretrainModel\": \"https://paddleocr.bj.bcebos.com/x/det.pdparams\"}", NULL, NULL },
+        { "\"pretrainModelHosts\": [\"paddleocr.bj.bcebos.com\"]", training,
+          "{\"pretrainModel\": \"https://evil.example.com/det.pdparams\"}", "spec.pretrainModel",
+          "host \"evil.example.com\" is not in allow.pretrainModelHosts" },
+        /* other lists do not judge what they do not name */
+        { "\"endpointHosts\": [\"nowhere\"], \"pretrainModelHosts\": [\"nowhere\"]", dataset, NULL, NULL, NULL },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        struct fielderr_list errs;
+
+        snprintf(text, sizeof(text), "{" HEAD ", \"defaults\": {\"downloaderImage\": "
+                 "\"registry.baidubce.com/paddle/curl:8\"}, \"allow\": {%s}}", cases[i].allow);
+        print_message("case %zu: %s\n", i, cases[i].allow);
+        errs = judge(text, cases[i].manifest, cases[i].patch, "alice");
+        if (cases[i].path)
+            expect_denial(&errs, cases[i].path, cases[i].detail, NULL);
+        else
+            expect_none(&errs);
+    }
+}
+
+static void test_allow_exempt_and_absent(void **state)
+{
+    const char *text = "{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"], \"sourceUriSchemes\": "
+                       "[\"bos\"]}, \"exempt\": {\"groups\": [\"ops\"]}}";
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *obj = json_loads(dataset, 0, NULL), *groups = json_pack("[s]", "ops");
+    struct policy *p = load(text);
+    struct context ctx = { .namespace = "team-a", .username = "bob", .groups = groups };
+
+    (void)state;
+    policy_apply(p, &ctx);
+    assert_true(ctx.exempt);
+    policy_check(obj, NULL, &ctx, &errs);
+    expect_none(&errs);
+    errs = judge(NULL, training, "{\"image\": \"anything.io/x:1\"}", "alice");
+    expect_none(&errs);
+    json_decref(groups);
+    json_decref(obj);
+    policy_unref(p);
+}
+
+/* A spec field that already has an error is not judged again. */
+static void test_skips_fields_in_error(void **state)
+{
+    struct fielderr_list errs = judge("{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"]}}",
+                                      training, "{\"image\": \"Bad Image\"}", "alice");
+
+    (void)state;
+    assert_int_equal(errs.len, 1);
+    assert_string_equal(errs.v[0].path, "spec.image");
+    assert_int_equal(errs.v[0].type, FIELDERR_INVALID);
+    assert_false(fielderr_all_policy(&errs));
+    fielderr_release(&errs);
+}
+
+/* The children's containers, whatever their kind: images and URLs. */
+static void test_children_walk(void **state)
+{
+    const char *children_text =
+        "[{\"kind\": \"PaddleJob\", \"spec\": {\"worker\": {\"template\": {\"spec\": {"
+        "   \"initContainers\": [{\"image\": \"curl:8\", \"args\": [\"-o\", \"f\", "
+        "                         \"https://models.example.com/det.pdparams\"]}],"
+        "   \"containers\": [{\"image\": \"a.io/train:1\"}]}}}}},"
+        " {\"kind\": \"Job\", \"spec\": {\"template\": {\"spec\": {\"containers\": ["
+        "   {\"image\": \"a.io/mc:1\", \"args\": [\"http://minio.ok:9000\", \"http://leak.example.com/x\"]},"
+        "   {\"image\": \"b.io/mc:1\", \"env\": [{\"name\": \"STORAGE_URI\","
+        "                                         \"value\": \"https://other.example.com/m.tar.gz\"},"
+        "                                        {\"name\": \"X\", \"valueFrom\": {}}]}]}}}}]";
+    const char *spec_text =
+        "{\"spec\": {\"image\": \"a.io/train:1\", \"endpoint\": \"http://minio.ok:9000\","
+        " \"pretrainModel\": \"https://models.example.com/det.pdparams\"}}";
+    struct policy *p = load("{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"], "
+                            "\"endpointHosts\": [\"minio.ok\"], \"pretrainModelHosts\": [\"*.example.com\"]}}");
+    json_t *children = json_loads(children_text, 0, NULL), *obj = json_loads(spec_text, 0, NULL);
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    struct context ctx = { .namespace = "team-a" };
+    static const char *const want[] = {
+        "spec.generated[0].spec.worker.template.spec.initContainers[0].image",
+        "spec.generated[1].spec.template.spec.containers[0].args[1]",
+        "spec.generated[1].spec.template.spec.containers[1].image",
+        "spec.generated[1].spec.template.spec.containers[1].env[0].value",
+    };
+
+    (void)state;
+    assert_non_null(children);
+    policy_apply(p, &ctx);
+    policy_check(obj, children, &ctx, &errs);
+    for (size_t i = 0; i < errs.len; i++)
+        print_message("  %s: %s\n", errs.v[i].path, errs.v[i].detail);
+    assert_int_equal(errs.len, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < errs.len; i++) {
+        assert_string_equal(errs.v[i].path, want[i]);
+        assert_true(errs.v[i].policy);
+    }
+    assert_non_null(strstr(errs.v[1].detail, "host \"leak.example.com\" is not in allow.endpointHosts"));
+    fielderr_release(&errs);
+    json_decref(children);
+    json_decref(obj);
+    policy_unref(p);
+}
+
+/* The rendered children of a real kind: the default downloader image. */
+static void test_rendered_children(void **state)
+{
+    struct fielderr_list errs = judge(
+        "{" HEAD ", \"allow\": {\"imageRegistries\": [\"registry.baidubce.com/\"]}}", training,
+        "{\"pretrainModel\": \"https://paddleocr.bj.bcebos.com/det.pdparams\"}", "alice");
+
+    (void)state;
+    expect_denial(&errs, "spec.generated[0].spec.worker.template.spec.initContainers[0].image",
+                  "image \"curlimages/curl:8.5.0\"", NULL);
+}
+
+/* ------------------------------------------------------------ files */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_policyfile(void **state)
+{
+    char dir[] = "/tmp/paddlex-policy-XXXXXX", path[128], err[POLICYFILE_MAX_ERROR], want[256];
+    struct policy *p;
+    struct context ctx = { .namespace = "team-a" };
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+
+    write_file(path, "apiVersion: paddlex.paddlepaddle.org/v1alpha1\nkind: WebhookPolicy\n"
+                     "namespaces:\n- match: team-*\n  limits: {maxGpuPerNode: 2}\n");
+    p = policyfile_load(path, err, sizeof(err));
+    assert_non_null(p);
+    policy_apply(p, &ctx);
+    assert_int_equal(ctx.settings->max_gpu_per_node, 2);
+    policy_unref(p);
+
+    write_file(path, "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\","
+                     " \"limits\": {\"maxPartitions\": 3}}");
+    p = policyfile_load(path, err, sizeof(err));
+    assert_non_null(p);
+    policy_unref(p);
+
+    write_file(path, "apiVersion: paddlex.paddlepaddle.org/v1alpha1\nkind: WebhookPolicy\n"
+                     "namespaces:\n- match: a\n- match: b\n  limits:\n    maxGpuPerNode: -1\n");
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: namespaces[1].limits.maxGpuPerNode: must be an integer ≥ 0", path);
+    assert_string_equal(err, want);
+
+    write_file(path, "apiVersion: paddlex.paddlepaddle.org/v1alpha1\nkind: WebhookPolicy\n"
+                     "limits: {maxGpuPerNode: 1, maxGpuPerNode: 2}\n");
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+
+    write_file(path, "kind: WebhookPolicy\n---\nkind: WebhookPolicy\n");
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: holds 2 documents, want one WebhookPolicy", path);
+    assert_string_equal(err, want);
+
+    write_file(path, "");
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: holds 0 documents, want one WebhookPolicy", path);
+    assert_string_equal(err, want);
+
+    write_file(path, "limits: [\n");
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    assert_int_equal(strncmp(err, path, strlen(path)), 0);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (unsigned i = 0; i <= POLICYFILE_MAX_BYTES / 16; i++)
+        fputs("# padding lines\n", f);   /* 16 bytes */
+    fclose(f);
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: larger than %u bytes", path, POLICYFILE_MAX_BYTES);
+    assert_string_equal(err, want);
+
+    unlink(path);
+    assert_null(policyfile_load(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    assert_string_equal(err, want);
+
+    assert_null(policyfile_load(dir, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: not a regular file", dir);
+    assert_string_equal(err, want);
+    rmdir(dir);
+}
+
+/* The shipped example loads (tests run from the top of the tree). */
+static void test_example(void **state)
+{
+    char err[POLICYFILE_MAX_ERROR] = "";
+    struct policy *p = policyfile_load("examples/policy.yaml", err, sizeof(err));
+    struct context ctx = { .namespace = "team-vision", .username = "alice" };
+
+    (void)state;
+    if (!p)
+        fail_msg("%s", err);
+    policy_apply(p, &ctx);
+    assert_string_equal(ctx.settings->rule, "namespaces[team-vision]");
+    assert_int_equal(ctx.settings->max_gpu_per_node, 4);
+    assert_int_equal(ctx.settings->max_worker_replicas, 16);
+    assert_false(ctx.exempt);
+    policy_unref(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strict_loading),
+        cmocka_unit_test(test_minimal_and_empty_sections),
+        cmocka_unit_test(test_builtin_without_policy),
+        cmocka_unit_test(test_defaults_normalized),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_key_by_key),
+        cmocka_unit_test(test_exemption),
+        cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_builtin_caps),
+        cmocka_unit_test(test_allow_lists),
+        cmocka_unit_test(test_allow_exempt_and_absent),
+        cmocka_unit_test(test_skips_fields_in_error),
+        cmocka_unit_test(test_children_walk),
+        cmocka_unit_test(test_rendered_children),
+        cmocka_unit_test(test_policyfile),
+        cmocka_unit_test(test_example),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
