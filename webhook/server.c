@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,9 +23,12 @@
 
 #include <microhttpd.h>
 
+#include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/metrics.h"
+#include "webhook/policyfile.h"
 #include "webhook/review.h"
+#include "webhook/sync.h"
 #include "webhook/tls.h"
 
 #define SERVER_ERR_MAX 512
@@ -44,6 +48,9 @@ struct server {
     struct metrics metrics;
     atomic_int draining;
     struct file_sig cert_sig, key_sig;
+    struct file_sig policy_sig;
+    pthread_mutex_t policy_lock;    /* guards the swap of policy, not its use */
+    struct policy *policy;          /* one reference; NULL: built-in settings */
 };
 
 struct request {
@@ -66,7 +73,7 @@ struct reply {
 
 typedef void route_fn(struct server *s, struct request *r, struct reply *out);
 
-static route_fn do_mutate, do_validate, do_healthz, do_readyz, do_metrics;
+static route_fn do_mutate, do_validate, do_sync, do_healthz, do_readyz, do_metrics;
 
 static const struct route {
     const char *path;
@@ -75,6 +82,7 @@ static const struct route {
 } routes[] = {
     { "/mutate", "POST", do_mutate },
     { "/validate", "POST", do_validate },
+    { "/sync", "POST", do_sync },
     { "/healthz", "GET", do_healthz },
     { "/readyz", "GET", do_readyz },
     { "/metrics", "GET", do_metrics },
@@ -107,11 +115,27 @@ static void text_reply(struct reply *out, unsigned status, const char *text)
     out->content_type = "text/plain; charset=utf-8";
 }
 
+/* A reference to the current policy for one request (release it with
+ * policy_unref()): a reload swaps s->policy meanwhile, and the old policy
+ * lives until its last holder lets go. */
+static struct policy *current_policy(struct server *s)
+{
+    struct policy *p;
+
+    pthread_mutex_lock(&s->policy_lock);
+    p = policy_ref(s->policy);
+    pthread_mutex_unlock(&s->policy_lock);
+    return p;
+}
+
 static void do_review(struct server *s, struct request *r, struct reply *out, enum review_mode mode)
 {
     struct review_result res;
+    struct policy *p = current_policy(s);
+    int rc = review_handle(mode, r->body ? r->body : "", r->len, p, &res);
 
-    if (review_handle(mode, r->body ? r->body : "", r->len, NULL, &res) < 0) {
+    policy_unref(p);
+    if (rc < 0) {
         text_reply(out, 500, "out of memory\n");
         out->result = MR_ERROR;
         return;
@@ -142,6 +166,25 @@ static void do_mutate(struct server *s, struct request *r, struct reply *out)
 static void do_validate(struct server *s, struct request *r, struct reply *out)
 {
     do_review(s, r, out, REVIEW_VALIDATE);
+}
+
+/* Metacontroller's sync hook (webhook/sync.h); same caps as admission. */
+static void do_sync(struct server *s, struct request *r, struct reply *out)
+{
+    struct policy *p = current_policy(s);
+    int status = sync_handle(r->body ? r->body : "", r->len, p, &out->body, &out->len);
+
+    policy_unref(p);
+    if (!out->body) {
+        text_reply(out, 500, "out of memory\n");
+        out->result = MR_ERROR;
+        return;
+    }
+    out->status = (unsigned)status;
+    out->content_type = status == 200 ? "application/json" : "text/plain; charset=utf-8";
+    out->result = status == 200 ? MR_OK : MR_ERROR;
+    if (status == 400)
+        metrics_denial(&s->metrics, MD_BAD_REQUEST);
 }
 
 static void do_healthz(struct server *s, struct request *r, struct reply *out)
@@ -398,6 +441,44 @@ static void reload_certs(struct server *s, int first)
     atomic_store(&s->metrics.cert_not_after, (long long)tls_not_after());
 }
 
+/* Loads the policy file when it changed since the last try; stat() follows
+ * a ConfigMap's "..data" symlink swap to the new file. An invalid new file
+ * is logged and counted, and the previous policy kept. Returns -1 only when
+ * the first load fails. */
+static int reload_policy(struct server *s, int first)
+{
+    struct policy *p, *old;
+    struct file_sig sig;
+    char err[SERVER_ERR_MAX];
+
+    if (!s->cfg->policy_file)
+        return 0;
+    file_sig(s->cfg->policy_file, &sig);
+    if (!first && !sig_differs(&sig, &s->policy_sig))
+        return 0;
+    s->policy_sig = sig;
+    p = policyfile_load(s->cfg->policy_file, err, sizeof(err));
+    if (!p && first) {
+        LOG(LOG_ERROR, "cannot serve with an invalid policy: %s", err);
+        return -1;
+    }
+    if (!p) {
+        atomic_fetch_add(&s->metrics.policy_reloads[1], 1);
+        LOG(LOG_ERROR, "policy reload: %s; keeping the previous policy", err);
+        return 0;
+    }
+    pthread_mutex_lock(&s->policy_lock);
+    old = s->policy;
+    s->policy = p;
+    pthread_mutex_unlock(&s->policy_lock);
+    policy_unref(old);
+    if (!first) {
+        atomic_fetch_add(&s->metrics.policy_reloads[0], 1);
+        LOG(LOG_INFO, "policy reloaded from %s", s->cfg->policy_file);
+    }
+    return 0;
+}
+
 static unsigned cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -439,7 +520,7 @@ static void drain(struct server *s, const sigset_t *set)
 
 int server_run(const struct server_config *cfg)
 {
-    struct server s = { .cfg = cfg };
+    struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER };
     struct sockaddr_storage addr;
     char err[SERVER_ERR_MAX];
     sigset_t set;
@@ -453,6 +534,10 @@ int server_run(const struct server_config *cfg)
     reload_certs(&s, 1);
     if (!tls_not_after()) {
         LOG(LOG_ERROR, "cannot serve without a certificate: see the error above");
+        return 1;
+    }
+    if (reload_policy(&s, 1) < 0) {
+        tls_release();
         return 1;
     }
     /* worker threads inherit the mask: only this thread takes the signals */
@@ -474,6 +559,7 @@ int server_run(const struct server_config *cfg)
     if (!s.daemon) {
         LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
         tls_release();
+        policy_unref(s.policy);
         return 1;
     }
     LOG(LOG_INFO, "serving on %s", cfg->listen);
@@ -482,11 +568,13 @@ int server_run(const struct server_config *cfg)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         reload_certs(&s, 0);
+        reload_policy(&s, 0);
     }
     LOG(LOG_INFO, "signal %d: shutting down", sig);
     drain(&s, &set);
     MHD_stop_daemon(s.daemon);
     tls_release();
+    policy_unref(s.policy);
     LOG(LOG_INFO, "stopped");
     return 0;
 }
