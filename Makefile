@@ -32,7 +32,7 @@ DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
 # demo use its python3-yaml.
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: all deps demo test unit cases e2e check asan clean
+.PHONY: all deps demo test unit cases e2e check asan bench clean
 all: $(PROG)
 
 $(BUILD)/%.o: %.c
@@ -83,6 +83,10 @@ check: test
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-asan PROG=build-asan/paddlex-webhook OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+# SPEC §7 figures against nginx in the same run (not part of make test).
+bench: deps $(PROG)
+	$(PYTHON) tests/bench/bench.py --bin $(PROG)
 
 clean:
 	rm -rf build build-* bin
