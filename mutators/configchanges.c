@@ -3,6 +3,8 @@
  */
 #include "mutators/configchanges.h"
 
+#include "mutators/fields.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,18 +88,15 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
         fielderr_add(errs, FIELDERR_INVALID, path, ev, "value must not be empty");
         goto out;
     }
-    for (size_t i = 0; i < vlen; i++) {
-        if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f) {
-            fielderr_add(errs, FIELDERR_INVALID, path, ev, "value must not contain control characters");
-            goto out;
-        }
+    if (fields_has_control(json_string_value(ev), 0)) {
+        fielderr_add(errs, FIELDERR_INVALID, path, ev, "value must not contain control characters");
+        goto out;
     }
     kv = json_stringn(key, klen);
     field = p ? projects_reserved(p, json_string_value(kv)) : NULL;
     if (field)
-        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%s\" is set by the webhook%s%s",
-                     json_string_value(kv), *field ? ": use " : " and cannot be overridden",
-                     *field ? field : "");
+        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%s\" is set by the webhook: use %s",
+                     json_string_value(kv), field);
     else if (has_key(out, key, klen))
         fielderr_add(errs, FIELDERR_DUPLICATE, path, kv, NULL);
     else if (asprintf(&joined, "%s=%.*s", json_string_value(kv), (int)vlen, val) < 0)
@@ -108,6 +107,13 @@ out:
     free(joined);
     json_decref(kv);
     json_decref(ev);
+}
+
+/* A quote groups only where a quoted token can start: after '=', ',', ':',
+ * an opening bracket or white space, so the apostrophe of O'Brien is text. */
+static int opens_quote(const char *s, const char *c)
+{
+    return c == s || isspace((unsigned char)c[-1]) || strchr("=,:[{", c[-1]);
 }
 
 json_t *configchanges_parse(const char *s, const char *path, const struct project *p,
@@ -145,15 +151,15 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
                 c++;
             else if (*c == quote)
                 quote = 0;
-        } else if (*c == '"' || *c == '\'') {
+        } else if ((*c == '"' || *c == '\'') && opens_quote(s, c)) {
             quote = *c;
-        } else if (*c == '[' || *c == '{' || *c == '(') {
+        } else if (*c == '[' || *c == '{') {
             if (depth == MAX_NESTING) {
                 fielderr_add(errs, FIELDERR_INVALID, path, NULL, "brackets nested too deeply");
                 goto fail;
             }
-            stack[depth++] = *c == '[' ? ']' : *c == '{' ? '}' : ')';
-        } else if (*c == ']' || *c == '}' || *c == ')') {
+            stack[depth++] = *c == '[' ? ']' : '}';
+        } else if (*c == ']' || *c == '}') {
             if (depth == 0 || stack[depth - 1] != *c) {
                 fielderr_add(errs, FIELDERR_INVALID, path, NULL, "unbalanced '%c'", *c);
                 goto fail;

@@ -316,12 +316,42 @@ void fields_check_relpath(const char *path, const json_t *v, struct fielderr_lis
 
 /* URLs */
 
-static int has_space_or_control(const char *s)
+/* Decodes the UTF-8 character at *p and moves past it. */
+static unsigned long utf8_next(const char **p)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+    const unsigned char *s = (const unsigned char *)*p;
+    unsigned long cp = *s++;
+    int more = cp >= 0xf0 ? 3 : cp >= 0xe0 ? 2 : cp >= 0xc0 ? 1 : 0;
+
+    if (more)
+        cp &= 0x3fu >> more;
+    while (more-- > 0 && (*s & 0xc0) == 0x80)
+        cp = cp << 6 | (*s++ & 0x3f);
+    *p = (const char *)s;
+    return cp;
+}
+
+int fields_has_control(const char *s, int spaces)
+{
+    while (*s) {
+        unsigned long c = utf8_next(&s);
+
+        if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
             return 1;
+        if (spaces && (c == ' ' || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+                       c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000))
+            return 1;
+    }
     return 0;
+}
+
+size_t fields_utf8_length(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
 }
 
 int fields_parse_url(const char *s, struct url *u)
@@ -426,7 +456,7 @@ static int check_url_common(const char *path, const json_t *v, struct url *u,
 {
     const char *s = json_string_value(v);
 
-    if (has_space_or_control(s)) {
+    if (fields_has_control(s, 1)) {
         fielderr_add(errs, FIELDERR_INVALID, path, v, "must not contain whitespace or control characters");
         return -1;
     }
@@ -480,12 +510,13 @@ json_t *fields_normalize_endpoint(const char *s)
 void fields_check_source_uri(const char *path, const json_t *v, struct fielderr_list *errs)
 {
     const char *s = json_string_value(v);
-    size_t n = strlen(s);
+    size_t n = fields_utf8_length(s);
     struct url u;
     int known = 0;
 
+    /* characters, as the SampleSet CRD's minLength/maxLength count them */
     if (n > FIELDS_MAX_URI) {
-        fielderr_add(errs, FIELDERR_TOO_LONG, path, v, "must have at most %d bytes", FIELDS_MAX_URI);
+        fielderr_add(errs, FIELDERR_TOO_LONG, path, v, "must have at most %d characters", FIELDS_MAX_URI);
         return;
     }
     if (n < FIELDS_MIN_SOURCE_URI) {
@@ -502,6 +533,8 @@ void fields_check_source_uri(const char *path, const json_t *v, struct fielderr_
                      "unsupported scheme \"%.*s\": supported schemes are bos, s3, oss, cos, obs, "
                      "gs, hdfs, http, https",
                      (int)(u.scheme_len > 32 ? 32 : u.scheme_len), u.scheme);
+    else if (u.path_len == 0)
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be scheme://bucket-or-host/path");
 }
 
 void fields_check_model_version(const char *path, const json_t *v, struct fielderr_list *errs)

@@ -29,6 +29,13 @@ struct url {
 /* Splits s into u. Returns 0, or -1 when s is not "scheme://host...". */
 int fields_parse_url(const char *s, struct url *u);
 
+/* 1 when s holds a control character (C0, DEL, C1) and, with spaces set,
+ * any Unicode white space. s is valid UTF-8. */
+int fields_has_control(const char *s, int spaces);
+
+/* The number of UTF-8 characters in s. */
+size_t fields_utf8_length(const char *s);
+
 /* Regular-language checks; 1 when s matches. */
 int fields_is_dns1123_label(const char *s);
 int fields_is_dns1123_subdomain(const char *s);

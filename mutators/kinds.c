@@ -111,7 +111,8 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
             nv = default_of(f, obj, ctx);
             if (nv)
                 json_object_set_new(spec, f->name, nv);
-        } else if (f->normalize && json_is_string(v)) {
+        } else if (f->normalize && json_is_string(v) &&
+                   strlen(json_string_value(v)) == json_string_length(v)) {
             nv = f->normalize(json_string_value(v));
             if (nv)
                 json_object_set_new(spec, f->name, nv);
@@ -204,8 +205,8 @@ static void check_int(const struct field *f, const char *path, const json_t *v,
                             f->cap_name, cap, ctx->settings->rule);
 }
 
-/* Judges one field; returns 0 when it is present with the wrong type. */
-static int check_field(const struct field *f, const json_t *spec, const struct context *ctx,
+/* Judges one field: type, then its rule. */
+static void check_field(const struct field *f, const json_t *spec, const struct context *ctx,
                        struct fielderr_list *errs)
 {
     char path[PATH_MAX_LEN];
@@ -215,10 +216,10 @@ static int check_field(const struct field *f, const json_t *spec, const struct c
     if (!v) {
         if (f->flags & FIELD_REQUIRED)
             fielderr_add(errs, FIELDERR_REQUIRED, path, NULL, NULL);
-        return 1;
+        return;
     }
     if (!check_type(path, v, f->type, errs))
-        return 0;
+        return;
     if (f->type == FIELD_STRING && strlen(json_string_value(v)) != json_string_length(v))
         fielderr_add(errs, FIELDERR_INVALID, path, NULL, "must not contain NUL characters");
     else if (f->type == FIELD_INT)
@@ -231,7 +232,6 @@ static int check_field(const struct field *f, const json_t *spec, const struct c
         check_one_of(path, v, f->one_of, errs);
     else if (f->check)
         f->check(path, v, errs);
-    return 1;
 }
 
 static void check_metadata(const json_t *obj, const json_t *spec, const struct context *ctx,
@@ -253,7 +253,10 @@ static void check_metadata(const json_t *obj, const json_t *spec, const struct c
         else
             fielderr_add(errs, FIELDERR_REQUIRED, "metadata.name", NULL, NULL);
     } else if (check_type("metadata.name", name, FIELD_STRING, errs)) {
-        fields_check_name("metadata.name", name, errs);
+        if (strlen(json_string_value(name)) != json_string_length(name))
+            fielderr_add(errs, FIELDERR_INVALID, "metadata.name", NULL, "must not contain NUL characters");
+        else
+            fields_check_name("metadata.name", name, errs);
     }
     if (!ns || !*ns)
         ns = ctx->namespace;
@@ -269,7 +272,6 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
     const json_t *spec = json_object_get(view, "spec");
     const char *key;
     json_t *v, *tn;
-    int typed = 1;
 
     check_metadata(view, spec, ctx, errs);
     if (!json_is_object(spec)) {
@@ -279,7 +281,7 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
         return;
     }
     for (size_t i = 0; i < NCOMMON + k->nfields; i++)
-        typed &= check_field(field_at(k, i), spec, ctx, errs);
+        check_field(field_at(k, i), spec, ctx, errs);
     json_object_foreach((json_t *)spec, key, v) {
         char path[PATH_MAX_LEN];
 
@@ -288,8 +290,8 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
         snprintf(path, sizeof(path), "spec.%.100s", key);
         fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.100s\"", key);
     }
-    /* cross-field rules may assume every present field has its type */
-    if (typed && k->validate)
+    /* cross-field rules check the types they read: all errors at once */
+    if (k->validate)
         k->validate(view, ctx, errs, warnings);
 }
 

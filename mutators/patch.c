@@ -43,10 +43,13 @@ static int diff(const json_t *from, const json_t *to, struct strbuf *path, json_
     size_t mark = path->len;
     int rc = 0;
 
-    if (json_equal((json_t *)from, (json_t *)to))
-        return 0;
-    if (!json_is_object(from) || !json_is_object(to) || depth >= PATCH_MAX_DEPTH)
+    /* objects are walked member by member; json_equal() on a whole object
+     * at every level would compare each subtree once per ancestor */
+    if (!json_is_object(from) || !json_is_object(to) || depth >= PATCH_MAX_DEPTH) {
+        if (json_equal((json_t *)from, (json_t *)to))
+            return 0;
         return add_op(ops, "replace", path->len ? path->buf : "", (json_t *)to);
+    }
     json_object_foreach((json_t *)from, key, fv) {
         if (json_object_get(to, key))
             continue;

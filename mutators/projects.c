@@ -86,11 +86,18 @@ static const struct project table[] = {
 };
 
 /* The spec field that sets each key, where one does. */
+/* The spec field that decides each key: directories live on the pvcName
+ * claim, data on the dataset's mount (SPEC §4.1: name the field to use). */
 static const char *const key_field[PROJECT_KEY_COUNT] = {
     [PROJECT_KEY_USE_VISUALDL] = "spec.useVisualDL",
+    [PROJECT_KEY_SAVE_MODEL_DIR] = "spec.pvcName",
+    [PROJECT_KEY_SAVE_INFERENCE_DIR] = "spec.pvcName",
     [PROJECT_KEY_PRETRAINED_MODEL] = "spec.pretrainModel",
+    [PROJECT_KEY_TRAIN_DATA_DIR] = "spec.dataset",
     [PROJECT_KEY_TRAIN_LABEL] = "spec.trainLabel",
+    [PROJECT_KEY_EVAL_DATA_DIR] = "spec.dataset",
     [PROJECT_KEY_EVAL_LABEL] = "spec.testLabel",
+    [PROJECT_KEY_EXPORT_WEIGHTS] = "spec.saveInference",
 };
 
 const struct project *projects_find(const char *name)
@@ -110,6 +117,6 @@ const char *projects_reserved(const struct project *p, const char *key)
 {
     for (int i = 0; i < PROJECT_KEY_COUNT; i++)
         if (p->keys[i] && !strcmp(p->keys[i], key))
-            return key_field[i] ? key_field[i] : "";
+            return key_field[i];
     return NULL;
 }

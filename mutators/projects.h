@@ -81,8 +81,8 @@ const struct project *projects_find(const char *name);
 /* "\"PaddleOCR\", \"PaddleClas\", \"PaddleDetection\"" */
 const char *projects_supported(void);
 
-/* When key is one the expansion sets for p: the spec field to use instead
- * ("spec.pretrainModel"), or "" when no field sets it. NULL otherwise. */
+/* When key is one the expansion sets for p: the spec field that decides it
+ * ("spec.pretrainModel"). NULL otherwise. */
 const char *projects_reserved(const struct project *p, const char *key);
 
 #endif

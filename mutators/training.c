@@ -98,13 +98,18 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     long long gpus = kinds_spec_int(obj, "gpuPerNode"), cap = ctx->settings->max_total_gpus;
     json_t *entries;
 
-    if (workers && w >= 0 && ps >= 0 && w + ps < 1)
+    const json_t *save = json_object_get(spec, "saveInference");
+    int counts = json_is_integer(workers) && json_is_integer(json_object_get(spec, "psReplicas"));
+
+    /* every rule reads only values of the right type: a wrong type is
+     * reported by the field rules, the other errors still come with it */
+    if (counts && w >= 0 && ps >= 0 && w + ps < 1)
         fielderr_add(errs, FIELDERR_INVALID, "spec.workerReplicas", workers,
                      "workerReplicas + psReplicas must be at least 1");
-    if (kinds_spec_bool(obj, "needConvert") && !kinds_spec_bool(obj, "saveInference"))
+    if (kinds_spec_bool(obj, "needConvert") && json_is_false(save))
         fielderr_add(errs, FIELDERR_INVALID, "spec.needConvert", json_true(),
                      "requires spec.saveInference to be true");
-    if (kinds_spec_bool(obj, "useVisualDL") && workers && w != 1) {
+    if (kinds_spec_bool(obj, "useVisualDL") && json_is_integer(workers) && w != 1) {
         char msg[160];
 
         snprintf(msg, sizeof(msg),

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
+#include "mutators/jsondump.h"
 #include "mutators/kinds.h"
 #include "mutators/patch.h"
 #include "mutators/policy.h"
@@ -41,22 +42,29 @@ int review_depth_ok(const char *body, size_t len, int max)
     return 1;
 }
 
-static void base64(const char *in, size_t n, struct strbuf *out)
+/* The base64 of in[0..n) as a new json string. */
+static json_t *base64(const char *in, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)in;
-    char q[4];
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len + 1), *q = out;
+    json_t *s;
 
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
                      (i + 2 < n ? p[i + 2] : 0);
 
-        q[0] = tab[v >> 18 & 63];
-        q[1] = tab[v >> 12 & 63];
-        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        q[3] = i + 2 < n ? tab[v & 63] : '=';
-        strbuf_add(out, q, 4);
+        *q++ = tab[v >> 18 & 63];
+        *q++ = tab[v >> 12 & 63];
+        *q++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *q++ = i + 2 < n ? tab[v & 63] : '=';
     }
+    s = json_stringn_nocheck(out, len);
+    free(out);
+    return s;
 }
 
 /* Copies src clipped to cap - 1 bytes, never cutting a UTF-8 sequence. */
@@ -121,21 +129,18 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *warnings = json_array(), *copy, *ops, *status;
-    char *text;
 
     if (mode == REVIEW_MUTATE) {
         copy = json_deep_copy(object);
         kinds_mutate(k, copy, ctx);
         ops = patch_diff(object, copy);
         if (json_array_size(ops) > 0) {
-            struct strbuf b64 = STRBUF_INIT;
+            struct strbuf text = STRBUF_INIT;
 
-            text = json_dumps(ops, JSON_COMPACT);
-            base64(text, strlen(text), &b64);
+            jsondump_append(&text, ops);
             json_object_set_new(response, "patchType", json_string("JSONPatch"));
-            json_object_set_new(response, "patch", json_string(b64.buf));
-            strbuf_release(&b64);
-            free(text);
+            json_object_set_new(response, "patch", base64(text.buf, text.len));
+            strbuf_release(&text);
             out->patched = 1;
         }
         json_decref(ops);
@@ -193,7 +198,8 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
         fail(out, "request body nests too deeply\n");
         goto out;
     }
-    review = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* NUL inside a string is valid JSON: the field rules refuse it */
+    review = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!review) {
         char why[256];
 
@@ -223,7 +229,8 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     copy_field(out->namespace, sizeof(out->namespace), ctx.namespace);
     copy_field(out->name, sizeof(out->name), json_string_value(json_object_get(request, "name")));
     k = kind_of(request, object, out);
-    response = json_pack("{s:s, s:b}", "uid", uid, "allowed", 1);
+    /* the uid is echoed as sent, whatever bytes it holds */
+    response = json_pack("{s:O, s:b}", "uid", json_object_get(request, "uid"), "allowed", 1);
     /* DELETE, CONNECT and kinds not ours pass untouched */
     if (k && op && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
         if (!json_is_object(object)) {
@@ -239,9 +246,14 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     }
     answer = json_pack("{s:s, s:s, s:O}", "apiVersion", version, "kind", "AdmissionReview",
                        "response", response);
-    out->http_status = 200;
-    out->body = json_dumps(answer, JSON_COMPACT);
-    out->len = out->body ? strlen(out->body) : 0;
+    if (answer) {
+        struct strbuf sb = STRBUF_INIT;
+
+        jsondump_append(&sb, answer);
+        out->http_status = 200;
+        out->len = sb.len;
+        out->body = strbuf_detach(&sb);
+    }
 out:
     json_decref(answer);
     json_decref(response);

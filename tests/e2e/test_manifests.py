@@ -123,8 +123,8 @@ PATTERN_CASES = {
     ("*", "namespace"): (["kubeflow", "team-a", "a1"], ["-a", "Team", "a_b", "a.b"]),
     ("Dataset", "sourceUri"): (
         ["bos://paddleflow/imagenet/", "s3://bucket/path", "hdfs://nn:8020/data", "https://host/x.tar",
-         "gs://bucket"],
-        ["ftp://host/path", "bos://bucket /x", "bos:/bucket/xyz", "bos://a/b\nc", "bos://a/b\x01c",
+         "gs://bucket/"],
+        ["gs://bucket", "ftp://host/path", "bos://bucket /x", "bos:/bucket/xyz", "bos://a/b\nc", "bos://a/b\x01c",
          "file:///etc/passwd"]),
     ("Dataset", "sourceSecret"): (["bos-secret", "a.b-c", "a"], ["A", "a..b", "-a", "a_b"]),
     ("Training", "image"): (["paddle", "registry.example.com/a/b:1@sha256:" + "a" * 64], ["a b", "a\tb"]),

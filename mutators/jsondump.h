@@ -1,0 +1,25 @@
+/*
+ * jsondump.h - compact JSON serialisation, fast.
+ *
+ * jansson's json_dumps() decodes every UTF-8 character of every string
+ * through a callback; on the admission path, which serialises a patch and a
+ * base64 string of several KiB per request, that was most of the CPU time.
+ * This writes the same compact text (objects in insertion order, reals as
+ * "%.17g") with runs of plain bytes copied whole. Strings held by jansson
+ * are valid UTF-8 already, so only '"', '\\' and control characters need
+ * escaping.
+ */
+#ifndef JSONDUMP_H
+#define JSONDUMP_H
+
+#include <jansson.h>
+
+#include "mutators/strbuf.h"
+
+/* Appends the compact JSON text of v (borrowed) to sb. */
+void jsondump_append(struct strbuf *sb, const json_t *v);
+
+/* Appends s as a JSON string literal, quotes included. */
+void jsondump_string(struct strbuf *sb, const char *s, size_t len);
+
+#endif
