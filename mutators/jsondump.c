@@ -6,21 +6,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/* 1 for the bytes a JSON string must escape: controls, '"', '\\', DEL */
+static const unsigned char escape[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 void jsondump_string(struct strbuf *sb, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run;
 
     strbuf_addch(sb, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7] = "\\u00";
-
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-            continue;
+    for (;;) {
+        run = i;
+        while (i < len && !escape[p[i]])
+            i++;
         strbuf_add(sb, s + run, i - run);
-        run = i + 1;
-        switch (c) {
+        if (i == len)
+            break;
+        switch (p[i]) {
         case '"': strbuf_add(sb, "\\\"", 2); break;
         case '\\': strbuf_add(sb, "\\\\", 2); break;
         case '\n': strbuf_add(sb, "\\n", 2); break;
@@ -28,13 +33,14 @@ void jsondump_string(struct strbuf *sb, const char *s, size_t len)
         case '\r': strbuf_add(sb, "\\r", 2); break;
         case '\b': strbuf_add(sb, "\\b", 2); break;
         case '\f': strbuf_add(sb, "\\f", 2); break;
-        default:
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
+        default: {
+            char esc[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15] };
+
             strbuf_add(sb, esc, 6);
         }
+        }
+        i++;
     }
-    strbuf_add(sb, s + run, len - run);
     strbuf_addch(sb, '"');
 }
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void grow(struct strbuf *sb, size_t extra)
+void strbuf_grow(struct strbuf *sb, size_t extra)
 {
     size_t want = sb->len + extra + 1;
 
@@ -24,7 +24,7 @@ static void grow(struct strbuf *sb, size_t extra)
 
 void strbuf_add(struct strbuf *sb, const void *data, size_t len)
 {
-    grow(sb, len);
+    strbuf_grow(sb, len);
     memcpy(sb->buf + sb->len, data, len);
     sb->len += len;
     sb->buf[sb->len] = '\0';
@@ -50,7 +50,7 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         abort();
-    grow(sb, (size_t)n);
+    strbuf_grow(sb, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -16,6 +16,10 @@ struct strbuf {
 
 #define STRBUF_INIT { NULL, 0, 0 }
 
+/* Makes room for extra more bytes, so a caller that knows the size avoids
+ * the copies of repeated doubling. */
+void strbuf_grow(struct strbuf *sb, size_t extra);
+
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

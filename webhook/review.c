@@ -16,6 +16,10 @@
 #include "mutators/policy.h"
 #include "mutators/strbuf.h"
 
+/* Room reserved for a patch or an answer: one allocation covers a
+ * Training's, which carries five children. */
+#define REVIEW_OUT_HINT 16384
+
 static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
 
 int review_depth_ok(const char *body, size_t len, int max)
@@ -137,6 +141,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
         if (json_array_size(ops) > 0) {
             struct strbuf text = STRBUF_INIT;
 
+            strbuf_grow(&text, REVIEW_OUT_HINT);
             jsondump_append(&text, ops);
             json_object_set_new(response, "patchType", json_string("JSONPatch"));
             json_object_set_new(response, "patch", base64(text.buf, text.len));
@@ -249,6 +254,7 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     if (answer) {
         struct strbuf sb = STRBUF_INIT;
 
+        strbuf_grow(&sb, REVIEW_OUT_HINT);
         jsondump_append(&sb, answer);
         out->http_status = 200;
         out->len = sb.len;
