@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutators/jsondump.h"
 #include "mutators/strbuf.h"
 
 static const struct {
@@ -99,15 +100,10 @@ int fielderr_all_policy(const struct fielderr_list *l)
  * rest; JSON's encoding of a scalar is the same for what we meet. */
 static void append_value(struct strbuf *sb, const json_t *v)
 {
-    char *s;
-
-    if (json_is_object(v) || json_is_array(v)) {
+    if (json_is_object(v) || json_is_array(v))
         strbuf_addstr(sb, json_is_object(v) ? "\"object\"" : "\"array\"");
-        return;
-    }
-    s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    strbuf_addstr(sb, s ? s : "null");
-    free(s);
+    else
+        jsondump_append(sb, v);
 }
 
 char *fielderr_body(const struct fielderr *e)

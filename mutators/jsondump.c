@@ -3,43 +3,68 @@
  */
 #include "mutators/jsondump.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-/* 1 for the bytes a JSON string must escape: controls, '"', '\\', DEL */
+/* 1 for the bytes a JSON string must escape: controls, '"', '\\' */
 static const unsigned char escape[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
+
+/* Index of the first byte at or after i that needs escaping, else len.
+ * Eight bytes at a time: a word has such a byte when one of its bytes is
+ * below 0x20, or equals '"' or '\\' (the classic "has zero byte" test). */
+static size_t plain_run(const unsigned char *p, size_t i, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v, q, b;
+
+        memcpy(&v, p + i, 8);
+        q = v ^ (ones * '"');
+        b = v ^ (ones * '\\');
+        if ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+            break;
+    }
+    while (i < len && !escape[p[i]])
+        i++;
+    return i;
+}
 
 void jsondump_string(struct strbuf *sb, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run;
 
-    strbuf_addch(sb, '"');
-    for (;;) {
-        run = i;
-        while (i < len && !escape[p[i]])
-            i++;
-        strbuf_add(sb, s + run, i - run);
-        if (i == len)
-            break;
-        switch (p[i]) {
-        case '"': strbuf_add(sb, "\\\"", 2); break;
-        case '\\': strbuf_add(sb, "\\\\", 2); break;
-        case '\n': strbuf_add(sb, "\\n", 2); break;
-        case '\t': strbuf_add(sb, "\\t", 2); break;
-        case '\r': strbuf_add(sb, "\\r", 2); break;
-        case '\b': strbuf_add(sb, "\\b", 2); break;
-        case '\f': strbuf_add(sb, "\\f", 2); break;
-        default: {
-            char esc[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15] };
+    /* the common case, nothing to escape: one copy */
+    strbuf_grow(sb, len + 2);
+    i = plain_run(p, 0, len);
+    sb->buf[sb->len++] = '"';
+    memcpy(sb->buf + sb->len, s, i);
+    sb->len += i;
+    while (i < len) {
+        char esc[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15] };
+        const char *short_esc = NULL;
 
+        switch (p[i]) {
+        case '"': short_esc = "\\\""; break;
+        case '\\': short_esc = "\\\\"; break;
+        case '\n': short_esc = "\\n"; break;
+        case '\t': short_esc = "\\t"; break;
+        case '\r': short_esc = "\\r"; break;
+        case '\b': short_esc = "\\b"; break;
+        case '\f': short_esc = "\\f"; break;
+        }
+        if (short_esc)
+            strbuf_add(sb, short_esc, 2);
+        else
             strbuf_add(sb, esc, 6);
-        }
-        }
-        i++;
+        run = ++i;
+        i = plain_run(p, i, len);
+        strbuf_add(sb, s + run, i - run);
     }
     strbuf_addch(sb, '"');
 }

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "mutators/jsondump.h"
 #include "webhook/review.h"
 
 #define LOG_MAX_MESSAGE 1024
@@ -55,13 +56,14 @@ static void timestamp(char *buf, size_t len)
 /* Prints obj as one line and frees it. */
 static void emit(FILE *f, json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(4));
+    struct strbuf sb = STRBUF_INIT;
 
-    if (s) {
-        fprintf(f, "%s\n", s);
-        fflush(f);
-    }
-    free(s);
+    if (!obj)
+        return;
+    jsondump_append(&sb, obj);
+    fprintf(f, "%s\n", sb.buf);
+    fflush(f);
+    strbuf_release(&sb);
     json_decref(obj);
 }
 
@@ -88,5 +90,5 @@ void log_admission(const char *path, const struct review_result *r, double secon
                            ts, "level", "info", "msg", "admission", "path", path, "uid", r->uid,
                            "kind", r->kind, "namespace", r->namespace, "name", r->name, "operation",
                            r->operation, "allowed", r->allowed, "patched", r->patched, "status",
-                           r->http_status, "durationMs", seconds * 1000.0));
+                           r->http_status, "durationMs", (double)(long long)(seconds * 1e6) / 1000.0));
 }

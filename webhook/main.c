@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "certs/certgen.h"
+#include "mutators/arena.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/policyfile.h"
@@ -219,6 +220,7 @@ static int cmd_review(int argc, char **argv)
     review_result_release(&res);
     free(body);
     policy_unref(policy);
+    arena_thread_release();
     return rc;
 }
 
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
 
+    arena_install();
     if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(cmd ? stdout : stderr);
         return cmd ? 0 : EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "mutators/arena.h"
 #include "mutators/fielderr.h"
 #include "mutators/jsondump.h"
 #include "mutators/kinds.h"
@@ -51,20 +52,28 @@ static json_t *base64(const char *in, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)in;
-    size_t len = (n + 2) / 3 * 4;
+    size_t len = (n + 2) / 3 * 4, i = 0;
     char *out = malloc(len + 1), *q = out;
     json_t *s;
 
     if (!out)
         return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 
-        *q++ = tab[v >> 18 & 63];
-        *q++ = tab[v >> 12 & 63];
-        *q++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *q++ = i + 2 < n ? tab[v & 63] : '=';
+        q[0] = tab[v >> 18];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = tab[v >> 6 & 63];
+        q[3] = tab[v & 63];
+        q += 4;
+    }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+
+        q[0] = tab[v >> 18];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        q[3] = '=';
     }
     s = json_stringn_nocheck(out, len);
     free(out);
@@ -199,6 +208,7 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
 
     memset(out, 0, sizeof(*out));
     out->allowed = 1;
+    arena_begin();
     if (!review_depth_ok(body, len, REVIEW_MAX_JSON_DEPTH)) {
         fail(out, "request body nests too deeply\n");
         goto out;
@@ -264,6 +274,7 @@ out:
     json_decref(answer);
     json_decref(response);
     json_decref(review);
+    arena_end();
     return out->body ? 0 : -1;
 }
 

@@ -35,7 +35,9 @@
 
 #include <jansson.h>
 
+#include "mutators/arena.h"
 #include "mutators/fielderr.h"
+#include "mutators/jsondump.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "mutators/strbuf.h"
@@ -607,6 +609,7 @@ int sync_handle(const char *body, size_t len, const struct policy *p, char **out
 
     *out = NULL;
     *outlen = 0;
+    arena_begin();
     if (!review_depth_ok(body, len, REVIEW_MAX_JSON_DEPTH)) {
         status = reply_text("request body nests too deeply", out, outlen);
         goto out;
@@ -625,13 +628,17 @@ int sync_handle(const char *body, size_t len, const struct policy *p, char **out
     }
     ans = answer(k, get(req, "parent"), json_is_object(get(req, "children")) ? get(req, "children") : NULL,
                  json_is_true(get(req, "finalizing")), p);
-    *out = ans ? json_dumps(ans, JSON_COMPACT) : NULL;
-    if (*out) {
-        *outlen = strlen(*out);
+    if (ans) {
+        struct strbuf sb = STRBUF_INIT;
+
+        jsondump_append(&sb, ans);
+        *outlen = sb.len;
+        *out = strbuf_detach(&sb);
         status = 200;
     }
 out:
     json_decref(ans);
     json_decref(req);
+    arena_end();
     return status;
 }

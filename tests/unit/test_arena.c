@@ -1,0 +1,72 @@
+/*
+ * test_arena.c - per-request allocation for jansson.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "mutators/arena.h"
+#include "webhook/review.h"
+
+static const char review[] =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
+    "\"kind\":{\"group\":\"paddlex.paddlepaddle.org\",\"version\":\"v1alpha1\",\"kind\":\"Serving\"},"
+    "\"operation\":\"CREATE\",\"namespace\":\"ns\",\"object\":{\"apiVersion\":"
+    "\"paddlex.paddlepaddle.org/v1alpha1\",\"kind\":\"Serving\",\"metadata\":{\"name\":\"s\"},"
+    "\"spec\":{\"image\":\"registry.example.com/serving:1\"}}}}";
+
+/* A value made before the bracket may be freed inside it, and values made
+ * inside may be freed inside it (a no-op) without harm. */
+static void test_mixed_lifetimes(void **state)
+{
+    json_t *outside = json_pack("{s:[i,i,i]}", "a", 1, 2, 3), *inside;
+
+    (void)state;
+    arena_begin();
+    inside = json_pack("{s:s, s:o}", "k", "v", "big", json_stringn(review, sizeof(review) - 1));
+    json_object_set(inside, "outside", outside);
+    json_decref(outside);
+    json_decref(inside);
+    arena_end();
+    arena_thread_release();
+}
+
+/* The answer outlives the bracket: it is malloc'd text, and the same on
+ * every round, including rounds that need more than a chunk. */
+static void test_review_answers_survive(void **state)
+{
+    struct review_result first, r;
+    char *big = malloc(3 * ARENA_CHUNK);
+
+    (void)state;
+    assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &first), 0);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &r), 0);
+        assert_string_equal(r.body, first.body);
+        review_result_release(&r);
+    }
+    /* a body larger than a chunk: a 400, but parsed through the arena */
+    memset(big, '[', 3 * ARENA_CHUNK);
+    assert_int_equal(review_handle(REVIEW_VALIDATE, big, 3 * ARENA_CHUNK, NULL, &r), 0);
+    assert_int_equal(r.http_status, 400);
+    review_result_release(&r);
+    review_result_release(&first);
+    free(big);
+    arena_thread_release();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mixed_lifetimes),
+        cmocka_unit_test(test_review_answers_survive),
+    };
+
+    arena_install();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
