@@ -42,6 +42,8 @@
 #define CURVE "P-256"
 #define CA_COMMON_NAME "paddlex-webhook-ca"
 #define SECRET_TYPE "kubernetes.io/tls"
+#define CA_SECRET_SUFFIX "-ca"     /* --secret NAME keeps the CA pair in NAME-ca */
+#define CA_SECRET_TYPE "Opaque"
 
 static const char usage_synopsis[] =
     "usage: paddlex-webhook certs --service NAME --namespace NS --out-dir DIR\n"
@@ -54,7 +56,8 @@ static const char usage_options[] =
     "  --ca-days N            ca validity, more than --days (default 3650)\n"
     "  --renew-before N       reissue what expires within N days (default 30)\n"
     "  --host NAME|IP         extra subject alternative name, repeatable\n"
-    "  --secret NAME          create or update Secret NS/NAME (kubernetes.io/tls)\n"
+    "  --secret NAME          keep the files in Secrets NS/NAME (kubernetes.io/tls)\n"
+    "                         and NS/NAME-ca (the ca pair): read first, written on change\n"
     "  --patch-webhooks NAME  set caBundle in the webhook configurations NAME\n"
     "  --kubeconfig FILE      api access (default: in-cluster service account)\n";
 
@@ -71,6 +74,7 @@ struct options {
     size_t n_hosts;
     const char *secret, *patch_webhooks, *kubeconfig;
     struct names names; /* derived from service, namespace and hosts */
+    char ca_secret[MAX_DNS_NAME + sizeof CA_SECRET_SUFFIX]; /* secret + CA_SECRET_SUFFIX */
 };
 
 struct blob {
@@ -259,8 +263,12 @@ static int check_options(struct options *o)
         return fail("--service '%.64s' is not a dns label ([a-z0-9-], at most 63)", svc);
     if (!is_dns_label(ns, strlen(ns)))
         return fail("--namespace '%.64s' is not a dns label ([a-z0-9-], at most 63)", ns);
-    if (o->secret && !is_dns_name(o->secret))
-        return fail("--secret '%.64s' is not a dns subdomain name", o->secret);
+    if (o->secret && (!is_dns_name(o->secret) ||
+                      (size_t)snprintf(o->ca_secret, sizeof o->ca_secret, "%s%s", o->secret, CA_SECRET_SUFFIX) >=
+                          sizeof o->ca_secret ||
+                      !is_dns_name(o->ca_secret)))
+        return fail("--secret '%.64s' and its ca secret NAME%s must be dns subdomain names", o->secret,
+                    CA_SECRET_SUFFIX);
     if (o->patch_webhooks && !is_dns_name(o->patch_webhooks))
         return fail("--patch-webhooks '%.64s' is not a dns subdomain name", o->patch_webhooks);
     if (o->ca_days <= o->days)
@@ -708,6 +716,42 @@ static int issue(const struct options *o, const struct profile *p, struct creden
     return 0;
 }
 
+/* Is dir/name certainly absent? (Another error leaves the file to the loader.) */
+static int missing(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+
+    return path_in(path, dir, name) == 0 && access(path, F_OK) != 0 && errno == ENOENT;
+}
+
+/* Copies p's two files from Secret NS/secret (of type) into the out dir
+ * where the out dir lacks them; a missing Secret or key copies nothing. */
+static int seed(struct kubeapi *api, const struct options *o, const char *secret, const char *type,
+                const struct profile *p)
+{
+    struct kubeapi_value values[] = {{p->cert_file, NULL, 0}, {p->key_file, NULL, 0}};
+    static const mode_t modes[] = {0644, 0600};
+    const size_t n = sizeof values / sizeof values[0];
+    int found, rc = 0;
+    size_t i;
+
+    if ((found = kubeapi_read_secret(api, o->namespace, secret, type, values, n)) < 0)
+        return fail("%s", api->error);
+    if (found == 0)
+        rc = prepare_dir(o->out_dir);
+    for (i = 0; i < n; i++) { /* blob_release wipes and frees what was read */
+        struct blob b = {values[i].data, values[i].len};
+
+        if (rc == 0 && b.data && missing(o->out_dir, values[i].key)) {
+            rc = write_file(o->out_dir, values[i].key, &b, modes[i]);
+            if (rc == 0)
+                printf("%s taken from secret %s/%s\n", values[i].key, o->namespace, secret);
+        }
+        blob_release(&b);
+    }
+    return rc;
+}
+
 /* Keeps or (re)issues the four files; ca and tls (empty) end up holding them. */
 static int ensure_certificates(const struct options *o, struct credential *ca, struct credential *tls)
 {
@@ -742,27 +786,42 @@ static int ensure_certificates(const struct options *o, struct credential *ca, s
 
 /* ---- publishing through the API ---- */
 
+/* Creates or updates Secret NS/name to hold items; no write when it already does. */
+static int store(struct kubeapi *api, const struct options *o, const char *name, const char *type,
+                 const struct kubeapi_bytes *items, size_t n_items)
+{
+    static const char *const outcomes[] = {
+        [KUBEAPI_UNCHANGED] = "unchanged", [KUBEAPI_CREATED] = "created", [KUBEAPI_UPDATED] = "updated",
+    };
+    enum kubeapi_outcome outcome;
+
+    if (kubeapi_apply_secret(api, o->namespace, name, type, items, n_items, &outcome) < 0)
+        return fail("%s", api->error);
+    printf("secret %s/%s %s\n", o->namespace, name, outcomes[outcome]);
+    return 0;
+}
+
+/* The CA Secret is written first: nothing signed by a new CA is published
+ * before its key is kept, so a failure in between costs no rotation. */
 static int publish(struct kubeapi *api, const struct options *o, const struct credential *ca,
                    const struct credential *tls)
 {
     static const char *const configurations[] = {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"};
-    static const char *const outcomes[] = {
-        [KUBEAPI_UNCHANGED] = "unchanged", [KUBEAPI_CREATED] = "created", [KUBEAPI_UPDATED] = "updated",
+    const struct kubeapi_bytes ca_items[] = {
+        {ca_profile.cert_file, ca->cert_pem.data, ca->cert_pem.len},
+        {ca_profile.key_file, ca->key_pem.data, ca->key_pem.len},
     };
-    const struct kubeapi_bytes items[] = {
-        {"tls.crt", tls->cert_pem.data, tls->cert_pem.len},
-        {"tls.key", tls->key_pem.data, tls->key_pem.len},
-        {"ca.crt", ca->cert_pem.data, ca->cert_pem.len},
+    const struct kubeapi_bytes tls_items[] = {
+        {serving_profile.cert_file, tls->cert_pem.data, tls->cert_pem.len},
+        {serving_profile.key_file, tls->key_pem.data, tls->key_pem.len},
+        {ca_profile.cert_file, ca->cert_pem.data, ca->cert_pem.len},
     };
-    enum kubeapi_outcome outcome;
     size_t i, updated, total;
 
-    if (o->secret) {
-        if (kubeapi_apply_secret(api, o->namespace, o->secret, SECRET_TYPE, items, sizeof items / sizeof items[0],
-                                 &outcome) < 0)
-            return fail("%s", api->error);
-        printf("secret %s/%s %s\n", o->namespace, o->secret, outcomes[outcome]);
-    }
+    if (o->secret &&
+        (store(api, o, o->ca_secret, CA_SECRET_TYPE, ca_items, sizeof ca_items / sizeof ca_items[0]) < 0 ||
+         store(api, o, o->secret, SECRET_TYPE, tls_items, sizeof tls_items / sizeof tls_items[0]) < 0))
+        return -1;
     for (i = 0; o->patch_webhooks && i < sizeof configurations / sizeof configurations[0]; i++) {
         if (kubeapi_patch_ca_bundle(api, configurations[i], o->patch_webhooks, ca->cert_pem.data, ca->cert_pem.len,
                                     &updated, &total) < 0)
@@ -799,7 +858,9 @@ int certgen_main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     rc = EXIT_FAILURE;
-    if (ensure_certificates(&o, &ca, &tls) == 0 && (!use_api || publish(&api, &o, &ca, &tls) == 0))
+    if ((!o.secret || (seed(&api, &o, o.secret, SECRET_TYPE, &serving_profile) == 0 &&
+                       seed(&api, &o, o.ca_secret, CA_SECRET_TYPE, &ca_profile) == 0)) &&
+        ensure_certificates(&o, &ca, &tls) == 0 && (!use_api || publish(&api, &o, &ca, &tls) == 0))
         rc = EXIT_SUCCESS;
     if (use_api)
         kubeapi_release(&api);

@@ -6,8 +6,9 @@
  *       [--ca-days N]           CA validity, default 3650; must exceed --days
  *       [--renew-before N]      reissue what expires within N days, default 30
  *       [--host NAME|IP]...     extra subject alternative name
- *       [--secret NAME]         also create or update Secret NS/NAME
+ *       [--secret NAME]         also keep the files in Secret NS/NAME
  *                               (kubernetes.io/tls: tls.crt, tls.key, ca.crt)
+ *                               and NS/NAME-ca (Opaque: ca.crt, ca.key)
  *       [--patch-webhooks NAME] also set caBundle on every webhook of the
  *                               Mutating- and ValidatingWebhookConfiguration NAME
  *       [--kubeconfig FILE]     API access; default in-cluster
@@ -35,6 +36,14 @@
  * would expire before the new serving certificate. A new CA always brings a
  * new serving certificate. Nothing is written when the files are kept.
  * (So --renew-before at or above --days reissues on every run.)
+ *
+ * With --secret, both Secrets are read first, and each file missing from DIR
+ * is taken from them (tls.* from NAME, ca.* from NAME-ca; files already in
+ * DIR win). So a run in a fresh pod keeps what the cluster holds, or renews
+ * the serving certificate under the same CA, whose caBundle stays valid.
+ * Afterwards each Secret is written only when its content differs, NAME-ca
+ * first: nothing signed by a new CA is published before its key is kept.
+ * NAME-ca holds the CA key; mount it nowhere.
  *
  * Output: one lowercase line per action on stdout, errors on stderr.
  */

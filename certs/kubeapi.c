@@ -607,14 +607,75 @@ static int holds_all(const json_t *have, const json_t *want)
     return 1;
 }
 
+/* The API paths of Secret ns/name: its collection, itself, and "secret
+ * ns/name" for messages. */
+struct secret_paths {
+    char collection[MAX_PATH_TEXT], path[MAX_PATH_TEXT], what[MAX_PATH_TEXT];
+};
+
+static int secret_paths(struct kubeapi *api, const char *ns, const char *name, struct secret_paths *p)
+{
+    if ((size_t)snprintf(p->collection, sizeof p->collection, "/api/v1/namespaces/%s/secrets", ns) >=
+            sizeof p->collection ||
+        (size_t)snprintf(p->path, sizeof p->path, "%s/%s", p->collection, name) >= sizeof p->path ||
+        (size_t)snprintf(p->what, sizeof p->what, "secret %s/%s", ns, name) >= sizeof p->what)
+        return fail(api, "secret name too long");
+    return 0;
+}
+
+/* A Secret's type cannot change, so one of another type is an error. */
+static int check_type(struct kubeapi *api, const json_t *secret, const char *what, const char *type)
+{
+    const char *have = json_string_value(json_object_get(secret, "type"));
+
+    if (have && strcmp(have, type) == 0)
+        return 0;
+    return fail(api, "%s has type %.100s, not %s, and a type cannot change: delete it first", what,
+                have ? have : "(none)", type);
+}
+
+int kubeapi_read_secret(struct kubeapi *api, const char *ns, const char *name, const char *type,
+                        struct kubeapi_value *values, size_t n_values)
+{
+    struct secret_paths p;
+    json_t *secret = NULL, *data;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n_values; i++) {
+        values[i].data = NULL;
+        values[i].len = 0;
+    }
+    if (secret_paths(api, ns, name, &p) < 0)
+        return -1;
+    if ((rc = read_object(api, p.what, p.path, &secret)) != 0)
+        goto out;
+    rc = check_type(api, secret, p.what, type);
+    data = json_object_get(secret, "data");
+    for (i = 0; rc == 0 && i < n_values; i++) {
+        const char *text = json_string_value(json_object_get(data, values[i].key));
+
+        if (text && base64_decode(text, &values[i].data, &values[i].len) < 0)
+            rc = fail(api, "%s: data[%s] is not base64", p.what, values[i].key);
+    }
+    for (i = 0; rc < 0 && i < n_values; i++) {
+        if (values[i].data)
+            OPENSSL_clear_free(values[i].data, values[i].len);
+        values[i].data = NULL;
+        values[i].len = 0;
+    }
+out:
+    json_decref(secret);
+    return rc;
+}
+
 /* Builds the write for one attempt: a new Secret (POST to the collection)
  * when current is NULL, else current updated in place (PUT, carrying its
  * resourceVersion). *outcome says which, KUBEAPI_UNCHANGED meaning nothing to
  * write. Returns the body (new reference), or NULL with api->error set. */
-static json_t *secret_write(struct kubeapi *api, json_t *current, const char *ns, const char *name,
-                            const char *type, json_t *data, enum kubeapi_outcome *outcome)
+static json_t *secret_write(struct kubeapi *api, json_t *current, const char *what, const char *ns,
+                            const char *name, const char *type, json_t *data, enum kubeapi_outcome *outcome)
 {
-    const char *have_type = json_string_value(json_object_get(current, "type"));
     json_t *have_data = json_object_get(current, "data");
     json_t *body = NULL;
 
@@ -622,9 +683,7 @@ static json_t *secret_write(struct kubeapi *api, json_t *current, const char *ns
         *outcome = KUBEAPI_CREATED;
         body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:O}", "apiVersion", "v1", "kind", "Secret", "metadata",
                          "name", name, "namespace", ns, "type", type, "data", data);
-    } else if (!have_type || strcmp(have_type, type) != 0) {
-        fail(api, "secret %s/%s has type %.100s, not %s, and a type cannot change: delete it first", ns, name,
-             have_type ? have_type : "(none)", type);
+    } else if (check_type(api, current, what, type) < 0) {
         return NULL;
     } else if (holds_all(have_data, data)) {
         *outcome = KUBEAPI_UNCHANGED;
@@ -642,27 +701,25 @@ static json_t *secret_write(struct kubeapi *api, json_t *current, const char *ns
 int kubeapi_apply_secret(struct kubeapi *api, const char *ns, const char *name, const char *type,
                          const struct kubeapi_bytes *items, size_t n_items, enum kubeapi_outcome *outcome)
 {
-    char collection[MAX_PATH_TEXT], path[MAX_PATH_TEXT], what[MAX_PATH_TEXT];
+    struct secret_paths p;
     json_t *data = NULL, *current = NULL, *body = NULL;
     int attempt, found, rc = -1;
     long status;
 
-    if ((size_t)snprintf(collection, sizeof collection, "/api/v1/namespaces/%s/secrets", ns) >= sizeof collection ||
-        (size_t)snprintf(path, sizeof path, "%s/%s", collection, name) >= sizeof path ||
-        (size_t)snprintf(what, sizeof what, "secret %s/%s", ns, name) >= sizeof what)
-        return fail(api, "secret name too long");
+    if (secret_paths(api, ns, name, &p) < 0)
+        return -1;
     if (!(data = encode_items(items, n_items)))
         return fail(api, "out of memory");
     for (attempt = 1;; attempt++) {
         json_decref(current);
         json_decref(body);
         current = body = NULL;
-        if ((found = read_object(api, what, path, &current)) < 0)
+        if ((found = read_object(api, p.what, p.path, &current)) < 0)
             goto out;
-        if (!(body = secret_write(api, found == 0 ? current : NULL, ns, name, type, data, outcome)))
+        if (!(body = secret_write(api, found == 0 ? current : NULL, p.what, ns, name, type, data, outcome)))
             goto out;
         if (*outcome == KUBEAPI_UNCHANGED ||
-            write_object(api, what, found == 0 ? "PUT" : "POST", found == 0 ? path : collection,
+            write_object(api, p.what, found == 0 ? "PUT" : "POST", found == 0 ? p.path : p.collection,
                          "application/json", body, &status) == 0) {
             rc = 0;
             goto out;

@@ -2,8 +2,8 @@
  * kubeapi: a small Kubernetes API client for the certs subcommand.
  *
  * It reads its connection from a kubeconfig file or from the in-cluster
- * service account, speaks JSON over HTTPS with libcurl, and knows the two
- * writes that `certs` needs: create-or-update a Secret, and set caBundle on
+ * service account, speaks JSON over HTTPS with libcurl, and knows what
+ * `certs` needs: read a Secret, create-or-update one, and set caBundle on
  * every webhook of an admission webhook configuration.
  *
  * Security: the API server's certificate is always verified (against the
@@ -80,6 +80,24 @@ struct kubeapi_bytes {
 };
 
 enum kubeapi_outcome { KUBEAPI_UNCHANGED, KUBEAPI_CREATED, KUBEAPI_UPDATED };
+
+/* One data entry read from a Secret: key (borrowed, set by the caller), then
+ * the decoded bytes, new (wipe and free them: OPENSSL_clear_free), or NULL
+ * when the Secret has no such key. */
+struct kubeapi_value {
+    const char *key;
+    unsigned char *data;
+    size_t len;
+};
+
+/*
+ * Reads Secret ns/name and fills values with its data entries. Returns 0
+ * when it exists, 1 when it does not (404), or -1 with api->error set: another
+ * answer, a Secret of another type than type, a value that is not base64.
+ * Every data pointer is NULL unless 0 is returned.
+ */
+int kubeapi_read_secret(struct kubeapi *api, const char *ns, const char *name, const char *type,
+                        struct kubeapi_value *values, size_t n_values);
 
 /*
  * Creates Secret ns/name of the given type holding items (base64-encoded on

@@ -55,7 +55,7 @@ static const struct option_spec {
     { "shutdown-delay", OPT_UINT, offsetof(struct server_config, shutdown_delay), 0, 300,
       "seconds to keep serving with /readyz 503 after SIGTERM (default 0)" },
     { "drain-timeout", OPT_UINT, offsetof(struct server_config, drain_timeout), 0, 300,
-      "seconds to wait for open connections to finish (default 10)" },
+      "seconds the requests in flight get to finish after that (default 10)" },
     { "log-level", OPT_LOG_LEVEL, 0, 0, 0, "debug, info, warn or error (default info)" },
 };
 

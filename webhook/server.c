@@ -417,7 +417,10 @@ static int sig_differs(const struct file_sig *a, const struct file_sig *b)
            a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
 }
 
-/* Loads the certificate pair when either file changed since the last try. */
+/* Loads the certificate pair when either file changed since the last try;
+ * stat() follows a Secret volume's "..data" symlink swap to the new files. A
+ * pair that does not load is logged and counted (unless it is the first:
+ * the caller then stops), and the previous pair stays. */
 static void reload_certs(struct server *s, int first)
 {
     struct file_sig cert, key;
@@ -430,8 +433,9 @@ static void reload_certs(struct server *s, int first)
     s->cert_sig = cert;
     s->key_sig = key;
     if (tls_load(s->cfg->cert_file, s->cfg->key_file, err, sizeof(err)) < 0) {
-        atomic_fetch_add(&s->metrics.cert_reloads[1], 1);
-        LOG(LOG_ERROR, "certificate %s: %s; keeping the previous one", first ? "load" : "reload", err);
+        if (!first)
+            atomic_fetch_add(&s->metrics.cert_reloads[1], 1);
+        LOG(LOG_ERROR, first ? "certificate: %s" : "certificate reload: %s; keeping the previous one", err);
         return;
     }
     if (!first) {
@@ -495,10 +499,19 @@ static int wait_signal(const sigset_t *set, unsigned ms)
     return sig > 0 ? sig : 0;
 }
 
+/* After SIGTERM: /readyz answers 503 (and every answer closes its
+ * connection) while serving goes on for --shutdown-delay seconds; then the
+ * listening socket closes and the requests in flight get up to
+ * --drain-timeout seconds to finish. Open connections are no reason to
+ * wait: the apiserver always keeps some idle, and MHD_stop_daemon closes
+ * them. in_flight is first read one tick after the listening socket closes,
+ * so that bytes already received have reached a handler; a request whose
+ * headers arrive later is cut. */
 static void drain(struct server *s, const sigset_t *set)
 {
     struct timespec t0;
     MHD_socket fd;
+    int left;
 
     atomic_store(&s->draining, 1);
     LOG(LOG_INFO, "draining: /readyz answers 503");
@@ -509,13 +522,11 @@ static void drain(struct server *s, const sigset_t *set)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (since(&t0) < s->cfg->drain_timeout) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-
-        if (!info || info->num_connections == 0)
-            break;
+    do
         wait_signal(set, 50);
-    }
+    while ((left = atomic_load(&s->metrics.in_flight)) > 0 && since(&t0) < s->cfg->drain_timeout);
+    if (left > 0)
+        LOG(LOG_WARN, "drain timeout: cutting the requests in flight (%d)", left);
 }
 
 int server_run(const struct server_config *cfg)

@@ -19,7 +19,7 @@ struct server_config {
     unsigned connection_timeout;    /* seconds a connection may idle */
     unsigned reload_interval_ms;    /* how often certificate and policy files are checked */
     unsigned shutdown_delay;        /* seconds to keep serving with /readyz 503 after SIGTERM */
-    unsigned drain_timeout;         /* seconds to wait for open connections after that */
+    unsigned drain_timeout;         /* seconds the requests in flight get after that */
 };
 
 /* Fills cfg with the defaults. */

@@ -22,7 +22,10 @@ the real apiserver does:
 Every write bumps a global resourceVersion. race(path, n) makes a concurrent
 writer change the object right after each of the next n GETs of path, so
 that a client's read-modify-write meets a conflict. requests lists
-(method, path, content type, auth) of every request served.
+(method, path, content type, auth) of every request served. authorize, when
+set, plays RBAC: authorize(verb, group, resource, namespace, name) is asked
+for every authenticated request (name None for a create, namespace None
+for a cluster-scoped resource), and False is 403 Forbidden.
 """
 import base64
 import collections
@@ -46,6 +49,7 @@ WEBHOOKS = re.compile(r"^/apis/admissionregistration\.k8s\.io/v1/"
                       r"(mutatingwebhookconfigurations|validatingwebhookconfigurations)(?:/([a-z0-9.-]+))?$")
 KINDS = {"mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
          "validatingwebhookconfigurations": "ValidatingWebhookConfiguration"}
+VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json")
 
@@ -156,6 +160,7 @@ class Standin:
         self.objects = {}
         self.requests = []
         self.races = {}
+        self.authorize = None
         self.version = 1000
         self.lock = threading.Lock()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -223,6 +228,7 @@ class Standin:
         else:
             kind, api_version, namespace = KINDS[match.group(1)], "admissionregistration.k8s.io/v1", None
             validate = validate_webhooks
+        self.check_access(method, api_version, kind, namespace, name)
         if name is None:
             if method != "POST":
                 raise Failure(405, "MethodNotAllowed", "method %s not allowed on a collection" % method)
@@ -255,6 +261,15 @@ class Standin:
         validate(obj, current)
         self.objects[path] = self.stamp(obj)
         return 200, copy.deepcopy(obj)
+
+    def check_access(self, method, api_version, kind, namespace, name):
+        group = api_version.rpartition("/")[0]
+        resource = kind.lower() + "s"
+        verb = VERBS.get(method, method.lower())
+        if self.authorize and not self.authorize(verb, group, resource, namespace, name):
+            where = ' in the namespace "%s"' % namespace if namespace else " at the cluster scope"
+            raise Failure(403, "Forbidden", '%s "%s" is forbidden: User "standin" cannot %s resource "%s" in API '
+                          'group "%s"%s' % (resource, name or "", verb, resource, group, where))
 
     def create(self, path, ctype, body, kind, api_version, namespace, validate):
         obj = decode(ctype, body, ("application/json",))

@@ -17,10 +17,12 @@ import unittest
 
 from common import binary, needs_binary
 from kubeapi_standin import TOKEN, Standin, make_pki
+from test_manifests import Rbac, build, one, require_kubectl
 
 FILES = ("ca.crt", "ca.key", "tls.crt", "tls.key")
 SECRETS = "/api/v1/namespaces/ns/secrets"
 SECRET = SECRETS + "/web-tls"
+CA_SECRET = SECRETS + "/web-tls-ca"
 MUTATING = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/web"
 VALIDATING = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/web"
 JSON, JSON_PATCH = "application/json", "application/json-patch+json"
@@ -232,10 +234,12 @@ class CertsApiTest(CertsCase):
                           "--kubeconfig", kubeconfig or self.kubeconfig, *extra, code=code)
 
     def assert_published(self):
-        secret = self.api.get(SECRET)
-        self.assertEqual(secret["type"], "kubernetes.io/tls")
-        for key in ("tls.crt", "tls.key", "ca.crt"):
-            self.assertEqual(base64.b64decode(secret["data"][key]), read(self.file(key)), key)
+        for path, kind, keys in ((SECRET, "kubernetes.io/tls", ("tls.crt", "tls.key", "ca.crt")),
+                                 (CA_SECRET, "Opaque", ("ca.crt", "ca.key"))):
+            secret = self.api.get(path)
+            self.assertEqual(secret["type"], kind)
+            for key in keys:
+                self.assertEqual(base64.b64decode(secret["data"][key]), read(self.file(key)), (path, key))
         bundle = base64.b64encode(read(self.file("ca.crt"))).decode()
         for path in (MUTATING, VALIDATING):
             hooks = self.api.get(path)["webhooks"]
@@ -244,11 +248,14 @@ class CertsApiTest(CertsCase):
     def test_creates_the_secret_and_sets_every_ca_bundle(self):
         r = self.publish()
         self.assert_published()
+        # read both Secrets (to seed the out dir), then write the CA's first
         self.assertEqual(self.api.requests, [
+            ("GET", SECRET, "", "token"), ("GET", CA_SECRET, "", "token"),
+            ("GET", CA_SECRET, "", "token"), ("POST", SECRETS, JSON, "token"),
             ("GET", SECRET, "", "token"), ("POST", SECRETS, JSON, "token"),
             ("GET", MUTATING, "", "token"), ("PATCH", MUTATING, JSON_PATCH, "token"),
             ("GET", VALIDATING, "", "token"), ("PATCH", VALIDATING, JSON_PATCH, "token")])
-        self.assertIn("secret ns/web-tls created\n", r.stdout)
+        self.assertIn("secret ns/web-tls-ca created\nsecret ns/web-tls created\n", r.stdout)
         self.assertIn("mutatingwebhookconfigurations/web: caBundle updated on 2 of 2 webhooks\n", r.stdout)
         self.assertIn("validatingwebhookconfigurations/web: caBundle updated on 1 of 1 webhooks\n", r.stdout)
         self.assertEqual(self.api.get(MUTATING)["webhooks"][0]["name"], "a.paddlex.paddlepaddle.org")
@@ -258,8 +265,59 @@ class CertsApiTest(CertsCase):
         del self.api.requests[:]
         r = self.publish()
         self.assertEqual(self.api.writes(), [])
-        self.assertIn("secret ns/web-tls unchanged\n", r.stdout)
+        self.assertIn("secret ns/web-tls-ca unchanged\nsecret ns/web-tls unchanged\n", r.stdout)
         self.assertIn("mutatingwebhookconfigurations/web: caBundle already current on 2 webhooks\n", r.stdout)
+        self.assert_published()
+
+    def test_rerun_in_a_fresh_pod_writes_nothing(self):
+        """The Job's pod starts with an empty out dir: the Secrets fill it."""
+        self.publish()
+        before = self.contents()
+        shutil.rmtree(self.out)
+        del self.api.requests[:]
+        r = self.publish()
+        self.assertEqual(self.api.writes(), [])
+        self.assertEqual(self.contents(), before)
+        for name in FILES:
+            self.assertIn("%s taken from secret ns/web-tls%s\n" % (name, "-ca" if name.startswith("ca.") else ""),
+                          r.stdout)
+            mode = stat.S_IMODE(os.stat(self.file(name)).st_mode)
+            self.assertEqual(mode, 0o600 if name.endswith(".key") else 0o644, name)
+        self.assertIn(", kept\n", r.stdout)
+
+    def test_renewal_in_a_fresh_pod_keeps_the_ca(self):
+        """A serving certificate within --renew-before is reissued under the
+        CA the cluster already trusts: no CA write, no caBundle patch."""
+        self.publish("--days", "10", "--renew-before", "20")
+        before = self.contents()
+        ca_secret = self.api.get(CA_SECRET)
+        shutil.rmtree(self.out)
+        del self.api.requests[:]
+        r = self.publish("--days", "10", "--renew-before", "20")
+        self.assertIn("within the renewal window", r.stdout)
+        self.assertEqual([w[:2] for w in self.api.writes()], [("PUT", SECRET)])
+        self.assertEqual(self.api.get(CA_SECRET), ca_secret)
+        after = self.contents()
+        for name in ("ca.crt", "ca.key"):
+            self.assertEqual(after[name], before[name], name)
+        self.assertNotEqual(after["tls.crt"], before["tls.crt"])
+        self.assertNotEqual(after["tls.key"], before["tls.key"])
+        openssl("verify", "-CAfile", self.file("ca.crt"), self.file("tls.crt"))
+        self.assert_published()
+
+    def test_lost_ca_secret_brings_a_new_ca(self):
+        """Without the CA key (deleted, or written by a version that did not
+        keep it) the next run makes a new CA once, and patches caBundle."""
+        self.publish()
+        before = self.contents()
+        del self.api.objects[CA_SECRET]
+        shutil.rmtree(self.out)
+        del self.api.requests[:]
+        r = self.publish()
+        self.assertIn("ca certificate issued (ca.crt missing)", r.stdout)
+        self.assertNotEqual(self.contents()["ca.crt"], before["ca.crt"])
+        self.assertEqual([w[:2] for w in self.api.writes()],
+                         [("POST", SECRETS), ("PUT", SECRET), ("PATCH", MUTATING), ("PATCH", VALIDATING)])
         self.assert_published()
 
     def test_reissued_certificates_update_the_secret_in_place(self):
@@ -275,19 +333,48 @@ class CertsApiTest(CertsCase):
         self.assertEqual(base64.b64decode(secret["data"]["extra"]), b"kept")
         self.assert_published()
 
+    def test_self_signed_overlay_job_within_its_rbac(self):
+        """The overlay's Job, with its own arguments, against an API that
+        grants exactly the overlay's RBAC to the Job's service account. Each
+        run, in a fresh pod, renews the CA and the serving certificate, so
+        every verb the Job needs is used."""
+        require_kubectl()
+        objs = build("self-signed")
+        job = one(objs, "Job", "paddlex-webhook-certs")
+        pod = job["spec"]["template"]["spec"]
+        account = (job["metadata"]["namespace"], pod["serviceAccountName"])
+        rbac = Rbac(objs)
+        self.api.authorize = lambda *request: rbac.allowed(account, *request)
+        args = pod["containers"][0]["args"]
+        name = args[args.index("--patch-webhooks") + 1]
+        for path in (MUTATING, VALIDATING):
+            self.api.seed(path.replace("/web", "/" + name), dict(self.api.get(path), metadata={"name": name}))
+        args = [self.out if a == "/tmp/certs" else a for a in args]
+        args += ["--kubeconfig", self.kubeconfig, "--days", "10", "--ca-days", "15", "--renew-before", "20"]
+        for _ in range(2):
+            shutil.rmtree(self.out, ignore_errors=True)
+            self.run_bin(*args)
+        self.assertEqual({r[0] for r in self.api.writes()}, {"POST", "PUT", "PATCH"})
+        args[args.index("--secret") + 1] = "other"
+        self.assertIn("http 403", self.run_bin(*args, code=1).stderr)
+
     def test_secret_of_another_type_is_refused(self):
-        self.api.seed(SECRET, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                               "metadata": {"name": "web-tls", "namespace": "ns"}, "data": {}})
-        r = self.publish(code=1)
-        self.assertIn("secret ns/web-tls has type Opaque, not kubernetes.io/tls", r.stderr)
-        self.assertEqual(self.api.writes(), [])
+        for path, name, have, want in ((SECRET, "web-tls", "Opaque", "kubernetes.io/tls"),
+                                       (CA_SECRET, "web-tls-ca", "kubernetes.io/tls", "Opaque")):
+            with self.subTest(name):
+                self.api.objects.clear()
+                self.api.seed(path, {"apiVersion": "v1", "kind": "Secret", "type": have,
+                                     "metadata": {"name": name, "namespace": "ns"}, "data": {}})
+                r = self.publish(code=1)
+                self.assertIn("secret ns/%s has type %s, not %s" % (name, have, want), r.stderr)
+                self.assertEqual(self.api.writes(), [])
 
     def test_concurrent_changes_are_retried(self):
         self.publish()
         self.api.seed(SECRET, dict(self.api.get(SECRET), data={"tls.crt": "", "tls.key": ""}))
         self.api.seed(MUTATING, dict(self.api.get(MUTATING), webhooks=[webhook("a"), webhook("b")]))
         del self.api.requests[:]
-        self.api.race(SECRET)
+        self.api.race(SECRET, 2)    # the first GET is the read that seeds the out dir
         self.api.race(MUTATING)
         self.publish()
         self.assertEqual([w[:2] for w in self.api.writes()],

@@ -365,6 +365,9 @@ static void test_rejects_bad_arguments(void **state)
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--host", "a..b"},
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--host", "1.2.3.4/24"},
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--secret", "Bad"},
+        /* the ca secret's name, web.<63 characters>-ca, breaks the 63-character label limit */
+        {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--secret",
+         "web.a23456789012345678901234567890123456789012345678901234567890123"},
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--patch-webhooks", "a/b"},
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "--bogus"},
         {"--service", "web", "--namespace", "ns", "--out-dir", "OUT", "extra"},
