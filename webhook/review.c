@@ -12,6 +12,7 @@
 #include "mutators/arena.h"
 #include "mutators/fielderr.h"
 #include "mutators/jsondump.h"
+#include "mutators/jsonparse.h"
 #include "mutators/kinds.h"
 #include "mutators/patch.h"
 #include "mutators/policy.h"
@@ -23,28 +24,24 @@
 
 static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
 
-int review_depth_ok(const char *body, size_t len, int max)
+json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
 {
-    int depth = 0, in_string = 0;
+    struct jsonparse_error err;
+    json_t *v = jsonparse(body, len, REVIEW_MAX_JSON_DEPTH, NULL, &err);
 
-    for (size_t i = 0; i < len; i++) {
-        char c = body[i];
-
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 0;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
+    if (json_is_object(v) || json_is_array(v))
+        return v;
+    if (v) {
+        json_decref(v);
+        snprintf(why, whylen, "request body is not valid JSON: '[' or '{' expected");
+        return NULL;
     }
-    return 1;
+    if (err.status == JSONPARSE_TOO_DEEP)
+        snprintf(why, whylen, "request body nests too deeply");
+    else
+        snprintf(why, whylen, "request body is not valid JSON: %s (line %zu, column %zu)", err.text,
+                 err.line, err.column);
+    return NULL;
 }
 
 /* The base64 of in[0..n) as a new json string. */
@@ -94,11 +91,13 @@ static void copy_field(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* A 400 with a one-line plain-text reason. */
 static void fail(struct review_result *out, const char *why)
 {
     out->http_status = 400;
     out->allowed = 0;
-    out->body = strdup(why);
+    if (asprintf(&out->body, "%s\n", why) < 0)
+        out->body = NULL;
     out->len = out->body ? strlen(out->body) : 0;
 }
 
@@ -204,22 +203,14 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     const struct kind *k;
     const char *version, *uid, *op;
     struct context ctx = { 0 };
-    json_error_t jerr;
+    char why[256];
 
     memset(out, 0, sizeof(*out));
     out->allowed = 1;
     arena_begin();
-    if (!review_depth_ok(body, len, REVIEW_MAX_JSON_DEPTH)) {
-        fail(out, "request body nests too deeply\n");
-        goto out;
-    }
     /* NUL inside a string is valid JSON: the field rules refuse it */
-    review = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    review = review_parse(body, len, why, sizeof(why));
     if (!review) {
-        char why[256];
-
-        snprintf(why, sizeof(why), "request body is not valid JSON: %s (line %d, column %d)\n",
-                 jerr.text, jerr.line, jerr.column);
         fail(out, why);
         goto out;
     }
@@ -228,12 +219,12 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     if (!json_is_object(review) || !version ||
         strcmp(json_string_value(json_object_get(review, "kind")) ?: "", "AdmissionReview") != 0 ||
         !json_is_object(request)) {
-        fail(out, "request body is not an admission.k8s.io/v1 or v1beta1 AdmissionReview request\n");
+        fail(out, "request body is not an admission.k8s.io/v1 or v1beta1 AdmissionReview request");
         goto out;
     }
     uid = json_string_value(json_object_get(request, "uid"));
     if (!uid || !*uid) {
-        fail(out, "request.uid is missing\n");
+        fail(out, "request.uid is missing");
         goto out;
     }
     copy_field(out->uid, sizeof(out->uid), uid);
@@ -249,7 +240,7 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     /* DELETE, CONNECT and kinds not ours pass untouched */
     if (k && op && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
         if (!json_is_object(object)) {
-            fail(out, "request.object is missing or not an object\n");
+            fail(out, "request.object is missing or not an object");
             goto out;
         }
         if (!out->name[0])

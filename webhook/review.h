@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct policy;
 
 #define REVIEW_MAX_JSON_DEPTH 100   /* nesting of arrays and objects */
@@ -40,7 +42,9 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
 
 void review_result_release(struct review_result *r);
 
-/* 1 when the JSON text nests no deeper than max (strings are skipped). */
-int review_depth_ok(const char *body, size_t len, int max);
+/* Parses a request body (strict JSON, an object or array at the top,
+ * duplicate keys refused, nesting at most REVIEW_MAX_JSON_DEPTH): a new
+ * value, or NULL with a one-line reason for the 400 in why. */
+json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
 
 #endif

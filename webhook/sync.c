@@ -329,8 +329,10 @@ static json_t *unchanged(const json_t *obj)
     const char *text = get_string(get(get(obj, "metadata"), "annotations"), LAST_APPLIED_ANNOTATION);
     json_t *last = NULL;
 
-    if (text && review_depth_ok(text, strlen(text), REVIEW_MAX_JSON_DEPTH))
-        last = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    char why[REASON_MAX];
+
+    if (text)
+        last = review_parse(text, strlen(text), why, sizeof(why));
     if (same_string(get(last, "apiVersion"), get(obj, "apiVersion")) &&
         same_string(get(last, "kind"), get(obj, "kind")) &&
         same_string(get(get(last, "metadata"), "name"), get(get(obj, "metadata"), "name")))
@@ -604,20 +606,13 @@ int sync_handle(const char *body, size_t len, const struct policy *p, char **out
     const struct kind *k = NULL;
     const char *why;
     char reason[REASON_MAX];
-    json_error_t jerr;
     int status = 500;
 
     *out = NULL;
     *outlen = 0;
     arena_begin();
-    if (!review_depth_ok(body, len, REVIEW_MAX_JSON_DEPTH)) {
-        status = reply_text("request body nests too deeply", out, outlen);
-        goto out;
-    }
-    req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    req = review_parse(body, len, reason, sizeof(reason));
     if (!req) {
-        snprintf(reason, sizeof(reason), "request body is not valid JSON: %s (line %d, column %d)",
-                 jerr.text, jerr.line, jerr.column);
         status = reply_text(reason, out, outlen);
         goto out;
     }

@@ -12,7 +12,7 @@
 
 #include <yaml.h>
 
-#include "webhook/review.h"
+#include "mutators/jsonparse.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 #define MAX_NUMBER 64   /* bytes of a scalar that may still be a number */
@@ -347,24 +347,24 @@ static json_t *load_yaml(const char *buf, size_t len, char *err)
 static json_t *load_json(const char *buf, size_t len, char *err)
 {
     json_t *docs = json_array(), *v;
-    json_error_t jerr;
-    size_t off = 0;
+    struct jsonparse_error jerr;
+    size_t off = 0, used;
 
-    if (!review_depth_ok(buf, len, YAML_MAX_DEPTH)) {
-        snprintf(err, YAML_MAX_ERROR, "nesting deeper than %d levels", YAML_MAX_DEPTH);
-        goto fail;
-    }
     for (;;) {
         while (off < len && strchr(" \t\r\n", buf[off]))
             off++;
         if (off == len)
             return docs;
-        v = json_loadb(buf + off, len - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
-        if (!v) {
-            snprintf(err, YAML_MAX_ERROR, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        v = jsonparse(buf + off, len - off, YAML_MAX_DEPTH, &used, &jerr);
+        if (!v && jerr.status == JSONPARSE_TOO_DEEP) {
+            snprintf(err, YAML_MAX_ERROR, "nesting deeper than %d levels", YAML_MAX_DEPTH);
             goto fail;
         }
-        off += (size_t)jerr.position;
+        if (!v) {
+            snprintf(err, YAML_MAX_ERROR, "line %zu, column %zu: %s", jerr.line, jerr.column, jerr.text);
+            goto fail;
+        }
+        off += used;
         if (json_array_size(docs) >= YAML_MAX_DOCUMENTS) {
             json_decref(v);
             snprintf(err, YAML_MAX_ERROR, "more than %d documents", YAML_MAX_DOCUMENTS);

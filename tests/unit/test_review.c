@@ -628,19 +628,29 @@ static char *nested(char open, char close, int depth)
     return s;
 }
 
-static void test_depth_ok(void **state)
+static void test_parse_depth(void **state)
 {
-    char *s = nested('[', ']', 100);
+    char *s = nested('[', ']', REVIEW_MAX_JSON_DEPTH), *deeper = nested('[', ']', REVIEW_MAX_JSON_DEPTH + 1);
+    char why[256];
+    json_t *v;
 
     (void)state;
-    assert_true(review_depth_ok(s, strlen(s), 100));
-    assert_false(review_depth_ok(s, strlen(s), 99));
-    free(s);
+    v = review_parse(s, strlen(s), why, sizeof(why));
+    assert_non_null(v);
+    json_decref(v);
+    assert_null(review_parse(deeper, strlen(deeper), why, sizeof(why)));
+    assert_string_equal(why, "request body nests too deeply");
     /* brackets inside strings do not count, escaped quotes do not end them */
-    assert_true(review_depth_ok("[\"[[[[\"]", 8, 1));
-    assert_true(review_depth_ok("[\"\\\"[[[[\"]", 10, 1));
-    assert_false(review_depth_ok("[{\"a\":[]}]", 10, 2));
-    assert_true(review_depth_ok("", 0, 1));
+    v = review_parse("[\"[[[[\"]", 8, why, sizeof(why));
+    assert_non_null(v);
+    json_decref(v);
+    v = review_parse("[\"\\\"[[[[\"]", 10, why, sizeof(why));
+    assert_non_null(v);
+    json_decref(v);
+    assert_null(review_parse("", 0, why, sizeof(why)));
+    assert_non_null(strstr(why, "not valid JSON"));
+    free(s);
+    free(deeper);
 }
 
 static void test_deep_nesting_refused_before_parsing(void **state)
@@ -718,7 +728,7 @@ int main(void)
         cmocka_unit_test(test_missing_uid),
         cmocka_unit_test(test_missing_object_for_our_kind),
         cmocka_unit_test(test_numbers_out_of_range_answered),
-        cmocka_unit_test(test_depth_ok),
+        cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_deep_nesting_refused_before_parsing),
         cmocka_unit_test(test_dry_run_changes_nothing),
     };

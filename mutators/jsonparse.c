@@ -1,0 +1,457 @@
+/*
+ * jsonparse.c - a recursive-descent JSON parser onto jansson values.
+ */
+#include "mutators/jsonparse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mutators/strbuf.h"
+
+#define MAX_NUMBER 128      /* characters of a number literal */
+
+struct parser {
+    const char *p, *end, *start;
+    int depth, max_depth;
+    struct jsonparse_error *err;
+    struct strbuf scratch;  /* unescaped strings */
+};
+
+static json_t *value(struct parser *ps);
+
+static json_t *fail(struct parser *ps, enum jsonparse_status status, const char *what)
+{
+    struct jsonparse_error *e = ps->err;
+
+    if (e->status != JSONPARSE_OK)
+        return NULL;
+    e->status = status;
+    snprintf(e->text, sizeof(e->text), "%s", what);
+    e->line = 1;
+    e->column = 1;
+    for (const char *c = ps->start; c < ps->p && c < ps->end; c++) {
+        if (*c == '\n')
+            e->line++, e->column = 1;
+        else
+            e->column++;
+    }
+    return NULL;
+}
+
+static void skip_space(struct parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+        ps->p++;
+}
+
+/* Length of the valid UTF-8 sequence at p (its lead byte >= 0x80), or 0. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned long cp;
+    size_t n;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* Bytes from p that are plain string content: ASCII other than '"', '\\'
+ * and controls. Eight at a time while no byte is special or >= 0x80. */
+static const char *plain(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+
+    for (; end - p >= 8; p += 8) {
+        uint64_t v, q, b;
+
+        memcpy(&v, p, 8);
+        q = v ^ (ones * '"');
+        b = v ^ (ones * '\\');
+        if ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & highs)
+            break;
+    }
+    while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(struct strbuf *sb, unsigned long cp)
+{
+    char b[4];
+    size_t n;
+
+    if (cp < 0x80)
+        b[0] = (char)cp, n = 1;
+    else if (cp < 0x800)
+        b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | (cp >> 6 & 0x3f)),
+        b[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | (cp >> 12 & 0x3f)),
+        b[2] = (char)(0x80 | (cp >> 6 & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    strbuf_add(sb, b, n);
+}
+
+/* One escape after the backslash at ps->p; appends its text. */
+static int escape(struct parser *ps, struct strbuf *sb)
+{
+    unsigned hi, lo;
+    char c;
+
+    if (ps->end - ps->p < 2)
+        return -1;
+    c = ps->p[1];
+    ps->p += 2;
+    switch (c) {
+    case '"': case '\\': case '/': strbuf_addch(sb, c); return 0;
+    case 'b': strbuf_addch(sb, '\b'); return 0;
+    case 'f': strbuf_addch(sb, '\f'); return 0;
+    case 'n': strbuf_addch(sb, '\n'); return 0;
+    case 'r': strbuf_addch(sb, '\r'); return 0;
+    case 't': strbuf_addch(sb, '\t'); return 0;
+    case 'u': break;
+    default: return -1;
+    }
+    if (ps->end - ps->p < 4 || hex4(ps->p, &hi) < 0)
+        return -1;
+    ps->p += 4;
+    if (hi >= 0xdc00 && hi <= 0xdfff)
+        return -1;
+    if (hi >= 0xd800 && hi <= 0xdbff) {
+        if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' || hex4(ps->p + 2, &lo) < 0 ||
+            lo < 0xdc00 || lo > 0xdfff)
+            return -1;
+        ps->p += 6;
+        put_utf8(sb, 0x10000 + ((unsigned long)(hi - 0xd800) << 10) + (lo - 0xdc00));
+        return 0;
+    }
+    put_utf8(sb, hi);
+    return 0;
+}
+
+/* The string whose opening quote is at ps->p: its bytes in *s, *n (into
+ * the buffer when it has no escape, else into ps->scratch). */
+static int string(struct parser *ps, const char **s, size_t *n)
+{
+    const char *run;
+    int escaped = 0;
+
+    ps->p++;
+    ps->scratch.len = 0;
+    for (;;) {
+        run = ps->p;
+        ps->p = plain(ps->p, ps->end);
+        if (escaped)
+            strbuf_add(&ps->scratch, run, (size_t)(ps->p - run));
+        if (ps->p >= ps->end) {
+            fail(ps, JSONPARSE_SYNTAX, "unterminated string");
+            return -1;
+        }
+        if (*ps->p == '"')
+            break;
+        if (*ps->p == '\\') {
+            if (!escaped) {
+                /* from here on the text is rebuilt: take what came before */
+                strbuf_add(&ps->scratch, *s, (size_t)(ps->p - *s));
+                escaped = 1;
+            }
+            if (escape(ps, &ps->scratch) < 0) {
+                fail(ps, JSONPARSE_SYNTAX, "invalid escape");
+                return -1;
+            }
+            continue;
+        }
+        if ((unsigned char)*ps->p < 0x20) {
+            fail(ps, JSONPARSE_SYNTAX, "control character in string");
+            return -1;
+        }
+        {
+            size_t k = utf8_sequence((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+
+            if (!k) {
+                fail(ps, JSONPARSE_SYNTAX, "invalid UTF-8 in string");
+                return -1;
+            }
+            if (escaped)
+                strbuf_add(&ps->scratch, ps->p, k);
+            ps->p += k;
+        }
+    }
+    if (escaped) {
+        *s = ps->scratch.buf ? ps->scratch.buf : "";
+        *n = ps->scratch.len;
+    } else {
+        *n = (size_t)(ps->p - *s);
+    }
+    ps->p++;
+    return 0;
+}
+
+static json_t *string_value(struct parser *ps)
+{
+    const char *s = ps->p + 1;
+    size_t n;
+
+    if (string(ps, &s, &n) < 0)
+        return NULL;
+    return json_stringn_nocheck(s, n);
+}
+
+static int digits(struct parser *ps)
+{
+    const char *from = ps->p;
+
+    while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
+        ps->p++;
+    return ps->p > from;
+}
+
+static json_t *number(struct parser *ps)
+{
+    const char *from = ps->p;
+    char text[MAX_NUMBER + 1], *endp;
+    int real = 0;
+    size_t n;
+
+    if (*ps->p == '-')
+        ps->p++;
+    if (ps->p < ps->end && *ps->p == '0')
+        ps->p++;
+    else if (!digits(ps))
+        return fail(ps, JSONPARSE_SYNTAX, "invalid number");
+    if (ps->p < ps->end && *ps->p == '.') {
+        ps->p++;
+        real = 1;
+        if (!digits(ps))
+            return fail(ps, JSONPARSE_SYNTAX, "invalid number");
+    }
+    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+        ps->p++;
+        real = 1;
+        if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
+            ps->p++;
+        if (!digits(ps))
+            return fail(ps, JSONPARSE_SYNTAX, "invalid number");
+    }
+    n = (size_t)(ps->p - from);
+    if (n > MAX_NUMBER)
+        return fail(ps, JSONPARSE_SYNTAX, "number too long");
+    memcpy(text, from, n);
+    text[n] = '\0';
+    errno = 0;
+    if (!real) {
+        long long v = strtoll(text, &endp, 10);
+
+        if (errno == ERANGE)
+            return fail(ps, JSONPARSE_SYNTAX, "too big integer");
+        return json_integer(v);
+    }
+    {
+        double d = strtod(text, &endp);
+
+        if (errno == ERANGE && isinf(d))
+            return fail(ps, JSONPARSE_SYNTAX, "real number overflow");
+        return json_real(d);
+    }
+}
+
+static json_t *literal(struct parser *ps, const char *word, json_t *v)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+        return fail(ps, JSONPARSE_SYNTAX, "invalid token");
+    ps->p += n;
+    return v;
+}
+
+static json_t *array(struct parser *ps)
+{
+    json_t *a = json_array(), *v;
+
+    ps->p++;
+    skip_space(ps);
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+        return a;
+    }
+    for (;;) {
+        v = value(ps);
+        if (!v || json_array_append_new(a, v) < 0)
+            goto bad;
+        skip_space(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == ']') {
+            ps->p++;
+            return a;
+        }
+        fail(ps, JSONPARSE_SYNTAX, "',' or ']' expected");
+        goto bad;
+    }
+bad:
+    json_decref(a);
+    return NULL;
+}
+
+static json_t *object(struct parser *ps)
+{
+    json_t *o = json_object(), *v;
+    const char *key;
+    size_t klen;
+    char *kcopy = NULL;
+
+    ps->p++;
+    skip_space(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return o;
+    }
+    for (;;) {
+        if (ps->p >= ps->end || *ps->p != '"') {
+            fail(ps, JSONPARSE_SYNTAX, "string or '}' expected");
+            goto bad;
+        }
+        key = ps->p + 1;
+        if (string(ps, &key, &klen) < 0)
+            goto bad;
+        if (memchr(key, '\0', klen)) {
+            fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
+            goto bad;
+        }
+        if (json_object_getn(o, key, klen)) {
+            fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
+            goto bad;
+        }
+        /* the value may reuse the scratch buffer the key lives in */
+        if (key == ps->scratch.buf) {
+            kcopy = malloc(klen + 1);
+            if (!kcopy)
+                goto bad;
+            memcpy(kcopy, key, klen);
+            key = kcopy;
+        }
+        skip_space(ps);
+        if (ps->p >= ps->end || *ps->p != ':') {
+            fail(ps, JSONPARSE_SYNTAX, "':' expected");
+            goto bad;
+        }
+        ps->p++;
+        v = value(ps);
+        if (!v || json_object_setn_new_nocheck(o, key, klen, v) < 0)
+            goto bad;
+        free(kcopy);
+        kcopy = NULL;
+        skip_space(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            skip_space(ps);
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == '}') {
+            ps->p++;
+            return o;
+        }
+        fail(ps, JSONPARSE_SYNTAX, "',' or '}' expected");
+        goto bad;
+    }
+bad:
+    free(kcopy);
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *value(struct parser *ps)
+{
+    json_t *v;
+
+    skip_space(ps);
+    if (ps->p >= ps->end)
+        return fail(ps, JSONPARSE_SYNTAX, "unexpected end of input");
+    switch (*ps->p) {
+    case '{':
+    case '[':
+        if (++ps->depth > ps->max_depth)
+            return fail(ps, JSONPARSE_TOO_DEEP, "nesting too deep");
+        v = *ps->p == '{' ? object(ps) : array(ps);
+        ps->depth--;
+        return v;
+    case '"':
+        return string_value(ps);
+    case 't':
+        return literal(ps, "true", json_true());
+    case 'f':
+        return literal(ps, "false", json_false());
+    case 'n':
+        return literal(ps, "null", json_null());
+    default:
+        if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+            return number(ps);
+        return fail(ps, JSONPARSE_SYNTAX, "invalid token");
+    }
+}
+
+json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
+                  struct jsonparse_error *err)
+{
+    struct parser ps = { buf, buf + len, buf, 0, max_depth, err, STRBUF_INIT };
+    json_t *v;
+
+    memset(err, 0, sizeof(*err));
+    v = value(&ps);
+    if (v && used) {
+        *used = (size_t)(ps.p - buf);
+    } else if (v) {
+        skip_space(&ps);
+        if (ps.p != ps.end) {
+            fail(&ps, JSONPARSE_SYNTAX, "end of input expected");
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    strbuf_release(&ps.scratch);
+    return v;
+}

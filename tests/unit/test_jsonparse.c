@@ -1,0 +1,159 @@
+/*
+ * test_jsonparse.c - the parser against jansson's json_loadb().
+ *
+ * Differential: for every input both must agree on accept or refuse and,
+ * when they accept, on the value. Inputs are hand-picked edge cases, every
+ * JSON file under tests/cases, and deterministic mutations of them.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "mutators/jsonparse.h"
+
+#define DEPTH 100
+
+static void agree(const char *buf, size_t len)
+{
+    struct jsonparse_error err;
+    json_error_t jerr;
+    json_t *mine = jsonparse(buf, len, DEPTH, NULL, &err);
+    json_t *theirs = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+
+    if (!mine != !theirs || (mine && !json_equal(mine, theirs))) {
+        print_error("disagree on %.*s: mine %s (%s), jansson %s (%s)\n", (int)(len > 200 ? 200 : len), buf,
+                    mine ? "ok" : "error", mine ? "" : err.text, theirs ? "ok" : "error",
+                    theirs ? "" : jerr.text);
+        fail();
+    }
+    if (!mine)
+        assert_int_not_equal(err.status, JSONPARSE_OK);
+    json_decref(mine);
+    json_decref(theirs);
+}
+
+static void agree_str(const char *s)
+{
+    agree(s, strlen(s));
+}
+
+static void test_edge_cases(void **state)
+{
+    static const char *const inputs[] = {
+        "{}", "[]", "0", "-0", "1.5", "-1.5e10", "1E+2", "1e-2", "01", "1.", ".5", "-", "+1",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e400",
+        "\"\"", "\"a\\u0000b\"", "{\"a\\u0000\":1}", "\"\\ud83d\\ude00\"", "\"\\ud83d\"",
+        "\"\\ude00\"", "\"\\u12\"", "\"\\x\"", "\"a\nb\"", "\"\xc3\xa9\"", "\"\xc3\"", "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"", "\"\xc0\x80\"", "\"\xe0\x80\x80\"", "\"\xf0\x80\x80\x80\"",
+        "{\"a\":1,\"a\":2}", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}", "{1:2}", "true", "tru",
+        "nulll", " \t\r\n[ 1 , { \"k\" : [ ] } ] \n", "[", "{", "\"abc", "[1]x", "",
+        "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"", "{\"k\":\"v\",\"k2\":{\"x\":[true,false,null]}}",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaa\\\"aaaaaaaaaaaaaaa\"", "\"aaaaaaaa\xc3\xa9" "aaaaaaaaaaaa\"",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        agree_str(inputs[i]);
+}
+
+static void test_depth_cap(void **state)
+{
+    char buf[2 * DEPTH + 4];
+    struct jsonparse_error err;
+    json_t *v;
+
+    (void)state;
+    memset(buf, '[', DEPTH);
+    memset(buf + DEPTH, ']', DEPTH);
+    v = jsonparse(buf, 2 * DEPTH, DEPTH, NULL, &err);
+    assert_non_null(v);
+    json_decref(v);
+    memset(buf, '[', DEPTH + 1);
+    memset(buf + DEPTH + 1, ']', DEPTH + 1);
+    assert_null(jsonparse(buf, 2 * DEPTH + 2, DEPTH, NULL, &err));
+    assert_int_equal(err.status, JSONPARSE_TOO_DEEP);
+}
+
+static void test_error_position(void **state)
+{
+    struct jsonparse_error err;
+
+    (void)state;
+    assert_null(jsonparse("{\n  \"a\": x}", 11, DEPTH, NULL, &err));
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 8);
+}
+
+/* Every JSON file of the case suite, whole and mutated. */
+static void walk(const char *dir, unsigned *count)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        char path[1024];
+        FILE *f;
+        char *buf;
+        long n;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR) {
+            walk(path, count);
+            continue;
+        }
+        if (!strstr(e->d_name, ".json") || !(f = fopen(path, "rb")))
+            continue;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        rewind(f);
+        buf = malloc((size_t)n + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        agree(buf, (size_t)n);
+        /* deterministic mutations: truncations and byte flips */
+        for (long i = 1; i < n; i += 1 + n / 16) {
+            char saved = buf[i];
+
+            agree(buf, (size_t)i);
+            buf[i] = "\"\\{}[],:0\x01\xc3-e"[i % 14];
+            agree(buf, (size_t)n);
+            buf[i] = saved;
+        }
+        free(buf);
+        (*count)++;
+    }
+    closedir(d);
+}
+
+static void test_case_files(void **state)
+{
+    unsigned count = 0;
+
+    (void)state;
+    walk("tests/cases", &count);
+    assert_true(count > 100);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_error_position),
+        cmocka_unit_test(test_case_files),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
