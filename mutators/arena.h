@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #define ARENA_CHUNK (64 * 1024)      /* bytes of a chunk */
-#define ARENA_KEEP (1024 * 1024)     /* bytes a thread keeps between requests */
+#define ARENA_KEEP (256 * 1024)      /* bytes a thread keeps between requests */
 
 /* Routes jansson's allocations through the arena; call once before any
  * jansson use and before threads start. */

@@ -83,7 +83,9 @@ const struct kind *kinds_of_object(const json_t *obj);
 /* Fills defaults and canonical spellings into obj (borrowed, changed in
  * place); then, when the object validates, replaces spec.generated with the
  * rendered children. Fields of the wrong type are left for the validator.
- * Idempotent: a second call changes nothing. */
+ * Only members of obj and of obj.spec are set, never anything deeper, so a
+ * caller may pass a copy of obj holding a copy of its spec. Idempotent: a
+ * second call changes nothing. */
 void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
 
 /* Judges obj (borrowed, unchanged) as the validating webhook does: field

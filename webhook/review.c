@@ -143,7 +143,11 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
     json_t *warnings = json_array(), *copy, *ops, *status;
 
     if (mode == REVIEW_MUTATE) {
-        copy = json_deep_copy(object);
+        /* kinds_mutate() only sets members of spec: copies of the object
+         * and its spec are enough to diff against, however large the rest */
+        copy = json_copy((json_t *)object);
+        if (json_is_object(json_object_get(object, "spec")))
+            json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
         kinds_mutate(k, copy, ctx);
         ops = patch_diff(object, copy);
         if (json_array_size(ops) > 0) {
