@@ -19,15 +19,48 @@ json_t *children_literal(const char *s)
     json_t *v;
 
     if (!strchr(s, '$'))
-        return json_string(s);
+        return json_string_nocheck(s);
     for (; *s; s++) {
         if (*s == '$')
             strbuf_addch(&sb, '$');
         strbuf_addch(&sb, *s);
     }
-    v = json_stringn(sb.buf, sb.len);
+    v = json_stringn_nocheck(sb.buf, sb.len);
     strbuf_release(&sb);
     return v;
+}
+
+json_t *children_str(const char *s)
+{
+    return json_string_nocheck(s);
+}
+
+json_t *children_obj(const char *key, json_t *value, ...)
+{
+    json_t *o = json_object();
+    va_list ap;
+
+    va_start(ap, value);
+    while (key) {
+        json_object_set_new_nocheck(o, key, value);
+        key = va_arg(ap, const char *);
+        if (key)
+            value = va_arg(ap, json_t *);
+    }
+    va_end(ap);
+    return o;
+}
+
+json_t *children_list(json_t *value, ...)
+{
+    json_t *a = json_array();
+    va_list ap;
+
+    va_start(ap, value);
+    for (; value; value = va_arg(ap, json_t *))
+        json_array_append_new(a, value);
+    va_end(ap);
+    return a;
 }
 
 void children_arg(json_t *args, const char *s)
@@ -62,13 +95,14 @@ json_t *children_args(const char *const *list)
 json_t *children_container(const char *name, const char *image, const char *const *command,
                            json_t *args)
 {
-    json_t *c = json_pack("{s:s, s:s}", "name", name, "image", image), *cmd = json_array();
+    json_t *c = children_obj("name", children_str(name), "image", children_str(image), NULL);
+    json_t *cmd = json_array();
 
     for (; command && *command; command++)
-        json_array_append_new(cmd, json_string(*command));
-    json_object_set_new(c, "command", cmd);
+        json_array_append_new(cmd, children_str(*command));
+    json_object_set_new_nocheck(c, "command", cmd);
     if (args)
-        json_object_set_new(c, "args", args);
+        json_object_set_new_nocheck(c, "args", args);
     return c;
 }
 
@@ -79,49 +113,55 @@ static json_t *list_of(json_t *obj, const char *field)
 
     if (!a) {
         a = json_array();
-        json_object_set_new(obj, field, a);
+        json_object_set_new_nocheck(obj, field, a);
     }
     return a;
 }
 
 void children_mount(json_t *container, const char *volume, const char *path, int read_only)
 {
-    json_t *m = json_pack("{s:s, s:s}", "name", volume, "mountPath", path);
+    json_t *m = children_obj("name", children_str(volume), "mountPath", children_str(path), NULL);
 
     if (read_only)
-        json_object_set_new(m, "readOnly", json_true());
+        json_object_set_new_nocheck(m, "readOnly", json_true());
     json_array_append_new(list_of(container, "volumeMounts"), m);
 }
 
 void children_env(json_t *container, const char *name, const char *value)
 {
     json_array_append_new(list_of(container, "env"),
-                          json_pack("{s:s, s:o}", "name", name, "value", children_literal(value)));
+                          children_obj("name", children_str(name), "value", children_literal(value), NULL));
 }
 
 void children_env_secret(json_t *container, const char *name, const char *secret, const char *key)
 {
     json_array_append_new(list_of(container, "env"),
-                          json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", name, "valueFrom",
-                                    "secretKeyRef", "name", secret, "key", key));
+                          children_obj("name", children_str(name), "valueFrom",
+                                       children_obj("secretKeyRef",
+                                                    children_obj("name", children_str(secret), "key",
+                                                                 children_str(key), NULL),
+                                                    NULL),
+                                       NULL));
 }
 
 void children_gpus(json_t *container, long long gpus)
 {
-    json_object_set_new(container, "resources",
-                        json_pack("{s:{s:I}}", "limits", "nvidia.com/gpu", (json_int_t)gpus));
+    json_object_set_new_nocheck(container, "resources",
+                                children_obj("limits", children_obj("nvidia.com/gpu", json_integer(gpus), NULL),
+                                             NULL));
 }
 
 json_t *children_volume_claim(const char *name, const char *claim)
 {
-    return json_pack("{s:s, s:{s:s}}", "name", name, "persistentVolumeClaim", "claimName", claim);
+    return children_obj("name", children_str(name), "persistentVolumeClaim",
+                        children_obj("claimName", children_str(claim), NULL), NULL);
 }
 
 json_t *children_volume_empty(const char *name, const char *medium)
 {
-    json_t *dir = medium ? json_pack("{s:s}", "medium", medium) : json_object();
+    json_t *dir = medium ? children_obj("medium", children_str(medium), NULL) : json_object();
 
-    return json_pack("{s:s, s:o}", "name", name, "emptyDir", dir);
+    return children_obj("name", children_str(name), "emptyDir", dir, NULL);
 }
 
 json_t *children_pod_labels(const json_t *child, const char *component)
@@ -130,14 +170,14 @@ json_t *children_pod_labels(const json_t *child, const char *component)
 
     if (!labels)
         labels = json_object();
-    json_object_set_new(labels, COMPONENT_LABEL, json_string(component));
+    json_object_set_new_nocheck(labels, COMPONENT_LABEL, children_str(component));
     return labels;
 }
 
 json_t *children_pod_template(const json_t *child, const char *component, json_t *pod_spec)
 {
-    return json_pack("{s:{s:o}, s:o}", "metadata", "labels", children_pod_labels(child, component),
-                     "spec", pod_spec);
+    return children_obj("metadata", children_obj("labels", children_pod_labels(child, component), NULL),
+                        "spec", pod_spec, NULL);
 }
 
 json_t *children_job(const json_t *owner, const char *name, const char *after,
@@ -145,9 +185,10 @@ json_t *children_job(const json_t *owner, const char *name, const char *after,
 {
     json_t *job = kinds_child(owner, "batch/v1", "Job", name, after);
 
-    json_object_set_new(pod_spec, "restartPolicy", json_string("Never"));
-    json_object_set_new(job, "spec",
-                        json_pack("{s:i, s:o}", "backoffLimit", CHILDREN_JOB_BACKOFF_LIMIT,
-                                  "template", children_pod_template(job, component, pod_spec)));
+    json_object_set_new_nocheck(pod_spec, "restartPolicy", children_str("Never"));
+    json_object_set_new_nocheck(job, "spec",
+                                children_obj("backoffLimit", json_integer(CHILDREN_JOB_BACKOFF_LIMIT),
+                                             "template", children_pod_template(job, component, pod_spec),
+                                             NULL));
     return job;
 }

@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 
+#include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
 
@@ -26,10 +27,11 @@ static int expand(const json_t *obj, const struct context *ctx, json_t *children
     (void)ctx;
     (void)errs;
     json_object_set_new(set, "spec",
-                        json_pack("{s:I, s:{s:s, s:{s:s}}, s:{s:s}}", "partitions",
-                                  (json_int_t)kinds_spec_int(obj, "partitions"), "source", "uri",
-                                  kinds_spec_string(obj, "sourceUri"), "secretRef", "name", secret,
-                                  "secretRef", "name", secret));
+                        children_obj("partitions", json_integer(kinds_spec_int(obj, "partitions")), "source",
+                                     children_obj("uri", children_str(kinds_spec_string(obj, "sourceUri")),
+                                                  "secretRef", children_obj("name", children_str(secret), NULL),
+                                                  NULL),
+                                     "secretRef", children_obj("name", children_str(secret), NULL), NULL));
     json_array_append_new(children, set);
     return 0;
 }

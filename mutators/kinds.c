@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds_table.h"
 #include "mutators/strbuf.h"
@@ -384,14 +385,18 @@ json_t *kinds_child(const json_t *obj, const char *api_version, const char *kind
     for (const char *c = okind ? okind : "owner"; *c && n + 1 < sizeof(label); c++)
         label[n++] = (char)tolower((unsigned char)*c);
     label[n] = '\0';
-    md = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "name", name, "namespace",
-                   kinds_spec_string(obj, "namespace"), "labels", "app.kubernetes.io/managed-by",
-                   "paddlex-webhook", "app.kubernetes.io/part-of", "paddlex", label, kinds_name(obj));
+    md = children_obj("name", children_str(name), "namespace", children_str(kinds_spec_string(obj, "namespace")),
+                      "labels",
+                      children_obj("app.kubernetes.io/managed-by", children_str("paddlex-webhook"),
+                                   "app.kubernetes.io/part-of", children_str("paddlex"), label,
+                                   children_str(kinds_name(obj)), NULL),
+                      NULL);
 
     if (after)
-        json_object_set_new(md, "annotations",
-                            json_pack("{s:s}", "paddlex.paddlepaddle.org/after", after));
-    return json_pack("{s:s, s:s, s:o}", "apiVersion", api_version, "kind", kind, "metadata", md);
+        json_object_set_new_nocheck(md, "annotations",
+                                    children_obj("paddlex.paddlepaddle.org/after", children_str(after), NULL));
+    return children_obj("apiVersion", children_str(api_version), "kind", children_str(kind), "metadata", md,
+                        NULL);
 }
 
 const char *kinds_spec_string(const json_t *obj, const char *key)

@@ -59,9 +59,12 @@ static int expand(const json_t *obj, const struct context *ctx, json_t *children
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
     json_array_append_new(children,
                           children_job(obj, name.buf, NULL, "upload",
-                                       json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
-                                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER,
-                                                                       kinds_spec_string(obj, "pvcName")))));
+                                       children_obj("containers", children_list(c, NULL), "volumes",
+                                                    children_list(children_volume_claim(
+                                                                      CHILDREN_VOLUME_TASK_CENTER,
+                                                                      kinds_spec_string(obj, "pvcName")),
+                                                                  NULL),
+                                                    NULL)));
     strbuf_release(&name);
     strbuf_release(&file);
     strbuf_release(&key);

@@ -45,14 +45,17 @@ static int expand(const json_t *obj, const struct context *ctx, json_t *children
     children_arg(args, "--port");
     children_argf(args, "%lld", port);
     c = children_container("kserve-container", kinds_spec_string(obj, "image"), serve, args);
-    json_object_set_new(c, "ports", json_pack("[{s:I, s:s}]", "containerPort", (json_int_t)port,
-                                              "protocol", "TCP"));
+    json_object_set_new(c, "ports", children_list(children_obj("containerPort", json_integer(port), "protocol",
+                                                               children_str("TCP"), NULL),
+                                                  NULL));
     strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(obj, "endpoint"),
                 CHILDREN_MODEL_BUCKET, model, kinds_spec_string(obj, "modelVersion"), model);
     children_env(c, "STORAGE_URI", uri.buf);
     strbuf_release(&uri);
-    json_object_set_new(isvc, "spec", json_pack("{s:{s:i, s:[o]}}", "predictor", "minReplicas", 1,
-                                                "containers", c));
+    json_object_set_new(isvc, "spec", children_obj("predictor",
+                                                   children_obj("minReplicas", json_integer(1), "containers",
+                                                                children_list(c, NULL), NULL),
+                                                   NULL));
     json_array_append_new(children, isvc);
     return 0;
 }

@@ -402,22 +402,24 @@ static json_t *paddlejob_role(const struct training *t, const json_t *job, long 
     if (t->pretrain) {
         children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
         json_array_append_new(volumes, children_volume_empty("pretrain-model", NULL));
-        json_object_set_new(spec, "initContainers", json_pack("[o]", pretrain_container(t)));
+        json_object_set_new(spec, "initContainers", children_list(pretrain_container(t), NULL));
     }
     if (worker && t->gpus > 0)
         children_gpus(c, t->gpus);
-    json_object_set_new(spec, "containers", json_pack("[o]", c));
+    json_object_set_new(spec, "containers", children_list(c, NULL));
     json_object_set_new(spec, "volumes", volumes);
-    return json_pack("{s:I, s:o}", "replicas", (json_int_t)replicas, "template",
-                     children_pod_template(job, role, spec));
+    return children_obj("replicas", json_integer(replicas), "template",
+                        children_pod_template(job, role, spec), NULL);
 }
 
 static json_t *paddlejob(const struct training *t)
 {
     json_t *job = kinds_child(t->obj, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
-    json_t *spec = json_pack("{s:s, s:i, s:s, s:{s:s, s:s}}", "cleanPodPolicy", "OnCompletion",
-                             "withGloo", 1, "intranet", "PodIP", "sampleSetRef", "name", t->dataset,
-                             "mountPath", CHILDREN_DATA_CENTER);
+    json_t *spec = children_obj("cleanPodPolicy", children_str("OnCompletion"), "withGloo", json_integer(1),
+                                "intranet", children_str("PodIP"), "sampleSetRef",
+                                children_obj("name", children_str(t->dataset), "mountPath",
+                                             children_str(CHILDREN_DATA_CENTER), NULL),
+                                NULL);
 
     if (t->workers > 0)
         json_object_set_new(spec, "worker", paddlejob_role(t, job, t->workers, "worker", 1));
@@ -439,20 +441,26 @@ static void visualdl(const struct training *t, json_t *children)
     c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
                            children_args((const char *const[]){ "--logdir", VDL_DIR, "--host",
                                                                 "0.0.0.0", "--port", "8040", NULL }));
-    json_object_set_new(c, "ports", json_pack("[{s:s, s:i, s:s}]", "name", "http", "containerPort",
-                                              VISUALDL_PORT, "protocol", "TCP"));
+    json_object_set_new(c, "ports", children_list(children_obj("name", children_str("http"), "containerPort",
+                                                               json_integer(VISUALDL_PORT), "protocol",
+                                                               children_str("TCP"), NULL),
+                                                  NULL));
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
-    spec = json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
-                     children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
+    spec = children_obj("containers", children_list(c, NULL), "volumes",
+                        children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL), NULL);
     json_object_set_new(deploy, "spec",
-                        json_pack("{s:i, s:{s:o}, s:o}", "replicas", 1, "selector", "matchLabels",
-                                  children_pod_labels(deploy, "visualdl"), "template",
-                                  children_pod_template(deploy, "visualdl", spec)));
+                        children_obj("replicas", json_integer(1), "selector",
+                                     children_obj("matchLabels", children_pod_labels(deploy, "visualdl"), NULL),
+                                     "template", children_pod_template(deploy, "visualdl", spec), NULL));
     svc = kinds_child(t->obj, "v1", "Service", name, NULL);
     json_object_set_new(svc, "spec",
-                        json_pack("{s:o, s:[{s:s, s:i, s:i, s:s}]}", "selector",
-                                  children_pod_labels(deploy, "visualdl"), "ports", "name", "http",
-                                  "port", VISUALDL_PORT, "targetPort", VISUALDL_PORT, "protocol", "TCP"));
+                        children_obj("selector", children_pod_labels(deploy, "visualdl"), "ports",
+                                     children_list(children_obj("name", children_str("http"), "port",
+                                                                json_integer(VISUALDL_PORT), "targetPort",
+                                                                json_integer(VISUALDL_PORT), "protocol",
+                                                                children_str("TCP"), NULL),
+                                                   NULL),
+                                     NULL));
     json_array_append_new(children, deploy);
     json_array_append_new(children, svc);
 }
@@ -496,8 +504,10 @@ static json_t *export_job(const struct training *t)
     strbuf_addf(&name, "%s-export", t->name);
     strbuf_addf(&after, "PaddleJob/%s", t->name);
     job = children_job(t->obj, name.buf, after.buf, "export",
-                       json_pack("{s:[o], s:[o]}", "containers", c, "volumes",
-                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc)));
+                       children_obj("containers", children_list(c, NULL), "volumes",
+                                    children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
+                                                  NULL),
+                                    NULL));
     strbuf_release(&weights);
     strbuf_release(&dir_flag);
     strbuf_release(&name);
@@ -544,9 +554,11 @@ static json_t *convert_job(const struct training *t)
     strbuf_addf(&name, "%s-convert", t->name);
     strbuf_addf(&after, "Job/%s-export", t->name);
     job = children_job(t->obj, name.buf, after.buf, "convert",
-                       json_pack("{s:[o, o], s:[o], s:[o]}", "initContainers", convert, pack,
-                                 "containers", publish, "volumes",
-                                 children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc)));
+                       children_obj("initContainers", children_list(convert, pack, NULL), "containers",
+                                    children_list(publish, NULL), "volumes",
+                                    children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
+                                                  NULL),
+                                    NULL));
     strbuf_release(&dir);
     strbuf_release(&tmp);
     strbuf_release(&out);
