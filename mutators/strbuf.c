@@ -35,10 +35,6 @@ void strbuf_addstr(struct strbuf *sb, const char *s)
     strbuf_add(sb, s, strlen(s));
 }
 
-void strbuf_addch(struct strbuf *sb, char c)
-{
-    strbuf_add(sb, &c, 1);
-}
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {

@@ -23,7 +23,13 @@ void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_addch(struct strbuf *sb, char c);
+static inline void strbuf_addch(struct strbuf *sb, char c)
+{
+    if (sb->len + 1 >= sb->alloc)
+        strbuf_grow(sb, 1);
+    sb->buf[sb->len++] = c;
+    sb->buf[sb->len] = '\0';
+}
 
 /* Hands the bytes over (never NULL: an empty string when nothing was added);
  * the strbuf is left empty. */

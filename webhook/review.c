@@ -44,17 +44,16 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     return NULL;
 }
 
-/* The base64 of in[0..n) as a new json string. */
-static json_t *base64(const char *in, size_t n)
+/* Appends the base64 of in[0..n) to sb. */
+static void base64(struct strbuf *sb, const char *in, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)in;
-    size_t len = (n + 2) / 3 * 4, i = 0;
-    char *out = malloc(len + 1), *q = out;
-    json_t *s;
+    size_t i = 0;
+    char *q;
 
-    if (!out)
-        return NULL;
+    strbuf_grow(sb, (n + 2) / 3 * 4);
+    q = sb->buf + sb->len;
     for (; i + 3 <= n; i += 3) {
         unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 
@@ -71,10 +70,10 @@ static json_t *base64(const char *in, size_t n)
         q[1] = tab[v >> 12 & 63];
         q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
         q[3] = '=';
+        q += 4;
     }
-    s = json_stringn_nocheck(out, len);
-    free(out);
-    return s;
+    sb->len = (size_t)(q - sb->buf);
+    sb->buf[sb->len] = '\0';
 }
 
 /* Copies src clipped to cap - 1 bytes, never cutting a UTF-8 sequence. */
@@ -135,12 +134,20 @@ static json_t *denial_status(const struct kind *k, const char *name, const struc
     return status;
 }
 
-/* Fills response with the verdict on object. */
+/* The answer to one review, before it is written out. */
+struct verdict {
+    int allowed;
+    struct strbuf patch;        /* the JSON Patch text; empty for none */
+    json_t *status;             /* the denial's status, or NULL */
+    json_t *warnings;           /* array of strings */
+};
+
+/* Judges object into v. */
 static void admit(enum review_mode mode, const struct kind *k, const json_t *object,
-                  const struct context *ctx, json_t *response, struct review_result *out)
+                  const struct context *ctx, struct verdict *v, struct review_result *out)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
-    json_t *warnings = json_array(), *copy, *ops, *status;
+    json_t *copy, *ops;
 
     if (mode == REVIEW_MUTATE) {
         /* kinds_mutate() only sets members of spec: copies of the object
@@ -151,30 +158,46 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
         kinds_mutate(k, copy, ctx);
         ops = patch_diff(object, copy);
         if (json_array_size(ops) > 0) {
-            struct strbuf text = STRBUF_INIT;
-
-            strbuf_grow(&text, REVIEW_OUT_HINT);
-            jsondump_append(&text, ops);
-            json_object_set_new(response, "patchType", json_string("JSONPatch"));
-            json_object_set_new(response, "patch", base64(text.buf, text.len));
-            strbuf_release(&text);
+            strbuf_grow(&v->patch, REVIEW_OUT_HINT);
+            jsondump_append(&v->patch, ops);
             out->patched = 1;
         }
         json_decref(ops);
         json_decref(copy);
     } else {
-        kinds_validate(k, object, ctx, &errs, warnings);
+        kinds_validate(k, object, ctx, &errs, v->warnings);
         if (errs.len > 0) {
-            status = denial_status(k, kinds_name(object), &errs, out);
-            json_object_set_new(response, "allowed", json_false());
-            json_object_set_new(response, "status", status);
-            out->allowed = 0;
+            v->status = denial_status(k, kinds_name(object), &errs, out);
+            v->allowed = out->allowed = 0;
         }
     }
-    if (json_array_size(warnings) > 0)
-        json_object_set(response, "warnings", warnings);
-    json_decref(warnings);
     fielderr_release(&errs);
+}
+
+/* Writes the response AdmissionReview. The patch goes into the text as
+ * base64 directly: it is most of the answer's bytes. */
+static void write_answer(struct strbuf *sb, const char *version, const json_t *uid, const struct verdict *v)
+{
+    strbuf_grow(sb, REVIEW_OUT_HINT);
+    strbuf_addstr(sb, "{\"apiVersion\":");
+    jsondump_string(sb, version, strlen(version));
+    strbuf_addstr(sb, ",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":");
+    jsondump_append(sb, uid);
+    strbuf_addstr(sb, v->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
+    if (v->patch.len) {
+        strbuf_addstr(sb, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+        base64(sb, v->patch.buf, v->patch.len);
+        strbuf_addch(sb, '"');
+    }
+    if (v->status) {
+        strbuf_addstr(sb, ",\"status\":");
+        jsondump_append(sb, v->status);
+    }
+    if (json_array_size(v->warnings) > 0) {
+        strbuf_addstr(sb, ",\"warnings\":");
+        jsondump_append(sb, v->warnings);
+    }
+    strbuf_addstr(sb, "}}");
 }
 
 static const char *version_of(const json_t *review)
@@ -203,7 +226,8 @@ static const struct kind *kind_of(const json_t *request, const json_t *object, s
 int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
                   struct review_result *out)
 {
-    json_t *review = NULL, *request, *object, *response = NULL, *answer = NULL;
+    json_t *review = NULL, *request, *object;
+    struct verdict v = { .allowed = 1, .patch = STRBUF_INIT, .warnings = json_array() };
     const struct kind *k;
     const char *version, *uid, *op;
     struct context ctx = { 0 };
@@ -239,8 +263,6 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     copy_field(out->namespace, sizeof(out->namespace), ctx.namespace);
     copy_field(out->name, sizeof(out->name), json_string_value(json_object_get(request, "name")));
     k = kind_of(request, object, out);
-    /* the uid is echoed as sent, whatever bytes it holds */
-    response = json_pack("{s:O, s:b}", "uid", json_object_get(request, "uid"), "allowed", 1);
     /* DELETE, CONNECT and kinds not ours pass untouched */
     if (k && op && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
         if (!json_is_object(object)) {
@@ -252,22 +274,21 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
         ctx.username = json_string_value(json_object_get(json_object_get(request, "userInfo"), "username"));
         ctx.groups = json_object_get(json_object_get(request, "userInfo"), "groups");
         policy_apply(p, &ctx);
-        admit(mode, k, object, &ctx, response, out);
+        admit(mode, k, object, &ctx, &v, out);
     }
-    answer = json_pack("{s:s, s:s, s:O}", "apiVersion", version, "kind", "AdmissionReview",
-                       "response", response);
-    if (answer) {
+    {
         struct strbuf sb = STRBUF_INIT;
 
-        strbuf_grow(&sb, REVIEW_OUT_HINT);
-        jsondump_append(&sb, answer);
+        /* the uid is echoed as sent, whatever bytes it holds */
+        write_answer(&sb, version, json_object_get(request, "uid"), &v);
         out->http_status = 200;
         out->len = sb.len;
         out->body = strbuf_detach(&sb);
     }
 out:
-    json_decref(answer);
-    json_decref(response);
+    strbuf_release(&v.patch);
+    json_decref(v.status);
+    json_decref(v.warnings);
     json_decref(review);
     arena_end();
     return out->body ? 0 : -1;
