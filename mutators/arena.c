@@ -107,6 +107,8 @@ void arena_install(void)
 {
 #ifndef ARENA_SANITIZED
     json_set_alloc_funcs(arena_malloc, arena_free);
+#else
+    (void)arena_malloc, (void)arena_free;
 #endif
 }
 
