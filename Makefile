@@ -33,6 +33,7 @@ DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
 PYTHON   ?= /usr/bin/python3
 
 .PHONY: all deps demo test unit cases e2e check asan bench clean
+.PHONY: fuzz valgrind
 all: $(PROG)
 
 $(BUILD)/%.o: %.c
@@ -87,6 +88,61 @@ check: test
 # SPEC §7 figures against nginx in the same run (not part of make test).
 bench: deps $(PROG)
 	$(PYTHON) tests/bench/bench.py --bin $(PROG)
+
+# libFuzzer targets (tests/fuzz/): the library built by clang with coverage,
+# ASan and UBSan into build-fuzz/, one binary per target. Each target first
+# replays tests/fuzz/regressions/<target>/ (saved reproducers), then fuzzes
+# for FUZZ_SECONDS from seeds made from the test data; a failing replay or a
+# new crash fails the target after all targets ran. New crashes land in
+# build-fuzz/artifacts/<target>/, the grown corpus in build-fuzz/corpus/.
+FUZZ_TARGETS := review configchanges sync yaml $(if $(wildcard mutators/jsonparse.c),jsonparse)
+FUZZ_SECONDS ?= 60
+FUZZ_OPT     ?= -O1 -g -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Wall -Wextra -Werror -I. \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+fuzz: $(PROG)
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="$(FUZZ_OPT)" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build-fuzz/libpaddlex.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "clang ... -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c build-fuzz/libpaddlex.a"; \
+		clang $(FUZZ_CFLAGS) -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c build-fuzz/libpaddlex.a $(LDLIBS); \
+	done
+	rm -rf build-fuzz/seeds
+	$(PYTHON) tests/fuzz/seed.py --bin $(PROG) --out build-fuzz/seeds
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		if [ -n "$$(ls tests/fuzz/regressions/$$t 2>/dev/null)" ]; then \
+			echo "== fuzz_$$t: replay tests/fuzz/regressions/$$t"; \
+			build-fuzz/fuzz_$$t -timeout=5 tests/fuzz/regressions/$$t/* || failed="$$failed $$t(replay)"; \
+		fi; \
+		mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts/$$t; \
+		echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz_$$t -max_len=65536 -timeout=5 -max_total_time=$(FUZZ_SECONDS) \
+			-dict=tests/fuzz/paddlex.dict -artifact_prefix=build-fuzz/artifacts/$$t/ \
+			-print_final_stats=1 build-fuzz/corpus/$$t build-fuzz/seeds/$$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed"; exit 1; fi; echo "fuzz: no findings"
+
+# The unit tests, then `review mutate|validate` (and validate under
+# examples/policy.yaml) on every case review.json and every
+# VALGRIND_EVERY-th generated case review, under memcheck: any error or
+# leak fails. Uses the plain build ($(BUILD)), no sanitizers.
+VALGRIND       ?= valgrind -q --leak-check=full --error-exitcode=1
+VALGRIND_EVERY ?= 8
+
+valgrind: $(UNIT_BINS) $(PROG)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
+	rm -rf $(BUILD)/valgrind
+	$(PYTHON) tests/fuzz/seed.py --bin $(PROG) --out $(BUILD)/valgrind --only review
+	@set -e; n=0; for r in tests/cases/*/*/review.json $(BUILD)/valgrind/review/*; do \
+		n=$$((n + 1)); \
+		case $$r in tests/*) ;; *) [ $$((n % $(VALGRIND_EVERY))) -eq 0 ] || continue ;; esac; \
+		echo "== valgrind review mutate|validate $$r"; \
+		$(VALGRIND) $(PROG) review mutate < $$r > /dev/null; \
+		$(VALGRIND) $(PROG) review validate < $$r > /dev/null; \
+		$(VALGRIND) $(PROG) review validate --policy examples/policy.yaml < $$r > /dev/null; \
+	done
 
 clean:
 	rm -rf build build-* bin

@@ -54,9 +54,14 @@ static void make_key(void)
     pthread_key_create(&exit_key, on_thread_exit);
 }
 
-static struct chunk *new_chunk(size_t need)
+/* Each new chunk is at least twice the last, so a request holds few
+ * chunks however much it allocates, and arena_free's search stays short. */
+static struct chunk *new_chunk(const struct chunk *last, size_t need)
 {
-    size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+    size_t size = last ? 2 * last->size : ARENA_CHUNK;
+
+    if (size < need)
+        size = need;
     struct chunk *c = malloc(sizeof(*c) + size);
 
     if (c) {
@@ -79,7 +84,7 @@ static void *arena_malloc(size_t n)
         if (c->size - c->used >= need)
             break;
     if (!c) {
-        c = new_chunk(need);
+        c = new_chunk(a->chunks, need);
         if (!c)
             return NULL;
         c->next = a->chunks;

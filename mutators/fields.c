@@ -345,6 +345,18 @@ int fields_has_control(const char *s, int spaces)
     return 0;
 }
 
+size_t fields_utf8_clip(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
 size_t fields_utf8_length(const char *s)
 {
     size_t n = 0;

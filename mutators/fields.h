@@ -33,6 +33,10 @@ int fields_parse_url(const char *s, struct url *u);
  * any Unicode white space. s is valid UTF-8. */
 int fields_has_control(const char *s, int spaces);
 
+/* The bytes of s to keep so that at most max are kept and no UTF-8
+ * sequence is cut. */
+size_t fields_utf8_clip(const char *s, size_t max);
+
 /* The number of UTF-8 characters in s. */
 size_t fields_utf8_length(const char *s);
 

@@ -12,11 +12,11 @@
 
 #include "mutators/strbuf.h"
 
-#define MAX_NUMBER 128      /* characters of a number literal */
 
 struct parser {
     const char *p, *end, *start;
     int depth, max_depth;
+    size_t values;
     struct jsonparse_error *err;
     struct strbuf scratch;  /* unescaped strings */
 };
@@ -250,7 +250,7 @@ static int digits(struct parser *ps)
 static json_t *number(struct parser *ps)
 {
     const char *from = ps->p;
-    char text[MAX_NUMBER + 1], *endp;
+    char text[JSONPARSE_MAX_NUMBER + 1], *endp;
     int real = 0;
     size_t n;
 
@@ -275,7 +275,7 @@ static json_t *number(struct parser *ps)
             return fail(ps, JSONPARSE_SYNTAX, "invalid number");
     }
     n = (size_t)(ps->p - from);
-    if (n > MAX_NUMBER)
+    if (n > JSONPARSE_MAX_NUMBER)
         return fail(ps, JSONPARSE_SYNTAX, "number too long");
     memcpy(text, from, n);
     text[n] = '\0';
@@ -411,6 +411,8 @@ static json_t *value(struct parser *ps)
     skip_space(ps);
     if (ps->p >= ps->end)
         return fail(ps, JSONPARSE_SYNTAX, "unexpected end of input");
+    if (++ps->values > JSONPARSE_MAX_VALUES)
+        return fail(ps, JSONPARSE_TOO_MANY, "too many values");
     switch (*ps->p) {
     case '{':
     case '[':
@@ -437,7 +439,7 @@ static json_t *value(struct parser *ps)
 json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
                   struct jsonparse_error *err)
 {
-    struct parser ps = { buf, buf + len, buf, 0, max_depth, err, STRBUF_INIT };
+    struct parser ps = { buf, buf + len, buf, 0, max_depth, 0, err, STRBUF_INIT };
     json_t *v;
 
     memset(err, 0, sizeof(*err));

@@ -16,7 +16,15 @@
 
 #include <jansson.h>
 
-enum jsonparse_status { JSONPARSE_OK, JSONPARSE_SYNTAX, JSONPARSE_TOO_DEEP };
+/* Values one text may hold: a dense body ("[{},{},...]") would otherwise
+ * cost ~100 bytes of memory per input byte. A Kubernetes object, at most
+ * 1.5 MiB in etcd, holds far fewer. */
+#define JSONPARSE_MAX_VALUES 100000
+
+/* Characters of one number literal; the apiserver writes short ones. */
+#define JSONPARSE_MAX_NUMBER 128
+
+enum jsonparse_status { JSONPARSE_OK, JSONPARSE_SYNTAX, JSONPARSE_TOO_DEEP, JSONPARSE_TOO_MANY };
 
 struct jsonparse_error {
     enum jsonparse_status status;

@@ -301,8 +301,10 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
 
         if (field_named(k, key) || !strcmp(key, "generated"))
             continue;
-        snprintf(path, sizeof(path), "spec.%.100s", key);
-        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.100s\"", key);
+        int n = (int)fields_utf8_clip(key, 100);
+
+        snprintf(path, sizeof(path), "spec.%.*s", n, key);
+        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.*s\"", n, key);
     }
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)

@@ -44,6 +44,8 @@ static const struct option_spec {
       "policy file, YAML or JSON (re-read when it changes)" },
     { "max-body", OPT_SIZE, offsetof(struct server_config, max_body), 1024, 64ULL << 20,
       "largest request body in bytes (default 3 MiB)" },
+    { "max-buffered", OPT_SIZE, offsetof(struct server_config, max_buffered), 1ULL << 20, 1ULL << 34,
+      "bytes of all request bodies held at once; past it 503 (default 24 MiB)" },
     { "threads", OPT_UINT, offsetof(struct server_config, threads), 0, 256,
       "worker threads (default: one per core)" },
     { "max-connections", OPT_UINT, offsetof(struct server_config, max_connections), 1, 65536,

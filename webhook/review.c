@@ -38,6 +38,8 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     }
     if (err.status == JSONPARSE_TOO_DEEP)
         snprintf(why, whylen, "request body nests too deeply");
+    else if (err.status == JSONPARSE_TOO_MANY)
+        snprintf(why, whylen, "request body holds more than %d values", JSONPARSE_MAX_VALUES);
     else
         snprintf(why, whylen, "request body is not valid JSON: %s (line %zu, column %zu)", err.text,
                  err.line, err.column);

@@ -51,12 +51,13 @@ struct server {
     struct file_sig policy_sig;
     pthread_mutex_t policy_lock;    /* guards the swap of policy, not its use */
     struct policy *policy;          /* one reference; NULL: built-in settings */
+    atomic_size_t buffered;         /* bytes of request bodies held, all connections */
 };
 
 struct request {
     char *body;
     size_t len, cap;
-    int too_large;
+    int too_large;                  /* 1: over --max-body; 2: over --max-buffered */
     struct timespec start;
 };
 
@@ -93,6 +94,7 @@ void server_config_init(struct server_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->listen = "0.0.0.0:8443";
     cfg->max_body = SERVER_MAX_BODY_DEFAULT;
+    cfg->max_buffered = SERVER_MAX_BUFFERED_DEFAULT;
     cfg->max_connections = 1024;
     cfg->connection_timeout = 30;
     cfg->reload_interval_ms = 1000;
@@ -250,7 +252,9 @@ static int method_ok(const struct route *rt, const char *method)
 }
 
 /* Appends an upload chunk under the body cap; past it the rest is dropped
- * and the request marked for 413. */
+ * and the request marked for 413. Every connection's buffer counts against
+ * one budget, --max-buffered: past it the request gets 503, so many large
+ * uploads at once cannot take more memory than the budget. */
 static void collect(struct server *s, struct request *r, const char *data, size_t n)
 {
     size_t want;
@@ -270,9 +274,15 @@ static void collect(struct server *s, struct request *r, const char *data, size_
             cap *= 2;
         if (cap > s->cfg->max_body)
             cap = s->cfg->max_body;
+        if (atomic_fetch_add(&s->buffered, cap - r->cap) + (cap - r->cap) > s->cfg->max_buffered) {
+            atomic_fetch_sub(&s->buffered, cap - r->cap);
+            r->too_large = 2;
+            return;
+        }
         nb = realloc(r->body, cap);
         if (!nb) {
-            r->too_large = 1;
+            atomic_fetch_sub(&s->buffered, cap - r->cap);
+            r->too_large = 2;
             return;
         }
         r->body = nb;
@@ -329,7 +339,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!rep.body && r->too_large) {
+    if (!rep.body && r->too_large == 2) {
+        text_reply(&rep, MHD_HTTP_SERVICE_UNAVAILABLE, "too many request bodies in flight; retry\n");
+        metrics_denial(&s->metrics, MD_TOO_LARGE);
+    } else if (!rep.body && r->too_large) {
         text_reply(&rep, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n");
         metrics_denial(&s->metrics, MD_TOO_LARGE);
     }
@@ -352,6 +365,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (!r)
         return;
     atomic_fetch_sub(&s->metrics.in_flight, 1);
+    atomic_fetch_sub(&s->buffered, r->cap);
     free(r->body);
     free(r);
     *req_cls = NULL;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define SERVER_MAX_BODY_DEFAULT (3u * 1024 * 1024)  /* the apiserver's own request limit */
+#define SERVER_MAX_BUFFERED_DEFAULT (24u * 1024 * 1024) /* all bodies held at once */
 
 struct server_config {
     const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT"; default 0.0.0.0:8443 */
@@ -14,6 +15,7 @@ struct server_config {
     const char *key_file;
     const char *policy_file;        /* NULL: built-in settings */
     size_t max_body;                /* bytes; larger bodies get 413 */
+    size_t max_buffered;            /* bytes of all bodies held at once; past it 503 */
     unsigned threads;               /* worker threads; 0 = one per core */
     unsigned max_connections;       /* open connections at once */
     unsigned connection_timeout;    /* seconds a connection may idle */

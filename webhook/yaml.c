@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -93,11 +94,14 @@ static int parse_int(const char *s, long long *out)
     if (!((*p >= '0' && *p <= '9') || (base == 16 && isxdigit((unsigned char)*p))))
         return -1;
     errno = 0;
-    *out = strtoll(p, &end, base);
-    if (*end || errno)
-        return -1;
-    if (*s == '-')
-        *out = -*out;
+    {
+        /* unsigned, so that -9223372036854775808 fits */
+        unsigned long long u = strtoull(p, &end, base);
+
+        if (*end || errno || u > (unsigned long long)LLONG_MAX + (*s == '-'))
+            return -1;
+        *out = *s == '-' ? (long long)(0 - u) : (long long)u;
+    }
     return 0;
 }
 
