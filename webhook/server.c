@@ -9,6 +9,7 @@
 #include "webhook/server.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -32,6 +33,7 @@
 #include "webhook/tls.h"
 
 #define SERVER_ERR_MAX 512
+#define SERVER_MMAP_THRESHOLD (256 * 1024)
 
 /* What identifies a file's content without reading it; a kubelet "..data"
  * symlink swap changes the inode that stat() reaches. */
@@ -552,6 +554,11 @@ int server_run(const struct server_config *cfg)
     int sig;
 
     metrics_init(&s.metrics);
+    /* A fixed threshold keeps large buffers (bodies, big answers, arena
+     * chunks) in their own mappings, given back to the system when freed;
+     * glibc's default raises it after each such free, after which large
+     * requests leave the heap grown for good. */
+    mallopt(M_MMAP_THRESHOLD, SERVER_MMAP_THRESHOLD);
     if (parse_listen(cfg->listen, &addr, err, sizeof(err)) < 0) {
         LOG(LOG_ERROR, "%s", err);
         return 1;
