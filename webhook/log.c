@@ -72,11 +72,22 @@ void log_write(enum log_level level, const char *fmt, ...)
     char ts[40], msg[LOG_MAX_MESSAGE];
     va_list ap;
 
+    json_t *text;
+
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* a message quoting clipped untrusted text may not be valid UTF-8:
+     * mask the non-ASCII bytes rather than lose the line */
+    text = json_string(msg);
+    if (!text) {
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        text = json_string(msg);
+    }
     timestamp(ts, sizeof(ts));
-    emit(stderr, json_pack("{s:s, s:s, s:s}", "ts", ts, "level", names[level], "msg", msg));
+    emit(stderr, json_pack("{s:s, s:s, s:o}", "ts", ts, "level", names[level], "msg", text));
 }
 
 void log_admission(const char *path, const struct review_result *r, double seconds)
