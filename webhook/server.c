@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -523,7 +524,7 @@ static int wait_signal(const sigset_t *set, unsigned ms)
  * them. in_flight is first read one tick after the listening socket closes,
  * so that bytes already received have reached a handler; a request whose
  * headers arrive later is cut. */
-static void drain(struct server *s, const sigset_t *set)
+static MHD_socket drain(struct server *s, const sigset_t *set)
 {
     struct timespec t0;
     MHD_socket fd;
@@ -534,19 +535,25 @@ static void drain(struct server *s, const sigset_t *set)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (since(&t0) < s->cfg->shutdown_delay)
         wait_signal(set, 100);
+    /* The worker threads take the listening socket out of their epoll sets
+     * on their own time: closing it now would make that fail (and MHD
+     * abort). Shut it down instead, which refuses new connections, and
+     * close it once the daemon has stopped. */
     fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+        shutdown(fd, SHUT_RDWR);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do
         wait_signal(set, 50);
     while ((left = atomic_load(&s->metrics.in_flight)) > 0 && since(&t0) < s->cfg->drain_timeout);
     if (left > 0)
         LOG(LOG_WARN, "drain timeout: cutting the requests in flight (%d)", left);
+    return fd;
 }
 
 int server_run(const struct server_config *cfg)
 {
+    MHD_socket listen_fd;
     struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER };
     struct sockaddr_storage addr;
     char err[SERVER_ERR_MAX];
@@ -603,8 +610,10 @@ int server_run(const struct server_config *cfg)
         reload_policy(&s, 0);
     }
     LOG(LOG_INFO, "signal %d: shutting down", sig);
-    drain(&s, &set);
+    listen_fd = drain(&s, &set);
     MHD_stop_daemon(s.daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
     tls_release();
     policy_unref(s.policy);
     LOG(LOG_INFO, "stopped");
