@@ -13,181 +13,147 @@
 
 #define COMPONENT_LABEL "app.kubernetes.io/component"
 
-json_t *children_literal(const char *s)
+struct node *children_literal(const char *s)
 {
     struct strbuf sb = STRBUF_INIT;
-    json_t *v;
+    struct node *v;
 
     if (!strchr(s, '$'))
-        return json_string_nocheck(s);
+        return node_str(s);
     for (; *s; s++) {
         if (*s == '$')
             strbuf_addch(&sb, '$');
         strbuf_addch(&sb, *s);
     }
-    v = json_stringn_nocheck(sb.buf, sb.len);
+    v = node_strn(sb.buf, sb.len);
     strbuf_release(&sb);
     return v;
 }
 
-json_t *children_str(const char *s)
+void children_arg(struct node *args, const char *s)
 {
-    return json_string_nocheck(s);
+    node_append(args, children_literal(s));
 }
 
-json_t *children_obj(const char *key, json_t *value, ...)
+void children_argcat(struct node *args, ...)
 {
-    json_t *o = json_object();
+    struct strbuf sb = STRBUF_INIT;
     va_list ap;
+    const char *s;
 
-    va_start(ap, value);
-    while (key) {
-        json_object_set_new_nocheck(o, key, value);
-        key = va_arg(ap, const char *);
-        if (key)
-            value = va_arg(ap, json_t *);
-    }
+    va_start(ap, args);
+    while ((s = va_arg(ap, const char *)))
+        strbuf_addstr(&sb, s);
     va_end(ap);
-    return o;
+    children_arg(args, sb.buf ? sb.buf : "");
+    strbuf_release(&sb);
 }
 
-json_t *children_list(json_t *value, ...)
+struct node *children_args(const char *const *list)
 {
-    json_t *a = json_array();
-    va_list ap;
-
-    va_start(ap, value);
-    for (; value; value = va_arg(ap, json_t *))
-        json_array_append_new(a, value);
-    va_end(ap);
-    return a;
-}
-
-void children_arg(json_t *args, const char *s)
-{
-    json_array_append_new(args, children_literal(s));
-}
-
-void children_argf(json_t *args, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-    int n;
-
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    children_arg(args, s);
-    free(s);
-}
-
-json_t *children_args(const char *const *list)
-{
-    json_t *args = json_array();
+    struct node *args = node_array();
 
     for (; *list; list++)
         children_arg(args, *list);
     return args;
 }
 
-json_t *children_container(const char *name, const char *image, const char *const *command,
-                           json_t *args)
+struct node *children_container(const char *name, const char *image, const char *const *command,
+                           struct node *args)
 {
-    json_t *c = children_obj("name", children_str(name), "image", children_str(image), NULL);
-    json_t *cmd = json_array();
+    struct node *c = node_obj("name", node_str(name), "image", node_str(image), NULL);
+    struct node *cmd = node_array();
 
     for (; command && *command; command++)
-        json_array_append_new(cmd, children_str(*command));
-    json_object_set_new_nocheck(c, "command", cmd);
+        node_append(cmd, node_str(*command));
+    node_set(c, "command", cmd);
     if (args)
-        json_object_set_new_nocheck(c, "args", args);
+        node_set(c, "args", args);
     return c;
 }
 
 /* container[field] as an array, created when absent (borrowed). */
-static json_t *list_of(json_t *obj, const char *field)
+static struct node *list_of(struct node *obj, const char *field)
 {
-    json_t *a = json_object_get(obj, field);
+    struct node *a = node_get(obj, field);
 
     if (!a) {
-        a = json_array();
-        json_object_set_new_nocheck(obj, field, a);
+        a = node_array();
+        node_set(obj, field, a);
     }
     return a;
 }
 
-void children_mount(json_t *container, const char *volume, const char *path, int read_only)
+void children_mount(struct node *container, const char *volume, const char *path, int read_only)
 {
-    json_t *m = children_obj("name", children_str(volume), "mountPath", children_str(path), NULL);
+    struct node *m = node_obj("name", node_str(volume), "mountPath", node_str(path), NULL);
 
     if (read_only)
-        json_object_set_new_nocheck(m, "readOnly", json_true());
-    json_array_append_new(list_of(container, "volumeMounts"), m);
+        node_set(m, "readOnly", node_true());
+    node_append(list_of(container, "volumeMounts"), m);
 }
 
-void children_env(json_t *container, const char *name, const char *value)
+void children_env(struct node *container, const char *name, const char *value)
 {
-    json_array_append_new(list_of(container, "env"),
-                          children_obj("name", children_str(name), "value", children_literal(value), NULL));
+    node_append(list_of(container, "env"),
+                          node_obj("name", node_str(name), "value", children_literal(value), NULL));
 }
 
-void children_env_secret(json_t *container, const char *name, const char *secret, const char *key)
+void children_env_secret(struct node *container, const char *name, const char *secret, const char *key)
 {
-    json_array_append_new(list_of(container, "env"),
-                          children_obj("name", children_str(name), "valueFrom",
-                                       children_obj("secretKeyRef",
-                                                    children_obj("name", children_str(secret), "key",
-                                                                 children_str(key), NULL),
+    node_append(list_of(container, "env"),
+                          node_obj("name", node_str(name), "valueFrom",
+                                       node_obj("secretKeyRef",
+                                                    node_obj("name", node_str(secret), "key",
+                                                                 node_str(key), NULL),
                                                     NULL),
                                        NULL));
 }
 
-void children_gpus(json_t *container, long long gpus)
+void children_gpus(struct node *container, long long gpus)
 {
-    json_object_set_new_nocheck(container, "resources",
-                                children_obj("limits", children_obj("nvidia.com/gpu", json_integer(gpus), NULL),
+    node_set(container, "resources",
+                                node_obj("limits", node_obj("nvidia.com/gpu", node_int(gpus), NULL),
                                              NULL));
 }
 
-json_t *children_volume_claim(const char *name, const char *claim)
+struct node *children_volume_claim(const char *name, const char *claim)
 {
-    return children_obj("name", children_str(name), "persistentVolumeClaim",
-                        children_obj("claimName", children_str(claim), NULL), NULL);
+    return node_obj("name", node_str(name), "persistentVolumeClaim",
+                        node_obj("claimName", node_str(claim), NULL), NULL);
 }
 
-json_t *children_volume_empty(const char *name, const char *medium)
+struct node *children_volume_empty(const char *name, const char *medium)
 {
-    json_t *dir = medium ? children_obj("medium", children_str(medium), NULL) : json_object();
+    struct node *dir = medium ? node_obj("medium", node_str(medium), NULL) : node_object();
 
-    return children_obj("name", children_str(name), "emptyDir", dir, NULL);
+    return node_obj("name", node_str(name), "emptyDir", dir, NULL);
 }
 
-json_t *children_pod_labels(const json_t *child, const char *component)
+struct node *children_pod_labels(const struct node *child, const char *component)
 {
-    json_t *labels = json_copy(json_object_get(json_object_get(child, "metadata"), "labels"));
+    struct node *labels = node_copy(node_get(node_get(child, "metadata"), "labels"));
 
     if (!labels)
-        labels = json_object();
-    json_object_set_new_nocheck(labels, COMPONENT_LABEL, children_str(component));
+        labels = node_object();
+    node_set(labels, COMPONENT_LABEL, node_str(component));
     return labels;
 }
 
-json_t *children_pod_template(const json_t *child, const char *component, json_t *pod_spec)
+struct node *children_pod_template(const struct node *child, const char *component, struct node *pod_spec)
 {
-    return children_obj("metadata", children_obj("labels", children_pod_labels(child, component), NULL),
+    return node_obj("metadata", node_obj("labels", children_pod_labels(child, component), NULL),
                         "spec", pod_spec, NULL);
 }
 
-json_t *children_job(const json_t *owner, const char *name, const char *after,
-                     const char *component, json_t *pod_spec)
+struct node *children_job(const json_t *owner, const char *name, const char *after,
+                     const char *component, struct node *pod_spec)
 {
-    json_t *job = kinds_child(owner, "batch/v1", "Job", name, after);
+    struct node *job = kinds_child(owner, "batch/v1", "Job", name, after);
 
-    json_object_set_new_nocheck(pod_spec, "restartPolicy", children_str("Never"));
-    json_object_set_new_nocheck(job, "spec",
-                                children_obj("backoffLimit", json_integer(CHILDREN_JOB_BACKOFF_LIMIT),
+    node_set(pod_spec, "restartPolicy", node_str("Never"));
+    node_set(job, "spec",
+                                node_obj("backoffLimit", node_int(CHILDREN_JOB_BACKOFF_LIMIT),
                                              "template", children_pod_template(job, component, pod_spec),
                                              NULL));
     return job;

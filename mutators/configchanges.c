@@ -4,6 +4,7 @@
 #include "mutators/configchanges.h"
 
 #include "mutators/fields.h"
+#include "mutators/strbuf.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
     const char *eq = memchr(e, '=', n), *key = e, *val, *field;
     size_t klen, vlen;
     json_t *ev = json_stringn(e, n), *kv = NULL;
-    char *joined = NULL;
+    struct strbuf joined = STRBUF_INIT;
 
     if (!eq) {
         fielderr_add(errs, FIELDERR_INVALID, path, ev, "entry must be KEY=VALUE");
@@ -99,12 +100,14 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
                      json_string_value(kv), field);
     else if (has_key(out, key, klen))
         fielderr_add(errs, FIELDERR_DUPLICATE, path, kv, NULL);
-    else if (asprintf(&joined, "%s=%.*s", json_string_value(kv), (int)vlen, val) < 0)
-        abort();
-    else
-        json_array_append_new(out, json_string(joined));
+    else {
+        strbuf_add(&joined, key, klen);
+        strbuf_addch(&joined, '=');
+        strbuf_add(&joined, val, vlen);
+        json_array_append_new(out, json_stringn(joined.buf, joined.len));
+    }
 out:
-    free(joined);
+    strbuf_release(&joined);
     json_decref(kv);
     json_decref(ev);
 }

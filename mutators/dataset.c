@@ -18,21 +18,21 @@ static const struct field fields[] = {
 
 /* Dataset -> SampleSet (SPEC §4.4): the data set cached by paddle-operator;
  * a PaddleJob mounts it through sampleSetRef. */
-static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+static int expand(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs)
 {
     const char *secret = kinds_spec_string(obj, "sourceSecret");
-    json_t *set = kinds_child(obj, "batch.paddlepaddle.org/v1alpha1", "SampleSet", kinds_name(obj), NULL);
+    struct node *set = kinds_child(obj, "batch.paddlepaddle.org/v1alpha1", "SampleSet", kinds_name(obj), NULL);
 
     (void)ctx;
     (void)errs;
-    json_object_set_new(set, "spec",
-                        children_obj("partitions", json_integer(kinds_spec_int(obj, "partitions")), "source",
-                                     children_obj("uri", children_str(kinds_spec_string(obj, "sourceUri")),
-                                                  "secretRef", children_obj("name", children_str(secret), NULL),
+    node_set(set, "spec",
+                        node_obj("partitions", node_int(kinds_spec_int(obj, "partitions")), "source",
+                                     node_obj("uri", node_str(kinds_spec_string(obj, "sourceUri")),
+                                                  "secretRef", node_obj("name", node_str(secret), NULL),
                                                   NULL),
-                                     "secretRef", children_obj("name", children_str(secret), NULL), NULL));
-    json_array_append_new(children, set);
+                                     "secretRef", node_obj("name", node_str(secret), NULL), NULL));
+    node_append(children, set);
     return 0;
 }
 

@@ -33,6 +33,11 @@ static size_t plain_run(const unsigned char *p, size_t i, size_t len)
     return i;
 }
 
+size_t jsondump_plain(const char *s, size_t len)
+{
+    return plain_run((const unsigned char *)s, 0, len);
+}
+
 void jsondump_string(struct strbuf *sb, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -19,6 +19,10 @@
 /* Appends the compact JSON text of v (borrowed) to sb. */
 void jsondump_append(struct strbuf *sb, const json_t *v);
 
+/* The length of s's longest prefix that JSON writes as it is (len when s
+ * needs no escaping at all). */
+size_t jsondump_plain(const char *s, size_t len);
+
 /* Appends s as a JSON string literal, quotes included. */
 void jsondump_string(struct strbuf *sb, const char *s, size_t len);
 

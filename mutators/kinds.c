@@ -311,18 +311,32 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
         k->validate(view, ctx, errs, warnings);
 }
 
-/* Renders the children of a view that passed check_view(); NULL when the
- * expansion refuses it, with the reasons in errs. */
-static json_t *render_view(const struct kind *k, const json_t *view, const struct context *ctx,
+/* Renders the children of a view that passed check_view() into the node
+ * pool in force; NULL when the expansion refuses it, with the reasons in
+ * errs. */
+static struct node *render_view(const struct kind *k, const json_t *view, const struct context *ctx,
+                                struct fielderr_list *errs)
+{
+    struct node *children = node_array();
+
+    if (k->expand && k->expand(view, ctx, children, errs) < 0)
+        return NULL;
+    return children;
+}
+
+/* The children of a view as a new jansson array, or NULL as render_view(). */
+static json_t *render_json(const struct kind *k, const json_t *view, const struct context *ctx,
                            struct fielderr_list *errs)
 {
-    json_t *children = json_array();
+    struct node_pool pool;
+    struct node *children;
+    json_t *v;
 
-    if (k->expand && k->expand(view, ctx, children, errs) < 0) {
-        json_decref(children);
-        return NULL;
-    }
-    return children;
+    node_pool_begin(&pool);
+    children = render_view(k, view, ctx, errs);
+    v = children ? node_to_json(children) : NULL;
+    node_pool_end(&pool);
+    return v;
 }
 
 json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
@@ -333,7 +347,7 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
 
     check_view(k, view, ctx, errs, warnings);
     if (errs->len == before)
-        children = render_view(k, view, ctx, errs);
+        children = render_json(k, view, ctx, errs);
     policy_check(view, children, ctx, errs);
     if (errs->len > before) {
         json_decref(children);
@@ -343,11 +357,14 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
     return children;
 }
 
-void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
+/* Defaults obj's spec in place and, when obj validates, renders its
+ * children into the node pool in force; otherwise NULL. */
+static struct node *mutate(const struct kind *k, json_t *obj, const struct context *ctx)
 {
-    json_t *spec = json_object_get(obj, "spec"), *children;
+    json_t *spec = json_object_get(obj, "spec");
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *warnings = json_array();
+    struct node *children = NULL;
 
     if (!spec) {
         spec = json_object();
@@ -356,12 +373,38 @@ void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
     if (json_is_object(spec)) {
         fill_defaults(k, obj, spec, ctx);
         check_view(k, obj, ctx, &errs, warnings);
-        children = errs.len ? NULL : render_view(k, obj, ctx, &errs);
-        if (children)
-            json_object_set_new(spec, "generated", children);
+        if (!errs.len)
+            children = render_view(k, obj, ctx, &errs);
     }
     fielderr_release(&errs);
     json_decref(warnings);
+    return children;
+}
+
+void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
+{
+    struct node_pool pool;
+    struct node *children;
+
+    node_pool_begin(&pool);
+    children = mutate(k, obj, ctx);
+    if (children)
+        json_object_set_new(json_object_get(obj, "spec"), "generated", node_to_json(children));
+    node_pool_end(&pool);
+}
+
+int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
+                      struct strbuf *generated)
+{
+    struct node_pool pool;
+    struct node *children;
+
+    node_pool_begin(&pool);
+    children = mutate(k, obj, ctx);
+    if (children)
+        node_dump(generated, children);
+    node_pool_end(&pool);
+    return children != NULL;
 }
 
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
@@ -372,7 +415,7 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     size_t before = errs->len;
 
     check_view(k, view, ctx, errs, warnings);
-    children = errs->len == before ? render_view(k, view, ctx, errs) : NULL;
+    children = errs->len == before ? render_json(k, view, ctx, errs) : NULL;
     policy_check(view, children, ctx, errs);
     if (!children)
         goto out;
@@ -389,29 +432,27 @@ out:
     json_decref(view);
 }
 
-json_t *kinds_child(const json_t *obj, const char *api_version, const char *kind,
-                    const char *name, const char *after)
+struct node *kinds_child(const json_t *obj, const char *api_version, const char *kind,
+                         const char *name, const char *after)
 {
     const char *okind = json_string_value(json_object_get(obj, "kind"));
     char label[PATH_MAX_LEN] = KINDS_GROUP "/";
     size_t n = strlen(label);
-    json_t *md;
+    struct node *md;
 
     for (const char *c = okind ? okind : "owner"; *c && n + 1 < sizeof(label); c++)
         label[n++] = (char)tolower((unsigned char)*c);
     label[n] = '\0';
-    md = children_obj("name", children_str(name), "namespace", children_str(kinds_spec_string(obj, "namespace")),
-                      "labels",
-                      children_obj("app.kubernetes.io/managed-by", children_str("paddlex-webhook"),
-                                   "app.kubernetes.io/part-of", children_str("paddlex"), label,
-                                   children_str(kinds_name(obj)), NULL),
-                      NULL);
+    md = node_obj("name", node_str(name), "namespace", node_str(kinds_spec_string(obj, "namespace")),
+                  "labels",
+                  node_obj("app.kubernetes.io/managed-by", node_str("paddlex-webhook"),
+                           "app.kubernetes.io/part-of", node_str("paddlex"), label,
+                           node_str(kinds_name(obj)), NULL),
+                  NULL);
 
     if (after)
-        json_object_set_new_nocheck(md, "annotations",
-                                    children_obj("paddlex.paddlepaddle.org/after", children_str(after), NULL));
-    return children_obj("apiVersion", children_str(api_version), "kind", children_str(kind), "metadata", md,
-                        NULL);
+        node_set(md, "annotations", node_obj("paddlex.paddlepaddle.org/after", node_str(after), NULL));
+    return node_obj("apiVersion", node_str(api_version), "kind", node_str(kind), "metadata", md, NULL);
 }
 
 const char *kinds_spec_string(const json_t *obj, const char *key)

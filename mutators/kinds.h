@@ -13,7 +13,9 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
+#include "mutators/node.h"
 #include "mutators/policy.h"
+#include "mutators/strbuf.h"
 
 #define KINDS_GROUP "paddlex.paddlepaddle.org"
 #define KINDS_VERSION "v1alpha1"
@@ -67,10 +69,10 @@ struct kind {
      * defaulted. warnings is an array of strings to append to. */
     void (*validate)(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
                      json_t *warnings);
-    /* Appends the children (new objects) to children, in creation order.
-     * obj is defaulted and valid. Returns 0, or -1 on a rule only the
-     * expansion can see, with errors in errs. */
-    int (*expand)(const json_t *obj, const struct context *ctx, json_t *children,
+    /* Appends the children (new objects, in the node pool in force) to
+     * children, in creation order. obj is defaulted and valid. Returns 0,
+     * or -1 on a rule only the expansion can see, with errors in errs. */
+    int (*expand)(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs);
 };
 
@@ -88,6 +90,13 @@ const struct kind *kinds_of_object(const json_t *obj);
  * second call changes nothing. */
 void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
 
+/* kinds_mutate(), except that spec.generated is left as it was: when the
+ * object validates, the rendered children are appended to generated as
+ * JSON text and 1 is returned; otherwise 0. The mutating webhook's path:
+ * the children go into its patch without becoming jansson values. */
+int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
+                      struct strbuf *generated);
+
 /* Judges obj (borrowed, unchanged) as the validating webhook does: field
  * rules on a defaulted view, cross-field rules, policy, and the tamper check
  * of spec.generated. Appends errors to errs and warning strings to warnings. */
@@ -104,8 +113,8 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
 
 /* A new child {apiVersion, kind, metadata{name, namespace, labels}} owned by
  * obj (borrowed); after is "Kind/name" of the child it waits for, or NULL. */
-json_t *kinds_child(const json_t *obj, const char *api_version, const char *kind,
-                    const char *name, const char *after);
+struct node *kinds_child(const json_t *obj, const char *api_version, const char *kind,
+                         const char *name, const char *after);
 
 /* String value of obj.spec.<key>, or NULL. */
 const char *kinds_spec_string(const json_t *obj, const char *key);

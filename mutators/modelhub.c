@@ -37,14 +37,14 @@ static const struct field fields[] = {
 };
 
 /* ModelHub -> <name>-upload Job (SPEC §4.5). */
-static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+static int expand(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs)
 {
     static const char *const sh[] = { "sh", "-c", upload_script, "paddlex-upload", NULL };
     const char *model = kinds_spec_string(obj, "modelName");
     const char *secret = ctx->settings->credentials_secret;
     struct strbuf name = STRBUF_INIT, file = STRBUF_INIT, key = STRBUF_INIT;
-    json_t *c;
+    struct node *c;
 
     (void)errs;
     strbuf_addf(&name, "%s-upload", kinds_name(obj));
@@ -57,10 +57,10 @@ static int expand(const json_t *obj, const struct context *ctx, json_t *children
     children_env_secret(c, "MINIO_ACCESS_KEY", secret, "access-key");
     children_env_secret(c, "MINIO_SECRET_KEY", secret, "secret-key");
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
-    json_array_append_new(children,
+    node_append(children,
                           children_job(obj, name.buf, NULL, "upload",
-                                       children_obj("containers", children_list(c, NULL), "volumes",
-                                                    children_list(children_volume_claim(
+                                       node_obj("containers", node_list(c, NULL), "volumes",
+                                                    node_list(children_volume_claim(
                                                                       CHILDREN_VOLUME_TASK_CENTER,
                                                                       kinds_spec_string(obj, "pvcName")),
                                                                   NULL),

@@ -25,11 +25,11 @@ static void pointer_add(struct strbuf *sb, const char *key)
 
 static int add_op(json_t *ops, const char *op, const char *path, json_t *value)
 {
-    json_t *o = json_pack("{s:s, s:s}", "op", op, "path", path);
+    json_t *o = json_object();
 
-    if (!o)
-        return -1;
-    if (value && json_object_set(o, "value", value) < 0) {
+    if (!o || json_object_set_new_nocheck(o, "op", json_string_nocheck(op)) < 0 ||
+        json_object_set_new(o, "path", json_string(path)) < 0 ||
+        (value && json_object_set_nocheck(o, "value", value) < 0)) {
         json_decref(o);
         return -1;
     }

@@ -2,6 +2,7 @@
  * serving.c - Serving: a model version served online (SPEC §2, §4.3).
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mutators/children.h"
 #include "mutators/fields.h"
@@ -28,35 +29,37 @@ static const struct field fields[] = {
  * KServe's storage initializer downloads STORAGE_URI (the .tar.gz the
  * ModelHub uploaded) and unpacks it into /mnt/models, giving
  * /mnt/models/<modelName>/server. */
-static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+static int expand(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs)
 {
     static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
     const char *model = kinds_spec_string(obj, "modelName");
     long long port = kinds_spec_int(obj, "port");
-    json_t *isvc = kinds_child(obj, "serving.kserve.io/v1beta1", "InferenceService", kinds_name(obj), NULL);
-    json_t *args = json_array(), *c;
+    struct node *isvc = kinds_child(obj, "serving.kserve.io/v1beta1", "InferenceService", kinds_name(obj), NULL);
+    struct node *args = node_array(), *c;
     struct strbuf uri = STRBUF_INIT;
+    char port_text[24];
 
     (void)ctx;
     (void)errs;
     children_arg(args, "--model");
-    children_argf(args, "/mnt/models/%s/server", model);
+    children_argcat(args, "/mnt/models/", model, "/server", NULL);
     children_arg(args, "--port");
-    children_argf(args, "%lld", port);
+    snprintf(port_text, sizeof(port_text), "%lld", port);
+    children_arg(args, port_text);
     c = children_container("kserve-container", kinds_spec_string(obj, "image"), serve, args);
-    json_object_set_new(c, "ports", children_list(children_obj("containerPort", json_integer(port), "protocol",
-                                                               children_str("TCP"), NULL),
+    node_set(c, "ports", node_list(node_obj("containerPort", node_int(port), "protocol",
+                                                               node_str("TCP"), NULL),
                                                   NULL));
     strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(obj, "endpoint"),
                 CHILDREN_MODEL_BUCKET, model, kinds_spec_string(obj, "modelVersion"), model);
     children_env(c, "STORAGE_URI", uri.buf);
     strbuf_release(&uri);
-    json_object_set_new(isvc, "spec", children_obj("predictor",
-                                                   children_obj("minReplicas", json_integer(1), "containers",
-                                                                children_list(c, NULL), NULL),
+    node_set(isvc, "spec", node_obj("predictor",
+                                                   node_obj("minReplicas", node_int(1), "containers",
+                                                                node_list(c, NULL), NULL),
                                                    NULL));
-    json_array_append_new(children, isvc);
+    node_append(children, isvc);
     return 0;
 }
 

@@ -35,6 +35,16 @@ void strbuf_addstr(struct strbuf *sb, const char *s)
     strbuf_add(sb, s, strlen(s));
 }
 
+void strbuf_addstrs(struct strbuf *sb, ...)
+{
+    va_list ap;
+    const char *s;
+
+    va_start(ap, sb);
+    while ((s = va_arg(ap, const char *)))
+        strbuf_addstr(sb, s);
+    va_end(ap);
+}
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {

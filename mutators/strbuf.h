@@ -23,6 +23,10 @@ void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends the strings, ended by NULL: paths and names built on every
+ * review, without a format to parse. */
+void strbuf_addstrs(struct strbuf *sb, ...) __attribute__((sentinel));
 static inline void strbuf_addch(struct strbuf *sb, char c)
 {
     if (sb->len + 1 >= sb->alloc)

@@ -231,39 +231,36 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
 }
 
 /* Appends "-o" when the project wants it before every override. */
-static void override_flag_each(json_t *args, const struct project *p)
+static void override_flag_each(struct node *args, const struct project *p)
 {
     if (p->override_each)
         children_arg(args, p->override_flag);
 }
 
-/* Appends the override "key=<formatted value>", after "-o" when the project
- * repeats the flag. */
-static void add_override(json_t *args, const struct project *p, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Appends the override "key=<the strings joined>" (ended by NULL), after
+ * "-o" when the project repeats the flag. */
+static void add_override(struct node *args, const struct project *p, const char *key, ...)
+    __attribute__((sentinel));
 
-static void add_override(json_t *args, const struct project *p, const char *key, const char *fmt, ...)
+static void add_override(struct node *args, const struct project *p, const char *key, ...)
 {
     struct strbuf sb = STRBUF_INIT;
     va_list ap;
-    char *value;
-    int n;
+    const char *s;
 
-    va_start(ap, fmt);
-    n = vasprintf(&value, fmt, ap);
+    strbuf_addstrs(&sb, key, "=", NULL);
+    va_start(ap, key);
+    while ((s = va_arg(ap, const char *)))
+        strbuf_addstr(&sb, s);
     va_end(ap);
-    if (n < 0)
-        abort();
-    strbuf_addf(&sb, "%s=%s", key, value);
     override_flag_each(args, p);
     children_arg(args, sb.buf);
     strbuf_release(&sb);
-    free(value);
 }
 
 /* Appends "<entry> -c <configPath> [flags] [-o] <user overrides>": the part
  * of the training and export commands that is the same. */
-static void add_command_head(json_t *args, const struct training *t, const char *entry,
+static void add_command_head(struct node *args, const struct training *t, const char *entry,
                              const char *const *flags)
 {
     size_t i;
@@ -288,14 +285,14 @@ static void layout_path(struct strbuf *sb, const char *dir, enum project_layout 
 {
     strbuf_addstr(sb, dir);
     if (layout == PROJECT_LAYOUT_CONFIG_STEM)
-        strbuf_addf(sb, "%s/", t->config_stem);
+        strbuf_addstrs(sb, t->config_stem, "/", NULL);
     else if (layout == PROJECT_LAYOUT_ANY_SUBDIR)
         strbuf_addstr(sb, "*/");
     strbuf_addstr(sb, file);
 }
 
 /* The generated training overrides, in enum project_key order (SPEC §4.2). */
-static void add_training_overrides(json_t *args, const struct training *t)
+static void add_training_overrides(struct node *args, const struct training *t)
 {
     const struct project *p = t->p;
 
@@ -307,30 +304,30 @@ static void add_training_overrides(json_t *args, const struct training *t)
         switch ((enum project_key)k) {
         case PROJECT_KEY_USE_VISUALDL:
             if (t->visualdl)
-                add_override(args, p, key, "True");
+                add_override(args, p, key, "True", NULL);
             break;
         case PROJECT_KEY_SAVE_MODEL_DIR:
-            add_override(args, p, key, "%s", MODELS_DIR);
+            add_override(args, p, key, MODELS_DIR, NULL);
             break;
         case PROJECT_KEY_SAVE_INFERENCE_DIR:
-            add_override(args, p, key, "%s", INFERENCE_DIR);
+            add_override(args, p, key, INFERENCE_DIR, NULL);
             break;
         case PROJECT_KEY_PRETRAINED_MODEL:
             if (t->pretrain)
-                add_override(args, p, key, "%s/%s", PRETRAIN_DIR, t->pretrain_stem);
+                add_override(args, p, key, PRETRAIN_DIR "/", t->pretrain_stem, NULL);
             break;
         case PROJECT_KEY_TRAIN_DATA_DIR:
         case PROJECT_KEY_EVAL_DATA_DIR:
-            add_override(args, p, key, "%s/", CHILDREN_DATA_CENTER);
+            add_override(args, p, key, CHILDREN_DATA_CENTER "/", NULL);
             break;
         case PROJECT_KEY_TRAIN_LABEL:
         case PROJECT_KEY_EVAL_LABEL: {
             const char *label = k == PROJECT_KEY_TRAIN_LABEL ? t->train_label : t->test_label;
 
             if (label && p->label_as_list)
-                add_override(args, p, key, "[\"%s/%s\"]", CHILDREN_DATA_CENTER, label);
+                add_override(args, p, key, "[\"" CHILDREN_DATA_CENTER "/", label, "\"]", NULL);
             else if (label)
-                add_override(args, p, key, "%s/%s", CHILDREN_DATA_CENTER, label);
+                add_override(args, p, key, CHILDREN_DATA_CENTER "/", label, NULL);
             break;
         }
         default:
@@ -340,9 +337,9 @@ static void add_training_overrides(json_t *args, const struct training *t)
 }
 
 /* python [-m paddle.distributed.launch ...] <entry> -c <config> ... */
-static json_t *training_args(const struct training *t)
+static struct node *training_args(const struct training *t)
 {
-    json_t *args = json_array();
+    struct node *args = node_array();
     struct strbuf gpus = STRBUF_INIT, vdl = STRBUF_INIT, vdl_dir = STRBUF_INIT;
     const char *flags[3] = { NULL };
     int nflags = 0;
@@ -358,11 +355,11 @@ static json_t *training_args(const struct training *t)
         children_arg(args, LOG_DIR);
     }
     if (t->visualdl && t->p->vdl_switch_flag) {
-        strbuf_addf(&vdl, "%s=True", t->p->vdl_switch_flag);
+        strbuf_addstrs(&vdl, t->p->vdl_switch_flag, "=True", NULL);
         flags[nflags++] = vdl.buf;
     }
     if (t->visualdl && t->p->vdl_dir_flag) {
-        strbuf_addf(&vdl_dir, "%s=%s", t->p->vdl_dir_flag, VDL_DIR);
+        strbuf_addstrs(&vdl_dir, t->p->vdl_dir_flag, "=" VDL_DIR, NULL);
         flags[nflags++] = vdl_dir.buf;
     }
     add_command_head(args, t, t->p->train_entry, flags);
@@ -374,13 +371,13 @@ static json_t *training_args(const struct training *t)
 }
 
 /* curl of pretrainModel into the pod-local pretrain_model directory. */
-static json_t *pretrain_container(const struct training *t)
+static struct node *pretrain_container(const struct training *t)
 {
     static const char *const curl[] = { "curl", NULL };
-    json_t *args = children_args((const char *const[]){ "-fsSL", "--retry", "3", "-o", NULL });
-    json_t *c;
+    struct node *args = children_args((const char *const[]){ "-fsSL", "--retry", "3", "-o", NULL });
+    struct node *c;
 
-    children_argf(args, "%s/%s", PRETRAIN_DIR, t->pretrain_file);
+    children_argcat(args, PRETRAIN_DIR "/", t->pretrain_file, NULL);
     children_arg(args, t->pretrain);
     c = children_container("pretrain-model", t->ctx->settings->downloader_image, curl, args);
     children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
@@ -388,85 +385,85 @@ static json_t *pretrain_container(const struct training *t)
 }
 
 /* One PaddleJob role {replicas, template}; workers get the GPUs. */
-static json_t *paddlejob_role(const struct training *t, const json_t *job, long long replicas,
+static struct node *paddlejob_role(const struct training *t, const struct node *job, long long replicas,
                               const char *role, int worker)
 {
     static const char *const python[] = { "python", NULL };
-    json_t *c = children_container("paddle", t->image, python, training_args(t));
-    json_t *volumes = json_array(), *spec = json_object();
+    struct node *c = children_container("paddle", t->image, python, training_args(t));
+    struct node *volumes = node_array(), *spec = node_object();
 
     children_mount(c, "dshm", "/dev/shm", 0);
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
-    json_array_append_new(volumes, children_volume_empty("dshm", "Memory"));
-    json_array_append_new(volumes, children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
+    node_append(volumes, children_volume_empty("dshm", "Memory"));
+    node_append(volumes, children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
     if (t->pretrain) {
         children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
-        json_array_append_new(volumes, children_volume_empty("pretrain-model", NULL));
-        json_object_set_new(spec, "initContainers", children_list(pretrain_container(t), NULL));
+        node_append(volumes, children_volume_empty("pretrain-model", NULL));
+        node_set(spec, "initContainers", node_list(pretrain_container(t), NULL));
     }
     if (worker && t->gpus > 0)
         children_gpus(c, t->gpus);
-    json_object_set_new(spec, "containers", children_list(c, NULL));
-    json_object_set_new(spec, "volumes", volumes);
-    return children_obj("replicas", json_integer(replicas), "template",
+    node_set(spec, "containers", node_list(c, NULL));
+    node_set(spec, "volumes", volumes);
+    return node_obj("replicas", node_int(replicas), "template",
                         children_pod_template(job, role, spec), NULL);
 }
 
-static json_t *paddlejob(const struct training *t)
+static struct node *paddlejob(const struct training *t)
 {
-    json_t *job = kinds_child(t->obj, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
-    json_t *spec = children_obj("cleanPodPolicy", children_str("OnCompletion"), "withGloo", json_integer(1),
-                                "intranet", children_str("PodIP"), "sampleSetRef",
-                                children_obj("name", children_str(t->dataset), "mountPath",
-                                             children_str(CHILDREN_DATA_CENTER), NULL),
+    struct node *job = kinds_child(t->obj, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
+    struct node *spec = node_obj("cleanPodPolicy", node_str("OnCompletion"), "withGloo", node_int(1),
+                                "intranet", node_str("PodIP"), "sampleSetRef",
+                                node_obj("name", node_str(t->dataset), "mountPath",
+                                             node_str(CHILDREN_DATA_CENTER), NULL),
                                 NULL);
 
     if (t->workers > 0)
-        json_object_set_new(spec, "worker", paddlejob_role(t, job, t->workers, "worker", 1));
+        node_set(spec, "worker", paddlejob_role(t, job, t->workers, "worker", 1));
     if (t->ps > 0)
-        json_object_set_new(spec, "ps", paddlejob_role(t, job, t->ps, "ps", 0));
-    json_object_set_new(job, "spec", spec);
+        node_set(spec, "ps", paddlejob_role(t, job, t->ps, "ps", 0));
+    node_set(job, "spec", spec);
     return job;
 }
 
 /* VisualDL over the training logs: a Deployment and its Service. */
-static void visualdl(const struct training *t, json_t *children)
+static void visualdl(const struct training *t, struct node *children)
 {
     static const char *const visualdl_cmd[] = { "visualdl", NULL };
     char name[128];
-    json_t *deploy, *svc, *c, *spec;
+    struct node *deploy, *svc, *c, *spec;
 
     snprintf(name, sizeof(name), "%s-visualdl", t->name);
     deploy = kinds_child(t->obj, "apps/v1", "Deployment", name, NULL);
     c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
                            children_args((const char *const[]){ "--logdir", VDL_DIR, "--host",
                                                                 "0.0.0.0", "--port", "8040", NULL }));
-    json_object_set_new(c, "ports", children_list(children_obj("name", children_str("http"), "containerPort",
-                                                               json_integer(VISUALDL_PORT), "protocol",
-                                                               children_str("TCP"), NULL),
+    node_set(c, "ports", node_list(node_obj("name", node_str("http"), "containerPort",
+                                                               node_int(VISUALDL_PORT), "protocol",
+                                                               node_str("TCP"), NULL),
                                                   NULL));
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
-    spec = children_obj("containers", children_list(c, NULL), "volumes",
-                        children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL), NULL);
-    json_object_set_new(deploy, "spec",
-                        children_obj("replicas", json_integer(1), "selector",
-                                     children_obj("matchLabels", children_pod_labels(deploy, "visualdl"), NULL),
+    spec = node_obj("containers", node_list(c, NULL), "volumes",
+                        node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL), NULL);
+    node_set(deploy, "spec",
+                        node_obj("replicas", node_int(1), "selector",
+                                     node_obj("matchLabels", children_pod_labels(deploy, "visualdl"), NULL),
                                      "template", children_pod_template(deploy, "visualdl", spec), NULL));
     svc = kinds_child(t->obj, "v1", "Service", name, NULL);
-    json_object_set_new(svc, "spec",
-                        children_obj("selector", children_pod_labels(deploy, "visualdl"), "ports",
-                                     children_list(children_obj("name", children_str("http"), "port",
-                                                                json_integer(VISUALDL_PORT), "targetPort",
-                                                                json_integer(VISUALDL_PORT), "protocol",
-                                                                children_str("TCP"), NULL),
+    node_set(svc, "spec",
+                        node_obj("selector", children_pod_labels(deploy, "visualdl"), "ports",
+                                     node_list(node_obj("name", node_str("http"), "port",
+                                                                node_int(VISUALDL_PORT), "targetPort",
+                                                                node_int(VISUALDL_PORT), "protocol",
+                                                                node_str("TCP"), NULL),
                                                    NULL),
                                      NULL));
-    json_array_append_new(children, deploy);
-    json_array_append_new(children, svc);
+    node_append(children, deploy);
+    node_append(children, svc);
 }
 
 /* <name>-export: the project's export entry on the last checkpoint. */
-static json_t *export_job(const struct training *t)
+static struct node *export_job(const struct training *t)
 {
     static const char *const python[] = { "python", NULL };
     static const char *const sh[] = { "sh", "-c", find_checkpoint_script, "paddlex-export", NULL };
@@ -475,10 +472,10 @@ static json_t *export_job(const struct training *t)
     struct strbuf weights = STRBUF_INIT, dir_flag = STRBUF_INIT, name = STRBUF_INIT, after = STRBUF_INIT;
     const char *flags[2] = { NULL };
     int find = p->weights_layout == PROJECT_LAYOUT_ANY_SUBDIR;
-    json_t *args = json_array(), *c, *job;
+    struct node *args = node_array(), *c, *job;
 
     if (p->export_dir_flag) {
-        strbuf_addf(&dir_flag, "%s=%s", p->export_dir_flag, INFERENCE_DIR);
+        strbuf_addstrs(&dir_flag, p->export_dir_flag, "=" INFERENCE_DIR, NULL);
         flags[0] = dir_flag.buf;
     }
     if (find) {
@@ -490,22 +487,22 @@ static json_t *export_job(const struct training *t)
     }
     add_command_head(args, t, p->export_entry, flags);
     if (p->keys[PROJECT_KEY_SAVE_INFERENCE_DIR])
-        add_override(args, p, p->keys[PROJECT_KEY_SAVE_INFERENCE_DIR], "%s", INFERENCE_DIR);
+        add_override(args, p, p->keys[PROJECT_KEY_SAVE_INFERENCE_DIR], INFERENCE_DIR, NULL);
     if (find) {
         override_flag_each(args, p); /* the script appends the override itself */
     } else {
         layout_path(&weights, MODELS_DIR, p->weights_layout, p->weights, t);
-        add_override(args, p, weights_key, "%s", weights.buf);
+        add_override(args, p, weights_key, weights.buf, NULL);
     }
     c = children_container("export", t->image, find ? sh : python, args);
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     if (t->gpus > 0)
         children_gpus(c, 1); /* the suites export on the device they trained on */
-    strbuf_addf(&name, "%s-export", t->name);
-    strbuf_addf(&after, "PaddleJob/%s", t->name);
+    strbuf_addstrs(&name, t->name, "-export", NULL);
+    strbuf_addstrs(&after, "PaddleJob/", t->name, NULL);
     job = children_job(t->obj, name.buf, after.buf, "export",
-                       children_obj("containers", children_list(c, NULL), "volumes",
-                                    children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
+                       node_obj("containers", node_list(c, NULL), "volumes",
+                                    node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
                                                   NULL),
                                     NULL));
     strbuf_release(&weights);
@@ -518,7 +515,7 @@ static json_t *export_job(const struct training *t)
 /* <name>-convert: the inference model to a Paddle Serving model, packed as
  * <name>.tar.gz. Three exec steps, no shell: convert, pack into a hidden
  * file, rename into place (the ModelHub upload never sees half a file). */
-static json_t *convert_job(const struct training *t)
+static struct node *convert_job(const struct training *t)
 {
     static const char *const convert_cmd[] = { "python3", "-m", "paddle_serving_client.convert", NULL };
     static const char *const tar[] = { "tar", NULL };
@@ -526,7 +523,7 @@ static json_t *convert_job(const struct training *t)
     const struct project *p = t->p;
     struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT, out = STRBUF_INIT, name = STRBUF_INIT,
                   after = STRBUF_INIT;
-    json_t *args = json_array(), *convert, *pack, *publish, *job;
+    struct node *args = node_array(), *convert, *pack, *publish, *job;
 
     layout_path(&dir, INFERENCE_DIR, p->inference_layout, "", t);
     children_arg(args, "--dirname");
@@ -536,13 +533,13 @@ static json_t *convert_job(const struct training *t)
     children_arg(args, "--params_filename");
     children_arg(args, p->params_file);
     children_arg(args, "--serving_server");
-    children_argf(args, "%s/%s/server/", SERVING_DIR, t->name);
+    children_argcat(args, SERVING_DIR "/", t->name, "/server/", NULL);
     children_arg(args, "--serving_client");
-    children_argf(args, "%s/%s/client/", SERVING_DIR, t->name);
+    children_argcat(args, SERVING_DIR "/", t->name, "/client/", NULL);
     convert = children_container("convert", CHILDREN_CONVERTER_IMAGE, convert_cmd, args);
 
-    strbuf_addf(&tmp, "%s/.%s.tar.gz.tmp", CHILDREN_TASK_CENTER, t->name);
-    strbuf_addf(&out, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, t->name);
+    strbuf_addstrs(&tmp, CHILDREN_TASK_CENTER "/.", t->name, ".tar.gz.tmp", NULL);
+    strbuf_addstrs(&out, CHILDREN_TASK_CENTER "/", t->name, ".tar.gz", NULL);
     args = children_args((const char *const[]){ "-czf", tmp.buf, "-C", SERVING_DIR, t->name, NULL });
     pack = children_container("pack", CHILDREN_CONVERTER_IMAGE, tar, args);
     args = children_args((const char *const[]){ "-f", tmp.buf, out.buf, NULL });
@@ -551,12 +548,12 @@ static json_t *convert_job(const struct training *t)
     children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
 
-    strbuf_addf(&name, "%s-convert", t->name);
-    strbuf_addf(&after, "Job/%s-export", t->name);
+    strbuf_addstrs(&name, t->name, "-convert", NULL);
+    strbuf_addstrs(&after, "Job/", t->name, "-export", NULL);
     job = children_job(t->obj, name.buf, after.buf, "convert",
-                       children_obj("initContainers", children_list(convert, pack, NULL), "containers",
-                                    children_list(publish, NULL), "volumes",
-                                    children_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
+                       node_obj("initContainers", node_list(convert, pack, NULL), "containers",
+                                    node_list(publish, NULL), "volumes",
+                                    node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
                                                   NULL),
                                     NULL));
     strbuf_release(&dir);
@@ -567,7 +564,7 @@ static json_t *convert_job(const struct training *t)
     return job;
 }
 
-static int expand(const json_t *obj, const struct context *ctx, json_t *children,
+static int expand(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs)
 {
     struct training t;
@@ -575,13 +572,13 @@ static int expand(const json_t *obj, const struct context *ctx, json_t *children
 
     if (training_load(obj, ctx, &t, errs) < 0)
         goto out;
-    json_array_append_new(children, paddlejob(&t));
+    node_append(children, paddlejob(&t));
     if (t.visualdl)
         visualdl(&t, children);
     if (t.save_inference)
-        json_array_append_new(children, export_job(&t));
+        node_append(children, export_job(&t));
     if (t.save_inference && t.need_convert)
-        json_array_append_new(children, convert_job(&t));
+        node_append(children, convert_job(&t));
     rc = 0;
 out:
     json_decref(t.overrides);

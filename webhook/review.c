@@ -3,6 +3,7 @@
  */
 #include "webhook/review.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,31 +47,44 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     return NULL;
 }
 
+static const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* The two digits of every 12-bit value: the patch, most of an answer's
+ * bytes, is encoded with two lookups per three bytes instead of four. */
+static char base64_pairs[4096][2];
+static pthread_once_t base64_once = PTHREAD_ONCE_INIT;
+
+static void base64_init(void)
+{
+    for (int i = 0; i < 4096; i++) {
+        base64_pairs[i][0] = base64_digits[i >> 6];
+        base64_pairs[i][1] = base64_digits[i & 63];
+    }
+}
+
 /* Appends the base64 of in[0..n) to sb. */
 static void base64(struct strbuf *sb, const char *in, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)in;
     size_t i = 0;
     char *q;
 
+    pthread_once(&base64_once, base64_init);
     strbuf_grow(sb, (n + 2) / 3 * 4);
     q = sb->buf + sb->len;
     for (; i + 3 <= n; i += 3) {
         unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 
-        q[0] = tab[v >> 18];
-        q[1] = tab[v >> 12 & 63];
-        q[2] = tab[v >> 6 & 63];
-        q[3] = tab[v & 63];
+        memcpy(q, base64_pairs[v >> 12], 2);
+        memcpy(q + 2, base64_pairs[v & 4095], 2);
         q += 4;
     }
     if (i < n) {
         unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
 
-        q[0] = tab[v >> 18];
-        q[1] = tab[v >> 12 & 63];
-        q[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        q[0] = base64_digits[v >> 18];
+        q[1] = base64_digits[v >> 12 & 63];
+        q[2] = i + 1 < n ? base64_digits[v >> 6 & 63] : '=';
         q[3] = '=';
         q += 4;
     }
@@ -144,26 +158,66 @@ struct verdict {
     json_t *warnings;           /* array of strings */
 };
 
+/* Appends to the patch text the op that sets spec.generated to the
+ * rendered children (JSON text), unless object already holds them. */
+static void add_generated_op(struct strbuf *patch, const json_t *object, const struct strbuf *rendered)
+{
+    const json_t *old = json_object_get(json_object_get(object, "spec"), "generated");
+    struct jsonparse_error err;
+    json_t *now;
+    int same;
+
+    if (old) {
+        now = jsonparse(rendered->buf, rendered->len, REVIEW_MAX_JSON_DEPTH, NULL, &err);
+        same = now && json_equal((json_t *)old, now);
+        json_decref(now);
+        if (same)
+            return;
+    }
+    if (patch->len) {
+        patch->len--;                       /* the ops' closing ']' */
+        strbuf_addch(patch, ',');
+    } else {
+        strbuf_grow(patch, rendered->len + 64);
+        strbuf_addch(patch, '[');
+    }
+    strbuf_addstr(patch, old ? "{\"op\":\"replace\"" : "{\"op\":\"add\"");
+    strbuf_addstr(patch, ",\"path\":\"/spec/generated\",\"value\":");
+    strbuf_add(patch, rendered->buf, rendered->len);
+    strbuf_addstr(patch, "}]");
+}
+
 /* Judges object into v. */
 static void admit(enum review_mode mode, const struct kind *k, const json_t *object,
                   const struct context *ctx, struct verdict *v, struct review_result *out)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
+    struct strbuf rendered = STRBUF_INIT;
     json_t *copy, *ops;
+    int spec_object = json_is_object(json_object_get(object, "spec"));
+    int children = 0;
 
     if (mode == REVIEW_MUTATE) {
         /* kinds_mutate() only sets members of spec: copies of the object
-         * and its spec are enough to diff against, however large the rest */
+         * and its spec are enough to diff against, however large the rest.
+         * With a spec to patch, the children go into the patch as text
+         * (they are most of its bytes); without one the spec is added
+         * whole, children included. */
         copy = json_copy((json_t *)object);
-        if (json_is_object(json_object_get(object, "spec")))
+        if (spec_object) {
             json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
-        kinds_mutate(k, copy, ctx);
+            children = kinds_mutate_text(k, copy, ctx, &rendered);
+        } else {
+            kinds_mutate(k, copy, ctx);
+        }
         ops = patch_diff(object, copy);
         if (json_array_size(ops) > 0) {
             strbuf_grow(&v->patch, REVIEW_OUT_HINT);
             jsondump_append(&v->patch, ops);
-            out->patched = 1;
         }
+        if (children)
+            add_generated_op(&v->patch, object, &rendered);
+        out->patched = v->patch.len > 0;
         json_decref(ops);
         json_decref(copy);
     } else {
@@ -173,6 +227,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
             v->allowed = out->allowed = 0;
         }
     }
+    strbuf_release(&rendered);
     fielderr_release(&errs);
 }
 

@@ -551,13 +551,18 @@ static void test_children_literal(void **state)
 {
     const char *cases[][2] = { { "plain", "plain" }, { "$(X)", "$$(X)" }, { "$$", "$$$$" }, { "a$b$", "a$$b$$" } };
 
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *v = children_literal(cases[i][0]);
+    struct node_pool pool;
 
-        assert_string_equal(json_string_value(v), cases[i][1]);
-        json_decref(v);
+    (void)state;
+    node_pool_begin(&pool);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct node *v = children_literal(cases[i][0]);
+
+        assert_int_equal(v->type, NODE_STRING);
+        assert_string_equal(v->u.str.s, cases[i][1]);
+        assert_int_equal(v->u.str.len, strlen(cases[i][1]));
     }
+    node_pool_end(&pool);
 }
 
 int main(void)

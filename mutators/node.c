@@ -1,0 +1,331 @@
+/*
+ * node.c - pool-built JSON values for the generated children.
+ */
+#include "mutators/node.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mutators/jsondump.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NODE_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NODE_SANITIZED 1
+#endif
+#endif
+
+/* A Training's children take ~40 KiB; under AddressSanitizer every
+ * allocation gets a chunk of its own, so overruns are caught. */
+#ifdef NODE_SANITIZED
+#define NODE_CHUNK 0
+#else
+#define NODE_CHUNK (32 * 1024)
+#endif
+#define ALIGN 16
+
+struct node_chunk {
+    struct node_chunk *next;
+    size_t size, used;
+    _Alignas(ALIGN) char data[];
+};
+
+static __thread struct node_pool *current;
+
+void node_pool_begin(struct node_pool *pool)
+{
+    pool->chunks = NULL;
+    pool->prev = current;
+    current = pool;
+}
+
+void node_pool_end(struct node_pool *pool)
+{
+    while (pool->chunks) {
+        struct node_chunk *next = pool->chunks->next;
+
+        free(pool->chunks);
+        pool->chunks = next;
+    }
+    current = pool->prev;
+}
+
+static void *alloc(size_t n)
+{
+    struct node_chunk *c = current->chunks;
+    size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+
+    if (!c || c->size - c->used < need) {
+        size_t size = need > NODE_CHUNK ? need : NODE_CHUNK;
+
+        c = malloc(sizeof(*c) + size);
+        if (!c)
+            abort();
+        c->size = size;
+        c->used = 0;
+        c->next = current->chunks;
+        current->chunks = c;
+    }
+    c->used += need;
+    return c->data + c->used - need;
+}
+
+static const char *copy(const char *s, size_t len)
+{
+    char *p = alloc(len + 1);
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static struct node *new_node(enum node_type type)
+{
+    struct node *n = alloc(sizeof(*n));
+
+    memset(n, 0, sizeof(*n));
+    n->type = type;
+    n->plain = 1;
+    return n;
+}
+
+struct node *node_strn(const char *s, size_t len)
+{
+    struct node *n = new_node(NODE_STRING);
+
+    n->u.str.s = copy(s, len);
+    n->u.str.len = len;
+    n->plain = jsondump_plain(s, len) == len;
+    return n;
+}
+
+struct node *node_str(const char *s)
+{
+    return node_strn(s, strlen(s));
+}
+
+struct node *node_int(long long i)
+{
+    struct node *n = new_node(NODE_INT);
+
+    n->u.i = i;
+    return n;
+}
+
+struct node *node_true(void)
+{
+    return new_node(NODE_TRUE);
+}
+
+struct node *node_object(void)
+{
+    return new_node(NODE_OBJECT);
+}
+
+struct node *node_array(void)
+{
+    return new_node(NODE_ARRAY);
+}
+
+static void link_last(struct node *parent, struct node *child)
+{
+    child->next = NULL;
+    if (parent->u.kids.last)
+        parent->u.kids.last->next = child;
+    else
+        parent->u.kids.first = child;
+    parent->u.kids.last = child;
+}
+
+void node_set(struct node *obj, const char *key, struct node *value)
+{
+    size_t klen = strlen(key);
+
+    for (struct node **pp = &obj->u.kids.first; *pp; pp = &(*pp)->next) {
+        if ((*pp)->klen != klen || memcmp((*pp)->key, key, klen) != 0)
+            continue;
+        value->key = (*pp)->key;
+        value->klen = klen;
+        value->key_plain = (*pp)->key_plain;
+        value->next = (*pp)->next;
+        if (obj->u.kids.last == *pp)
+            obj->u.kids.last = value;
+        *pp = value;
+        return;
+    }
+    value->key = copy(key, klen);
+    value->klen = klen;
+    value->key_plain = jsondump_plain(key, klen) == klen;
+    link_last(obj, value);
+}
+
+void node_append(struct node *array, struct node *value)
+{
+    link_last(array, value);
+}
+
+struct node *node_obj(const char *key, struct node *value, ...)
+{
+    struct node *o = node_object();
+    va_list ap;
+
+    va_start(ap, value);
+    while (key) {
+        node_set(o, key, value);
+        key = va_arg(ap, const char *);
+        if (key)
+            value = va_arg(ap, struct node *);
+    }
+    va_end(ap);
+    return o;
+}
+
+struct node *node_list(struct node *value, ...)
+{
+    struct node *a = node_array();
+    va_list ap;
+
+    va_start(ap, value);
+    for (; value; value = va_arg(ap, struct node *))
+        node_append(a, value);
+    va_end(ap);
+    return a;
+}
+
+struct node *node_get(const struct node *obj, const char *key)
+{
+    size_t klen = strlen(key);
+
+    if (!obj || obj->type != NODE_OBJECT)
+        return NULL;
+    for (struct node *m = obj->u.kids.first; m; m = m->next)
+        if (m->klen == klen && !memcmp(m->key, key, klen))
+            return m;
+    return NULL;
+}
+
+struct node *node_copy(const struct node *n)
+{
+    struct node *c;
+
+    if (!n)
+        return NULL;
+    c = new_node(n->type);
+    c->u = n->u;
+    if (n->type == NODE_OBJECT || n->type == NODE_ARRAY) {
+        c->u.kids.first = c->u.kids.last = NULL;
+        for (const struct node *m = n->u.kids.first; m; m = m->next) {
+            struct node *mc = node_copy(m);
+
+            mc->key = m->key;       /* pool text: shared, never changed */
+            mc->klen = m->klen;
+            mc->key_plain = m->key_plain;
+            link_last(c, mc);
+        }
+    }
+    return c;
+}
+
+/* Decimal digits of i, without snprintf's format parsing. */
+static void dump_int(struct strbuf *sb, long long i)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (i < 0)
+        *--p = '-';
+    strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* s as a JSON string: copied whole when it needs no escaping. */
+static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int plain)
+{
+    char *q;
+
+    if (!plain) {
+        jsondump_string(sb, s, len);
+        return;
+    }
+    if (sb->alloc - sb->len < len + 3)
+        strbuf_grow(sb, len + 2);
+    q = sb->buf + sb->len;
+    q[0] = '"';
+    memcpy(q + 1, s, len);
+    q[len + 1] = '"';
+    q[len + 2] = '\0';
+    sb->len += len + 2;
+}
+
+void node_dump(struct strbuf *sb, const struct node *n)
+{
+    const struct node *m;
+
+    switch (n->type) {
+    case NODE_OBJECT:
+        strbuf_addch(sb, '{');
+        for (m = n->u.kids.first; m; m = m->next) {
+            dump_string(sb, m->key, m->klen, m->key_plain);
+            strbuf_addch(sb, ':');
+            node_dump(sb, m);
+            if (m->next)
+                strbuf_addch(sb, ',');
+        }
+        strbuf_addch(sb, '}');
+        break;
+    case NODE_ARRAY:
+        strbuf_addch(sb, '[');
+        for (m = n->u.kids.first; m; m = m->next) {
+            node_dump(sb, m);
+            if (m->next)
+                strbuf_addch(sb, ',');
+        }
+        strbuf_addch(sb, ']');
+        break;
+    case NODE_STRING:
+        dump_string(sb, n->u.str.s, n->u.str.len, n->plain);
+        break;
+    case NODE_INT:
+        dump_int(sb, n->u.i);
+        break;
+    case NODE_TRUE:
+        strbuf_add(sb, "true", 4);
+        break;
+    }
+}
+
+json_t *node_to_json(const struct node *n)
+{
+    const struct node *m;
+    json_t *v = NULL;
+
+    switch (n->type) {
+    case NODE_OBJECT:
+        v = json_object();
+        for (m = n->u.kids.first; m; m = m->next)
+            json_object_setn_new_nocheck(v, m->key, m->klen, node_to_json(m));
+        break;
+    case NODE_ARRAY:
+        v = json_array();
+        for (m = n->u.kids.first; m; m = m->next)
+            json_array_append_new(v, node_to_json(m));
+        break;
+    case NODE_STRING:
+        v = json_stringn_nocheck(n->u.str.s, n->u.str.len);
+        break;
+    case NODE_INT:
+        v = json_integer(n->u.i);
+        break;
+    case NODE_TRUE:
+        v = json_true();
+        break;
+    }
+    if (!v)
+        abort();
+    return v;
+}

@@ -1,0 +1,90 @@
+/*
+ * node.h - the children's JSON: built once, then written out.
+ *
+ * An expansion builds a few hundred values that nobody looks up by key.
+ * As jansson values they cost a hashed insert each, and the walk that
+ * wrote them out for the patch cost as much again: together more than half
+ * of a /mutate. A node is a plain value carved from a pool that lives for
+ * one expansion; an object keeps its members in insertion order in a list.
+ *
+ * The pool in force is thread-local, as jansson's allocator is: between
+ * node_pool_begin() and node_pool_end() every builder on the thread takes
+ * its memory from that pool (pools nest: the end restores the previous).
+ * Nothing built may outlive node_pool_end(); results leave as JSON text
+ * (node_dump) or a jansson value (node_to_json).
+ *
+ * A value joins at most one object or array, as jansson's "_new" setters
+ * steal a reference. Strings and keys are copied into the pool. Allocation
+ * failure aborts, as everywhere in mutators/.
+ */
+#ifndef NODE_H
+#define NODE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "mutators/strbuf.h"
+
+enum node_type { NODE_OBJECT, NODE_ARRAY, NODE_STRING, NODE_INT, NODE_TRUE };
+
+struct node {
+    enum node_type type;
+    const char *key;            /* as an object's member, else NULL */
+    size_t klen;
+    int plain, key_plain;       /* the string, the key need no escaping */
+    struct node *next;          /* the next member or element */
+    union {
+        struct { struct node *first, *last; } kids;     /* object, array */
+        struct { const char *s; size_t len; } str;
+        long long i;
+    } u;
+};
+
+struct node_chunk;
+
+struct node_pool {
+    struct node_chunk *chunks;
+    struct node_pool *prev;
+};
+
+/* Makes pool (uninitialised, the caller's) the thread's pool in force. */
+void node_pool_begin(struct node_pool *pool);
+
+/* Frees everything built from pool and restores the previous one. */
+void node_pool_end(struct node_pool *pool);
+
+struct node *node_str(const char *s);
+struct node *node_strn(const char *s, size_t len);
+struct node *node_int(long long i);
+struct node *node_true(void);
+
+/* A new empty object or array. */
+struct node *node_object(void);
+struct node *node_array(void);
+
+/* A new object from key, value pairs ended by NULL. */
+struct node *node_obj(const char *key, struct node *value, ...);
+
+/* A new array of the values, ended by NULL. */
+struct node *node_list(struct node *value, ...);
+
+/* Sets obj[key] = value, replacing a member of that name in its place. */
+void node_set(struct node *obj, const char *key, struct node *value);
+
+/* Appends value to the array. */
+void node_append(struct node *array, struct node *value);
+
+/* obj[key], or NULL (also when obj is NULL or not an object). */
+struct node *node_get(const struct node *obj, const char *key);
+
+/* A deep copy (NULL for NULL), in the pool in force. */
+struct node *node_copy(const struct node *n);
+
+/* Appends n as compact JSON. */
+void node_dump(struct strbuf *sb, const struct node *n);
+
+/* n as a new jansson value. */
+json_t *node_to_json(const struct node *n);
+
+#endif

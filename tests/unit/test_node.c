@@ -1,0 +1,124 @@
+/*
+ * test_node.c - the pool-built values of the generated children.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mutators/jsonparse.h"
+#include "mutators/node.h"
+
+/* n written out, then read back: the text is valid JSON and the value
+ * equals node_to_json(n). */
+static void assert_round_trip(const struct node *n, const char *want)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct jsonparse_error err;
+    json_t *parsed, *direct = node_to_json(n);
+
+    node_dump(&sb, n);
+    assert_string_equal(sb.buf, want);
+    parsed = jsonparse(sb.buf, sb.len, 64, NULL, &err);
+    assert_non_null(parsed);
+    assert_true(json_equal(parsed, direct));
+    json_decref(parsed);
+    json_decref(direct);
+    strbuf_release(&sb);
+}
+
+static void test_dump_in_insertion_order(void **state)
+{
+    struct node_pool pool;
+
+    (void)state;
+    node_pool_begin(&pool);
+    assert_round_trip(node_obj("z", node_int(-9223372036854775807LL - 1), "a",
+                               node_list(node_true(), node_int(0), node_object(), node_array(), NULL),
+                               "m", node_str(""), NULL),
+                      "{\"z\":-9223372036854775808,\"a\":[true,0,{},[]],\"m\":\"\"}");
+    node_pool_end(&pool);
+}
+
+static void test_escaping(void **state)
+{
+    struct node_pool pool;
+    struct node *o;
+
+    (void)state;
+    node_pool_begin(&pool);
+    o = node_obj("k\"\\", node_strn("a\nb\x01\"\\/\xc3\xa9", 9), NULL);
+    node_set(o, "plain", node_strn("x\0y", 3));
+    assert_round_trip(o, "{\"k\\\"\\\\\":\"a\\nb\\u0001\\\"\\\\/\xc3\xa9\",\"plain\":\"x\\u0000y\"}");
+    node_pool_end(&pool);
+}
+
+static void test_set_replaces_in_place(void **state)
+{
+    struct node_pool pool;
+    struct node *o;
+
+    (void)state;
+    node_pool_begin(&pool);
+    o = node_obj("a", node_int(1), "b", node_int(2), "c", node_int(3), NULL);
+    node_set(o, "b", node_str("two"));
+    node_set(o, "c", node_str("three"));    /* the last member: appends still follow it */
+    node_set(o, "d", node_int(4));
+    assert_round_trip(o, "{\"a\":1,\"b\":\"two\",\"c\":\"three\",\"d\":4}");
+    assert_string_equal(node_get(o, "c")->u.str.s, "three");
+    assert_null(node_get(o, "e"));
+    assert_null(node_get(NULL, "a"));
+    assert_null(node_get(node_get(o, "a"), "a"));
+    node_pool_end(&pool);
+}
+
+static void test_copy_is_deep(void **state)
+{
+    struct node_pool pool;
+    struct node *o, *c;
+
+    (void)state;
+    node_pool_begin(&pool);
+    o = node_obj("labels", node_obj("app", node_str("x"), NULL), NULL);
+    c = node_copy(node_get(o, "labels"));
+    node_set(c, "component", node_str("worker"));
+    node_set(o, "copy", c);
+    assert_round_trip(o, "{\"labels\":{\"app\":\"x\"},\"copy\":{\"app\":\"x\",\"component\":\"worker\"}}");
+    assert_null(node_copy(NULL));
+    node_pool_end(&pool);
+}
+
+/* Pools nest; a large string gets a chunk of its own. */
+static void test_pools_nest(void **state)
+{
+    struct node_pool outer, inner;
+    static char big[100000];
+    struct node *kept, *tmp;
+
+    (void)state;
+    memset(big, 'q', sizeof(big) - 1);
+    node_pool_begin(&outer);
+    kept = node_str("outer");
+    node_pool_begin(&inner);
+    tmp = node_list(node_str(big), NULL);
+    assert_int_equal(tmp->u.kids.first->u.str.len, sizeof(big) - 1);
+    node_pool_end(&inner);
+    assert_string_equal(kept->u.str.s, "outer");
+    kept = node_list(kept, node_str("after"), NULL);
+    assert_round_trip(kept, "[\"outer\",\"after\"]");
+    node_pool_end(&outer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dump_in_insertion_order),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_set_replaces_in_place),
+        cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_pools_nest),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
