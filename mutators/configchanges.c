@@ -68,7 +68,9 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
 {
     const char *eq = memchr(e, '=', n), *key = e, *val, *field;
     size_t klen, vlen;
-    json_t *ev = json_stringn(e, n), *kv = NULL;
+    /* configChanges is valid UTF-8 (a jansson string) and entries are cut
+     * at ASCII bytes: their slices need no second check */
+    json_t *ev = json_stringn_nocheck(e, n), *kv = NULL;
     struct strbuf joined = STRBUF_INIT;
 
     if (!eq) {
@@ -93,7 +95,7 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
         fielderr_add(errs, FIELDERR_INVALID, path, ev, "value must not contain control characters");
         goto out;
     }
-    kv = json_stringn(key, klen);
+    kv = json_stringn_nocheck(key, klen);
     field = p ? projects_reserved(p, json_string_value(kv)) : NULL;
     if (field)
         fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%s\" is set by the webhook: use %s",
@@ -104,7 +106,7 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
         strbuf_add(&joined, key, klen);
         strbuf_addch(&joined, '=');
         strbuf_add(&joined, val, vlen);
-        json_array_append_new(out, json_stringn(joined.buf, joined.len));
+        json_array_append_new(out, json_stringn_nocheck(joined.buf, joined.len));
     }
 out:
     strbuf_release(&joined);

@@ -140,6 +140,14 @@ static void link_last(struct node *parent, struct node *child)
     parent->u.kids.last = child;
 }
 
+static void add_member(struct node *obj, const char *key, size_t klen, struct node *value)
+{
+    value->key = copy(key, klen);
+    value->klen = klen;
+    value->key_plain = jsondump_plain(key, klen) == klen;
+    link_last(obj, value);
+}
+
 void node_set(struct node *obj, const char *key, struct node *value)
 {
     size_t klen = strlen(key);
@@ -156,10 +164,7 @@ void node_set(struct node *obj, const char *key, struct node *value)
         *pp = value;
         return;
     }
-    value->key = copy(key, klen);
-    value->klen = klen;
-    value->key_plain = jsondump_plain(key, klen) == klen;
-    link_last(obj, value);
+    add_member(obj, key, klen, value);
 }
 
 void node_append(struct node *array, struct node *value)
@@ -174,7 +179,7 @@ struct node *node_obj(const char *key, struct node *value, ...)
 
     va_start(ap, value);
     while (key) {
-        node_set(o, key, value);
+        add_member(o, key, strlen(key), value);
         key = va_arg(ap, const char *);
         if (key)
             value = va_arg(ap, struct node *);

@@ -63,7 +63,7 @@ struct node *node_true(void);
 struct node *node_object(void);
 struct node *node_array(void);
 
-/* A new object from key, value pairs ended by NULL. */
+/* A new object from key, value pairs ended by NULL; the keys are distinct. */
 struct node *node_obj(const char *key, struct node *value, ...);
 
 /* A new array of the values, ended by NULL. */

@@ -43,6 +43,9 @@ static int diff(const json_t *from, const json_t *to, struct strbuf *path, json_
     size_t mark = path->len;
     int rc = 0;
 
+    /* the mutated copy shares every value it did not change */
+    if (from == to)
+        return 0;
     /* objects are walked member by member; json_equal() on a whole object
      * at every level would compare each subtree once per ancestor */
     if (!json_is_object(from) || !json_is_object(to) || depth >= PATCH_MAX_DEPTH) {
