@@ -446,7 +446,7 @@ struct node *kinds_child(const json_t *obj, const char *api_version, const char 
     md = node_obj("name", node_str(name), "namespace", node_str(kinds_spec_string(obj, "namespace")),
                   "labels",
                   node_obj("app.kubernetes.io/managed-by", node_str("paddlex-webhook"),
-                           "app.kubernetes.io/part-of", node_str("paddlex"), label,
+                           "app.kubernetes.io/part-of", node_str("paddlex"), node_intern(label),
                            node_str(kinds_name(obj)), NULL),
                   NULL);
 

@@ -53,7 +53,7 @@ void node_pool_end(struct node_pool *pool)
     current = pool->prev;
 }
 
-static void *alloc(size_t n)
+static inline void *alloc(size_t n)
 {
     struct node_chunk *c = current->chunks;
     size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
@@ -92,11 +92,21 @@ static struct node *new_node(enum node_type type)
     return n;
 }
 
+const char *node_intern(const char *s)
+{
+    return copy(s, strlen(s));
+}
+
 struct node *node_strn(const char *s, size_t len)
 {
-    struct node *n = new_node(NODE_STRING);
+    struct node *n = alloc(sizeof(*n) + len + 1);    /* the text right after */
+    char *text = (char *)(n + 1);
 
-    n->u.str.s = copy(s, len);
+    memset(n, 0, sizeof(*n));
+    n->type = NODE_STRING;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    n->u.str.s = text;
     n->u.str.len = len;
     n->plain = jsondump_plain(s, len) == len;
     return n;
@@ -142,7 +152,7 @@ static void link_last(struct node *parent, struct node *child)
 
 static void add_member(struct node *obj, const char *key, size_t klen, struct node *value)
 {
-    value->key = copy(key, klen);
+    value->key = key;
     value->klen = klen;
     value->key_plain = jsondump_plain(key, klen) == klen;
     link_last(obj, value);

@@ -14,8 +14,9 @@
  * (node_dump) or a jansson value (node_to_json).
  *
  * A value joins at most one object or array, as jansson's "_new" setters
- * steal a reference. Strings and keys are copied into the pool. Allocation
- * failure aborts, as everywhere in mutators/.
+ * steal a reference. Strings are copied into the pool; keys are not: a key
+ * is a literal, or text node_intern() put in the pool. Allocation failure
+ * aborts, as everywhere in mutators/.
  */
 #ifndef NODE_H
 #define NODE_H
@@ -53,6 +54,9 @@ void node_pool_begin(struct node_pool *pool);
 
 /* Frees everything built from pool and restores the previous one. */
 void node_pool_end(struct node_pool *pool);
+
+/* A copy of s in the pool in force, for a key built at run time. */
+const char *node_intern(const char *s);
 
 struct node *node_str(const char *s);
 struct node *node_strn(const char *s, size_t len);
