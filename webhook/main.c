@@ -47,7 +47,7 @@ static const struct option_spec {
     { "max-buffered", OPT_SIZE, offsetof(struct server_config, max_buffered), 1ULL << 20, 1ULL << 34,
       "bytes of all request bodies held at once; past it 503 (default 24 MiB)" },
     { "threads", OPT_UINT, offsetof(struct server_config, threads), 0, 256,
-      "worker threads (default: one per core)" },
+      "worker threads (default: one per usable core)" },
     { "max-connections", OPT_UINT, offsetof(struct server_config, max_connections), 1, 65536,
       "open connections at once (default 1024)" },
     { "connection-timeout", OPT_UINT, offsetof(struct server_config, connection_timeout), 1, 3600,

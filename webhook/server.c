@@ -500,12 +500,25 @@ static int reload_policy(struct server *s, int first)
     return 0;
 }
 
+/* The cores this process may use: the online ones, fewer when a cgroup v2
+ * CPU limit (a pod's resources.limits.cpu) allows less, rounded up. */
 static unsigned cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long long quota, period;
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
 
-    return n > 0 && n < 256 ? (unsigned)n : 1;
+    if (n <= 0 || n >= 256)
+        n = 1;
+    if (f) {
+        if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0 &&
+            (quota + period - 1) / period < n)
+            n = (long)((quota + period - 1) / period);
+        fclose(f);
+    }
+    return (unsigned)n;
 }
+
 
 /* Waits for a signal or the reload tick; returns the signal or 0. */
 static int wait_signal(const sigset_t *set, unsigned ms)

@@ -16,7 +16,7 @@ struct server_config {
     const char *policy_file;        /* NULL: built-in settings */
     size_t max_body;                /* bytes; larger bodies get 413 */
     size_t max_buffered;            /* bytes of all bodies held at once; past it 503 */
-    unsigned threads;               /* worker threads; 0 = one per core */
+    unsigned threads;               /* worker threads; 0 = one per usable core */
     unsigned max_connections;       /* open connections at once */
     unsigned connection_timeout;    /* seconds a connection may idle */
     unsigned reload_interval_ms;    /* how often certificate and policy files are checked */
