@@ -39,11 +39,9 @@ void children_argcat(struct node *args, ...)
 {
     struct strbuf sb = STRBUF_INIT;
     va_list ap;
-    const char *s;
 
     va_start(ap, args);
-    while ((s = va_arg(ap, const char *)))
-        strbuf_addstr(&sb, s);
+    strbuf_vaddstrs(&sb, ap);
     va_end(ap);
     children_arg(args, sb.buf ? sb.buf : "");
     strbuf_release(&sb);

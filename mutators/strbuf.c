@@ -35,14 +35,20 @@ void strbuf_addstr(struct strbuf *sb, const char *s)
     strbuf_add(sb, s, strlen(s));
 }
 
+void strbuf_vaddstrs(struct strbuf *sb, va_list ap)
+{
+    const char *s;
+
+    while ((s = va_arg(ap, const char *)))
+        strbuf_addstr(sb, s);
+}
+
 void strbuf_addstrs(struct strbuf *sb, ...)
 {
     va_list ap;
-    const char *s;
 
     va_start(ap, sb);
-    while ((s = va_arg(ap, const char *)))
-        strbuf_addstr(sb, s);
+    strbuf_vaddstrs(sb, ap);
     va_end(ap);
 }
 

@@ -7,6 +7,7 @@
 #ifndef STRBUF_H
 #define STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct strbuf {
@@ -27,6 +28,9 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 /* Appends the strings, ended by NULL: paths and names built on every
  * review, without a format to parse. */
 void strbuf_addstrs(struct strbuf *sb, ...) __attribute__((sentinel));
+
+/* The same, from a va_list of strings ended by NULL. */
+void strbuf_vaddstrs(struct strbuf *sb, va_list ap);
 static inline void strbuf_addch(struct strbuf *sb, char c)
 {
     if (sb->len + 1 >= sb->alloc)

@@ -246,12 +246,10 @@ static void add_override(struct node *args, const struct project *p, const char 
 {
     struct strbuf sb = STRBUF_INIT;
     va_list ap;
-    const char *s;
 
     strbuf_addstrs(&sb, key, "=", NULL);
     va_start(ap, key);
-    while ((s = va_arg(ap, const char *)))
-        strbuf_addstr(&sb, s);
+    strbuf_vaddstrs(&sb, ap);
     va_end(ap);
     override_flag_each(args, p);
     children_arg(args, sb.buf);
