@@ -295,6 +295,44 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+class ServerTestCase(unittest.TestCase):
+    """One server shared by the tests of a class: ``cls.srv``, started before
+    the first test, stopped after the last."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+
+def read_response(s):
+    """(status, headers lowercased, body) of one HTTP/1.1 response read from
+    the socket ``s``; ConnectionError when it closes before the head."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        got = s.recv(65536)
+        if not got:
+            raise ConnectionError("closed before a response: %r" % buf[:200])
+        buf += got
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        got = s.recv(65536)
+        if not got:
+            break
+        body += got
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
 def tls_context(ca):
     """A client context as the apiserver's: verifies the chain against ``ca``
     and the host name; TLS 1.2 or newer."""

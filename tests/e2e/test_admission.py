@@ -19,7 +19,7 @@ import unittest
 import uuid
 
 import jsonpatch
-from common import (Server, client, make_test_certs, mutate_and_apply, needs_binary, request,
+from common import (ServerTestCase, client, make_test_certs, mutate_and_apply, needs_binary, request,
                     review, run_review_cli, send_review, tls_context)
 
 AV = "paddlex.paddlepaddle.org/v1alpha1"
@@ -53,16 +53,7 @@ def causes(response):
 
 
 @needs_binary
-class AdmissionTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server()
-        cls.srv.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-
+class AdmissionTest(ServerTestCase):
     def setUp(self):
         self.conn = client(self.srv)
         self.addCleanup(self.conn.close)
@@ -264,19 +255,18 @@ class AdmissionTest(unittest.TestCase):
 
 
 @needs_binary
-class TlsTest(unittest.TestCase):
+class TlsTest(ServerTestCase):
     """The server's certificate is verified as the apiserver verifies it."""
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server()
-        cls.srv.start()
+        super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="paddlex-otherca-")
         cls.other = make_test_certs(cls.tmp)
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        super().tearDownClass()
         shutil.rmtree(cls.tmp, True)
 
     def handshake(self, ctx, name="localhost"):

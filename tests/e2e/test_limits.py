@@ -34,7 +34,8 @@ import threading
 import time
 import unittest
 
-from common import Server, client, needs_binary, post_json, request, review, send_review, tls_context
+from common import (Server, client, needs_binary, post_json, read_response, request, review, send_review,
+                    tls_context)
 
 AV = "paddlex.paddlepaddle.org/v1alpha1"
 TIMEOUT = 2                 # --connection-timeout of the servers here
@@ -161,29 +162,6 @@ def closed_by_server(s, within):
             return False
         except (OSError, ssl.SSLError):
             return True
-
-
-def read_response(s):
-    """(status, headers, body) of one HTTP/1.1 response on s."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        got = s.recv(65536)
-        if not got:
-            raise ConnectionError("closed before a response: %r" % buf[:200])
-        buf += got
-    head_, _, body = buf.partition(b"\r\n\r\n")
-    lines = head_.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        got = s.recv(65536)
-        if not got:
-            break
-        body += got
-    return int(lines[0].split()[1]), headers, body[:length]
 
 
 def served_within(srv, seconds):

@@ -13,7 +13,7 @@ import json
 import unittest
 import uuid
 
-from common import Server, client, needs_binary, post_json, request
+from common import ServerTestCase, client, needs_binary, post_json, request
 
 try:
     from crdschema import validate_child
@@ -169,18 +169,9 @@ def phases(answer):
 
 
 @needs_binary
-class SyncTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class SyncTest(ServerTestCase):
     def setUp(self):
-        self.conn = client(self.server)
+        self.conn = client(self.srv)
 
     def tearDown(self):
         self.conn.close()
@@ -433,7 +424,7 @@ class SyncTest(unittest.TestCase):
 
     def test_metrics_count_syncs(self):
         self.mc(cr("Dataset")).sync()
-        conn = client(self.server)
+        conn = client(self.srv)
         try:
             status, _, text = request(conn, "GET", "/metrics")
         finally:
