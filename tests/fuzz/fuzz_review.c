@@ -28,7 +28,6 @@
 
 #include <jansson.h>
 
-#include "mutators/arena.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -57,18 +56,8 @@ static struct policy *fixed_policy;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char err[512];
-    json_t *doc;
-
     (void)argc, (void)argv;
-    arena_install();    /* as main.c does; a no-op under ASan */
-    doc = json_loads(policy_text, JSON_REJECT_DUPLICATES, NULL);
-    if (!doc)
-        fz_fail("the fuzzer's policy is not JSON");
-    fixed_policy = policy_parse(doc, "fuzz-policy", err, sizeof(err));
-    if (!fixed_policy)
-        fz_fail("the fuzzer's policy does not parse: %s", err);
-    json_decref(doc);
+    fixed_policy = fz_start(policy_text);
     return 0;
 }
 

@@ -17,6 +17,9 @@
 
 #include <jansson.h>
 
+#include "mutators/arena.h"
+#include "mutators/policy.h"
+
 /* An invariant that does not hold is a finding: print why, then abort()
  * so libFuzzer saves the input as a crash reproducer. */
 static void fz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -38,6 +41,23 @@ static void fz_fail(const char *fmt, ...)
         if (!(cond))                 \
             fz_fail(__VA_ARGS__);    \
     } while (0)
+
+/* The targets' start, as main.c's: the jansson arena installed (a no-op
+ * under ASan) and the policy of the JSON text parsed, once. */
+static inline struct policy *fz_start(const char *policy_text)
+{
+    char err[512] = "not JSON";
+    json_t *doc;
+    struct policy *p;
+
+    arena_install();
+    doc = json_loads(policy_text, JSON_REJECT_DUPLICATES, NULL);
+    p = doc ? policy_parse(doc, "fuzz-policy", err, sizeof(err)) : NULL;
+    if (!p)
+        fz_fail("the fuzzer's policy does not parse: %s", err);
+    json_decref(doc);
+    return p;
+}
 
 /* Nesting of arrays and objects: a scalar is 0, [] is 1. */
 static inline int fz_depth(const json_t *v)
