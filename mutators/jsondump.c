@@ -74,13 +74,25 @@ void jsondump_string(struct strbuf *sb, const char *s, size_t len)
     strbuf_addch(sb, '"');
 }
 
+size_t jsondump_number(char *buf, const json_t *v)
+{
+    int n;
+
+    if (json_is_integer(v))
+        return (size_t)snprintf(buf, JSONDUMP_NUMBER_SIZE, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    n = snprintf(buf, JSONDUMP_NUMBER_SIZE, "%.17g", json_real_value(v));
+    /* a real keeps a fraction or exponent so it reads back as a real */
+    if (!strpbrk(buf, ".eEni") && n + 2 < JSONDUMP_NUMBER_SIZE)
+        n += snprintf(buf + n, JSONDUMP_NUMBER_SIZE - (size_t)n, ".0");
+    return (size_t)n;
+}
+
 void jsondump_append(struct strbuf *sb, const json_t *v)
 {
     const char *key;
     json_t *item;
     size_t i;
-    char num[32];
-    int n;
+    char num[JSONDUMP_NUMBER_SIZE];
 
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -108,15 +120,8 @@ void jsondump_append(struct strbuf *sb, const json_t *v)
         jsondump_string(sb, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        strbuf_add(sb, num, (size_t)n);
-        break;
     case JSON_REAL:
-        n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-        /* a real keeps a fraction or exponent so it reads back as a real */
-        if (!strpbrk(num, ".eEni") && n + 2 < (int)sizeof(num))
-            n += snprintf(num + n, sizeof(num) - (size_t)n, ".0");
-        strbuf_add(sb, num, (size_t)n);
+        strbuf_add(sb, num, jsondump_number(num, v));
         break;
     case JSON_TRUE:
         strbuf_add(sb, "true", 4);

@@ -16,6 +16,14 @@
 
 #include "mutators/strbuf.h"
 
+/* Bytes a formatted number needs, its NUL included. */
+#define JSONDUMP_NUMBER_SIZE 32
+
+/* Writes the JSON integer or real v into buf (JSONDUMP_NUMBER_SIZE bytes)
+ * and returns its length: a real keeps a fraction or exponent ("1.0"), so
+ * it reads back as a real. */
+size_t jsondump_number(char *buf, const json_t *v);
+
 /* Appends the compact JSON text of v (borrowed) to sb. */
 void jsondump_append(struct strbuf *sb, const json_t *v);
 

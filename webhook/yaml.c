@@ -13,6 +13,7 @@
 
 #include <yaml.h>
 
+#include "mutators/jsondump.h"
 #include "mutators/jsonparse.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
@@ -461,8 +462,7 @@ static int emit_node(yaml_emitter_t *e, const json_t *v)
     const char *key;
     json_t *item;
     size_t i;
-    char num[64];
-    int n;
+    char num[JSONDUMP_NUMBER_SIZE];
 
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -484,14 +484,9 @@ static int emit_node(yaml_emitter_t *e, const json_t *v)
     case JSON_STRING:
         return emit_string(e, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return emit_scalar(e, num, strlen(num), YAML_PLAIN_SCALAR_STYLE);
     case JSON_REAL:
-        /* "%.17g" of 1.0 is "1": add ".0" so it reads back as a float */
-        n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-        if (n > 0 && (size_t)n + 2 < sizeof(num) && !strpbrk(num, ".eE"))
-            n += snprintf(num + n, sizeof(num) - (size_t)n, ".0");
-        return emit_scalar(e, num, strlen(num), YAML_PLAIN_SCALAR_STYLE);
+        /* as JSON writes them: 1.0 stays "1.0", a float when read back */
+        return emit_scalar(e, num, jsondump_number(num, v), YAML_PLAIN_SCALAR_STYLE);
     case JSON_TRUE:
         return emit_scalar(e, "true", 4, YAML_PLAIN_SCALAR_STYLE);
     case JSON_FALSE:
