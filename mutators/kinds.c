@@ -398,37 +398,48 @@ int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *c
 {
     struct node_pool pool;
     struct node *children;
+    const json_t *old;
+    int rc = 0;
 
     node_pool_begin(&pool);
     children = mutate(k, obj, ctx);
-    if (children)
+    old = json_object_get(json_object_get(obj, "spec"), "generated");
+    if (children && !(old && node_equal_json(children, old))) {
         node_dump(generated, children);
+        rc = 1;
+    }
     node_pool_end(&pool);
-    return children != NULL;
+    return rc;
 }
 
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
                     struct fielderr_list *errs, json_t *warnings)
 {
-    json_t *view = make_view(k, obj, ctx), *children;
+    json_t *view = make_view(k, obj, ctx), *children = NULL;
     const json_t *generated = json_object_get(json_object_get(obj, "spec"), "generated");
     size_t before = errs->len;
+    struct node_pool pool;
+    struct node *rendered = NULL;
 
     check_view(k, view, ctx, errs, warnings);
-    children = errs->len == before ? render_json(k, view, ctx, errs) : NULL;
+    node_pool_begin(&pool);
+    if (errs->len == before)
+        rendered = render_view(k, view, ctx, errs);
+    if (rendered && policy_checks_children(ctx))
+        children = node_to_json(rendered);
     policy_check(view, children, ctx, errs);
-    if (!children)
-        goto out;
-    if (!generated)
+    if (!rendered)
+        ;
+    else if (!generated)
         json_array_append_new(warnings,
                               json_string("spec.generated is absent: the mutating webhook did not "
                                           "run; the children are rendered from the spec"));
-    else if (!json_equal((json_t *)generated, children))
+    else if (!node_equal_json(rendered, generated))
         fielderr_add(errs, FIELDERR_FORBIDDEN, "spec.generated", NULL,
                      "does not match the children rendered from the spec: it is written by the "
                      "mutating webhook and may not be edited");
+    node_pool_end(&pool);
     json_decref(children);
-out:
     json_decref(view);
 }
 

@@ -91,9 +91,10 @@ const struct kind *kinds_of_object(const json_t *obj);
 void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
 
 /* kinds_mutate(), except that spec.generated is left as it was: when the
- * object validates, the rendered children are appended to generated as
- * JSON text and 1 is returned; otherwise 0. The mutating webhook's path:
- * the children go into its patch without becoming jansson values. */
+ * object validates and its spec.generated differs from (or lacks) the
+ * rendered children, they are appended to generated as JSON text and 1 is
+ * returned; otherwise 0. The mutating webhook's path: the children go into
+ * its patch without becoming jansson values. */
 int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
                       struct strbuf *generated);
 

@@ -314,6 +314,37 @@ void node_dump(struct strbuf *sb, const struct node *n)
     }
 }
 
+int node_equal_json(const struct node *n, const json_t *v)
+{
+    const struct node *m;
+    size_t count = 0;
+
+    switch (n->type) {
+    case NODE_OBJECT:
+        if (!json_is_object(v))
+            return 0;
+        for (m = n->u.kids.first; m; m = m->next, count++)
+            if (!node_equal_json(m, json_object_getn(v, m->key, m->klen) ?: json_null()))
+                return 0;
+        return count == json_object_size(v);    /* node keys are distinct */
+    case NODE_ARRAY:
+        if (!json_is_array(v))
+            return 0;
+        for (m = n->u.kids.first; m; m = m->next, count++)
+            if (!node_equal_json(m, json_array_get(v, count) ?: json_null()))
+                return 0;
+        return count == json_array_size(v);
+    case NODE_STRING:
+        return json_is_string(v) && json_string_length(v) == n->u.str.len &&
+               !memcmp(json_string_value(v), n->u.str.s, n->u.str.len);
+    case NODE_INT:
+        return json_is_integer(v) && json_integer_value(v) == n->u.i;
+    case NODE_TRUE:
+        return json_is_true(v);
+    }
+    return 0;
+}
+
 json_t *node_to_json(const struct node *n)
 {
     const struct node *m;

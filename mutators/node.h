@@ -88,6 +88,10 @@ struct node *node_copy(const struct node *n);
 /* Appends n as compact JSON. */
 void node_dump(struct strbuf *sb, const struct node *n);
 
+/* 1 when n and v hold the same JSON value, as json_equal() judges:
+ * objects by their members in any order, arrays in order. */
+int node_equal_json(const struct node *n, const json_t *v);
+
 /* n as a new jansson value. */
 json_t *node_to_json(const struct node *n);
 

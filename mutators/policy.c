@@ -827,6 +827,11 @@ static void spec_host(const json_t *spec, const char *field, char *buf, size_t l
         buf[0] = '\0';
 }
 
+int policy_checks_children(const struct context *ctx)
+{
+    return !ctx->exempt && (ctx->settings->image_registries || ctx->settings->endpoint_hosts);
+}
+
 void policy_check(const json_t *obj, const json_t *children, const struct context *ctx,
                   struct fielderr_list *errs)
 {
@@ -846,7 +851,7 @@ void policy_check(const json_t *obj, const json_t *children, const struct contex
         if (!has_error(errs, path) && !allowed(r, w.st, json_string_value(v)))
             deny(errs, path, v, r, w.st);
     }
-    if (!children || (!w.st->image_registries && !w.st->endpoint_hosts))
+    if (!children || !policy_checks_children(ctx))
         return;
     w.image = json_string_value(json_object_get(spec, "image"));
     spec_host(spec, "endpoint", w.endpoint_host, sizeof(w.endpoint_host));

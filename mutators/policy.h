@@ -104,6 +104,11 @@ void policy_apply(const struct policy *p, struct context *ctx);
  * to spec.image, and a URL on spec.endpoint's or spec.pretrainModel's host,
  * are judged once, at the spec field; spec fields that already have an error
  * in errs are skipped. Appends policy denials to errs. */
+/* 1 when policy_check() looks at the children for ctx: it is not exempt and
+ * an image or endpoint-host allow-list applies. Callers that hold the
+ * children in another form convert them only then. */
+int policy_checks_children(const struct context *ctx);
+
 void policy_check(const json_t *obj, const json_t *children, const struct context *ctx,
                   struct fielderr_list *errs);
 

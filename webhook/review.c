@@ -173,21 +173,11 @@ struct verdict {
 };
 
 /* Appends to the patch text the op that sets spec.generated to the
- * rendered children (JSON text), unless object already holds them. */
+ * rendered children (JSON text). */
 static void add_generated_op(struct strbuf *patch, const json_t *object, const struct strbuf *rendered)
 {
-    const json_t *old = json_object_get(json_object_get(object, "spec"), "generated");
-    struct jsonparse_error err;
-    json_t *now;
-    int same;
+    int had = json_object_get(json_object_get(object, "spec"), "generated") != NULL;
 
-    if (old) {
-        now = jsonparse(rendered->buf, rendered->len, REVIEW_MAX_JSON_DEPTH, NULL, &err);
-        same = now && json_equal((json_t *)old, now);
-        json_decref(now);
-        if (same)
-            return;
-    }
     if (patch->len) {
         patch->len--;                       /* the ops' closing ']' */
         strbuf_addch(patch, ',');
@@ -195,7 +185,7 @@ static void add_generated_op(struct strbuf *patch, const json_t *object, const s
         strbuf_grow(patch, rendered->len + 64);
         strbuf_addch(patch, '[');
     }
-    strbuf_addstr(patch, old ? "{\"op\":\"replace\"" : "{\"op\":\"add\"");
+    strbuf_addstr(patch, had ? "{\"op\":\"replace\"" : "{\"op\":\"add\"");
     strbuf_addstr(patch, ",\"path\":\"/spec/generated\",\"value\":");
     strbuf_add(patch, rendered->buf, rendered->len);
     strbuf_addstr(patch, "}]");
@@ -209,7 +199,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
     struct strbuf rendered = STRBUF_INIT;
     json_t *copy, *ops;
     int spec_object = json_is_object(json_object_get(object, "spec"));
-    int children = 0;
+    int changed = 0;   /* rendered children differ from spec.generated */
 
     if (mode == REVIEW_MUTATE) {
         /* kinds_mutate() only sets members of spec: copies of the object
@@ -220,7 +210,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
         copy = json_copy((json_t *)object);
         if (spec_object) {
             json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
-            children = kinds_mutate_text(k, copy, ctx, &rendered);
+            changed = kinds_mutate_text(k, copy, ctx, &rendered);
         } else {
             kinds_mutate(k, copy, ctx);
         }
@@ -229,7 +219,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
             strbuf_grow(&v->patch, REVIEW_OUT_HINT);
             jsondump_append(&v->patch, ops);
         }
-        if (children)
+        if (changed)
             add_generated_op(&v->patch, object, &rendered);
         out->patched = v->patch.len > 0;
         json_decref(ops);

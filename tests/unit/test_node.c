@@ -110,6 +110,46 @@ static void test_pools_nest(void **state)
     node_pool_end(&outer);
 }
 
+/* node_equal_json() agrees with json_equal() on node_to_json(). */
+static void test_equal_json(void **state)
+{
+    static const char *const others[] = {
+        "{\"b\":[1,true,\"x\"],\"a\":{}}",      /* members in another order: equal */
+        "{\"a\":{},\"b\":[1,true,\"x\"]}",
+        "{\"a\":{},\"b\":[1,true,\"x\"],\"c\":1}",
+        "{\"a\":{}}",
+        "{\"a\":{},\"c\":[1,true,\"x\"]}",
+        "{\"a\":[],\"b\":[1,true,\"x\"]}",
+        "{\"a\":{},\"b\":[1,true]}",
+        "{\"a\":{},\"b\":[1,true,\"x\",null]}",
+        "{\"a\":{},\"b\":[1.0,true,\"x\"]}",
+        "{\"a\":{},\"b\":[1,false,\"x\"]}",
+        "{\"a\":{},\"b\":[1,true,\"x\\u0000\"]}",
+        "{\"a\":{},\"b\":[1,true,\"y\"]}",
+        "{\"a\":null,\"b\":[1,true,\"x\"]}",
+        "[]",
+    };
+    struct node_pool pool;
+    struct node *n;
+    json_t *as_json;
+
+    (void)state;
+    node_pool_begin(&pool);
+    n = node_obj("a", node_object(), "b", node_list(node_int(1), node_true(), node_str("x"), NULL), NULL);
+    as_json = node_to_json(n);
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        struct jsonparse_error err;
+        json_t *v = jsonparse(others[i], strlen(others[i]), 64, NULL, &err);
+
+        assert_non_null(v);
+        assert_int_equal(node_equal_json(n, v), json_equal(as_json, v));
+        assert_int_equal(node_equal_json(n, v), i < 2);
+        json_decref(v);
+    }
+    json_decref(as_json);
+    node_pool_end(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_set_replaces_in_place),
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_pools_nest),
+        cmocka_unit_test(test_equal_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
