@@ -4,8 +4,6 @@
 #include "mutators/children.h"
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "mutators/kinds.h"

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds_table.h"
 #include "mutators/strbuf.h"
