@@ -52,6 +52,8 @@ static const struct option_spec {
       "open connections at once (default 1024)" },
     { "connection-timeout", OPT_UINT, offsetof(struct server_config, connection_timeout), 1, 3600,
       "seconds a connection may idle (default 30)" },
+    { "request-timeout", OPT_UINT, offsetof(struct server_config, request_timeout), 1, 3600,
+      "seconds a begun request gets to be answered (default 10)" },
     { "reload-interval", OPT_UINT, offsetof(struct server_config, reload_interval_ms), 50, 60000,
       "milliseconds between checks of the certificate and policy files (default 1000)" },
     { "shutdown-delay", OPT_UINT, offsetof(struct server_config, shutdown_delay), 0, 300,

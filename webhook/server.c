@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 
 #define SERVER_ERR_MAX 512
 #define SERVER_MMAP_THRESHOLD (256 * 1024)
+#define SWEEP_MS 500                /* how often request deadlines are checked */
 
 /* What identifies a file's content without reading it; a kubelet "..data"
  * symlink swap changes the inode that stat() reaches. */
@@ -55,6 +57,18 @@ struct server {
     pthread_mutex_t policy_lock;    /* guards the swap of policy, not its use */
     struct policy *policy;          /* one reference; NULL: built-in settings */
     atomic_size_t buffered;         /* bytes of request bodies held, all connections */
+    pthread_mutex_t conns_lock;     /* guards the list, not the deadlines */
+    struct conn *conns;             /* open connections, for the deadline sweep */
+};
+
+/* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
+ * (the socket is closed after that notice, so while it is listed its fd is
+ * its own). deadline: CLOCK_MONOTONIC seconds by which the request now
+ * awaited must be answered; set on accept and after each answer. */
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    _Atomic long long deadline;
 };
 
 struct request {
@@ -100,6 +114,7 @@ void server_config_init(struct server_config *cfg)
     cfg->max_buffered = SERVER_MAX_BUFFERED_DEFAULT;
     cfg->max_connections = 1024;
     cfg->connection_timeout = 30;
+    cfg->request_timeout = 10;
     cfg->reload_interval_ms = 1000;
     cfg->drain_timeout = 10;
 }
@@ -358,15 +373,91 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+static long long now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec;
+}
+
+/* A connection may idle for --connection-timeout (libmicrohttpd closes it
+ * then) and a request, once begun, gets --request-timeout; so the next
+ * answer is due by their sum. That bounds a client that trickles bytes,
+ * which restart libmicrohttpd's idle timer each time. */
+static void set_deadline(struct server *s, struct conn *k)
+{
+    atomic_store(&k->deadline, now_s() + s->cfg->connection_timeout + s->cfg->request_timeout);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_cls,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    struct server *s = cls;
+    struct conn *k = *socket_cls;
+    const union MHD_ConnectionInfo *ci;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k = ci ? calloc(1, sizeof(*k)) : NULL;
+        if (!k)
+            return;         /* not swept: only the idle timeout applies */
+        k->fd = ci->connect_fd;
+        set_deadline(s, k);
+        pthread_mutex_lock(&s->conns_lock);
+        k->next = s->conns;
+        if (s->conns)
+            s->conns->prev = k;
+        s->conns = k;
+        pthread_mutex_unlock(&s->conns_lock);
+        *socket_cls = k;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k) {
+        pthread_mutex_lock(&s->conns_lock);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            s->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&s->conns_lock);
+        free(k);
+        *socket_cls = NULL;
+    }
+}
+
+/* From the main thread: shuts down the sockets of connections past their
+ * deadline; their worker sees the end of the stream and closes them. */
+static void sweep_deadlines(struct server *s)
+{
+    long long now = now_s();
+    unsigned n = 0;
+
+    pthread_mutex_lock(&s->conns_lock);
+    for (struct conn *k = s->conns; k; k = k->next)
+        if (atomic_load(&k->deadline) < now) {
+            shutdown(k->fd, SHUT_RDWR);
+            atomic_store(&k->deadline, LLONG_MAX);
+            n++;
+        }
+    pthread_mutex_unlock(&s->conns_lock);
+    if (n)
+        LOG(LOG_WARN, "request deadline: closed %u connection(s) with no complete request in %u s",
+            n, s->cfg->connection_timeout + s->cfg->request_timeout);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     struct server *s = cls;
     struct request *r = *req_cls;
+    const union MHD_ConnectionInfo *ci;
 
-    (void)c, (void)toe;
+    (void)toe;
     if (!r)
         return;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        set_deadline(s, ci->socket_context);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
     atomic_fetch_sub(&s->buffered, r->cap);
     free(r->body);
@@ -567,7 +658,9 @@ static MHD_socket drain(struct server *s, const sigset_t *set)
 int server_run(const struct server_config *cfg)
 {
     MHD_socket listen_fd;
-    struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER };
+    struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER,
+                        .conns_lock = PTHREAD_MUTEX_INITIALIZER };
+    struct timespec reloaded;
     struct sockaddr_storage addr;
     char err[SERVER_ERR_MAX];
     sigset_t set;
@@ -607,6 +700,7 @@ int server_run(const struct server_config *cfg)
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, &s,
         MHD_OPTION_END);
     if (!s.daemon) {
         LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
@@ -615,12 +709,17 @@ int server_run(const struct server_config *cfg)
         return 1;
     }
     LOG(LOG_INFO, "serving on %s", cfg->listen);
+    clock_gettime(CLOCK_MONOTONIC, &reloaded);
     for (;;) {
-        sig = wait_signal(&set, cfg->reload_interval_ms);
+        sig = wait_signal(&set, cfg->reload_interval_ms < SWEEP_MS ? cfg->reload_interval_ms : SWEEP_MS);
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        reload_certs(&s, 0);
-        reload_policy(&s, 0);
+        sweep_deadlines(&s);
+        if (since(&reloaded) * 1000 >= cfg->reload_interval_ms) {
+            reload_certs(&s, 0);
+            reload_policy(&s, 0);
+            clock_gettime(CLOCK_MONOTONIC, &reloaded);
+        }
     }
     LOG(LOG_INFO, "signal %d: shutting down", sig);
     listen_fd = drain(&s, &set);

@@ -19,6 +19,7 @@ struct server_config {
     unsigned threads;               /* worker threads; 0 = one per usable core */
     unsigned max_connections;       /* open connections at once */
     unsigned connection_timeout;    /* seconds a connection may idle */
+    unsigned request_timeout;       /* seconds a begun request gets until answered */
     unsigned reload_interval_ms;    /* how often certificate and policy files are checked */
     unsigned shutdown_delay;        /* seconds to keep serving with /readyz 503 after SIGTERM */
     unsigned drain_timeout;         /* seconds the requests in flight get after that */

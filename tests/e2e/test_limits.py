@@ -18,11 +18,10 @@ with small ones so the tests are quick (--connection-timeout 2,
   process) stays bounded: under 64 MiB, the limit of
   manifests/webhook/deployment.yaml.
 
-Known gaps are pinned as expected failures, each naming what would fix it:
-a client that trickles a byte more often than the timeout keeps its slot
-for good (the timeout is per idle period: there is no deadline for a whole
-request), and neither the number of JSON values in a body (memory and CPU)
-nor the bytes of all bodies buffered at once (memory) is bounded.
+A client that trickles a byte more often than the idle timeout is cut by
+the request deadline (--request-timeout): each answer is due at most
+--connection-timeout + --request-timeout after the connection opened or its
+previous answer.
 
 Nothing here measures speed: waits are bounds against hangs, derived from
 the configured timeout plus a generous margin for a loaded machine.
@@ -324,22 +323,6 @@ class ConnectionLimitTest(LimitsCase):
         for i, s in enumerate(slow.socks):
             self.assertTrue(closed_by_server(s, TIMEOUT + MARGIN), "paused connection %d still open" % i)
 
-    @unittest.expectedFailure
-    def test_slowloris_at_the_limit_is_cut_by_a_request_deadline(self):
-        """KNOWN GAP. LIMIT connections each sending a header byte every
-        0.5 s hold every slot for as long as they like: libmicrohttpd's
-        timeout restarts with each byte, and nothing bounds the time to a
-        complete request, so a fresh client (the apiserver) is never
-        served. Fixed by a deadline from accept to complete headers (e.g.
-        server.c closing, from its reload tick, connections whose request
-        has not reached the handler within N s: MHD_get_connection_info
-        CONNECTION_FD + shutdown(fd, SHUT_RDWR), tracked through
-        MHD_OPTION_NOTIFY_CONNECTION)."""
-        slow = Trickler(self.srv, LIMIT, 0.5)
-        self.track(slow)
-        self.assertIsNotNone(served_within(self.srv, 3 * TIMEOUT + MARGIN),
-                             "a fresh client is served while %d connections trickle headers" % LIMIT)
-
     def test_more_clients_than_the_limit(self):
         """2 x LIMIT clients at once, each keeping its connection busy with a
         GET every 0.3 s: at most LIMIT are ever served at the same time, the
@@ -584,6 +567,80 @@ class DepthLimitTest(LimitsCase):
                 status, _, text = request(conn, "POST", "/mutate", body=body,
                                           headers={"Content-Type": "application/json"})
                 self.assertEqual(status, 400, text)
+
+
+# ------------------------------------------------------ request deadline
+
+REQUEST_TIMEOUT = 3         # --request-timeout of the server here
+DUE = TIMEOUT + REQUEST_TIMEOUT     # at most this long from accept or the last answer
+
+
+@needs_binary
+class RequestDeadlineTest(LimitsCase):
+    """The deadline that bounds what the idle timeout cannot: each answer
+    is due --connection-timeout + --request-timeout after the connection
+    opened or its previous answer, however often bytes arrive."""
+
+    ARGS = LIMITED + ["--request-timeout", str(REQUEST_TIMEOUT)]
+
+    def test_slowloris_at_the_limit_is_cut_by_the_deadline(self):
+        slow = Trickler(self.srv, LIMIT, 0.5)
+        self.track(slow)
+        t0 = time.monotonic()
+        waited = served_within(self.srv, DUE + MARGIN)
+        self.assertIsNotNone(waited, "a fresh client is served while %d connections trickle headers" % LIMIT)
+        # cut by the deadline, not earlier by the idle timeout: they never idled
+        self.assertGreaterEqual(waited, DUE - 1, "served before any deadline passed")
+        for i, s in enumerate(slow.socks):
+            left = max(0.5, DUE + MARGIN - (time.monotonic() - t0))
+            self.assertTrue(closed_by_server(s, left), "trickling connection %d still open" % i)
+
+    def test_slowloris_body_is_cut_by_the_deadline(self):
+        body = review_bytes("trickled-body")
+        socks = []
+        for _ in range(LIMIT):
+            s = self.track(tls_socket(self.srv))
+            s.sendall(head("POST", "/validate", length=len(body)))
+            socks.append(s)
+        t0 = time.monotonic()
+        for i in range(len(body)):
+            if time.monotonic() - t0 > DUE + MARGIN:
+                break
+            if not all([send_quietly(s, body[i:i + 1]) for s in socks]):
+                break
+            time.sleep(0.5)
+        self.assertIsNotNone(served_within(self.srv, DUE + MARGIN))
+        for i, s in enumerate(socks):
+            self.assertTrue(closed_by_server(s, MARGIN), "trickling upload %d still open" % i)
+        self.assertLessEqual(in_flight(self.srv), 1)
+
+    def test_a_slow_request_within_the_deadline_is_answered(self):
+        """Idle for most of the idle timeout, then a body sent in pieces
+        over most of --request-timeout: in time, so answered."""
+        body = review_bytes("slow-but-in-time")
+        s = self.track(tls_socket(self.srv))
+        time.sleep(TIMEOUT - 0.7)
+        s.sendall(head("POST", "/validate", length=len(body)))
+        pieces = 5
+        step = -(-len(body) // pieces)
+        for i in range(0, len(body), step):
+            time.sleep((REQUEST_TIMEOUT - 1) / pieces)
+            s.sendall(body[i:i + step])
+        status, _, text = read_response(s)
+        self.assertEqual(status, 200, text[:200])
+        self.assertEqual(json.loads(text)["response"]["uid"], "slow-but-in-time")
+
+    def test_each_answer_starts_a_new_deadline(self):
+        """A keep-alive connection used every 0.7 TIMEOUT lives well past
+        one deadline: every answer moves it."""
+        conn = self.track(client(self.srv, timeout=IO_TIMEOUT))
+        t0 = time.monotonic()
+        i = 0
+        while time.monotonic() - t0 < 2 * DUE:
+            self.assertEqual(send_review(conn, "/validate", review(SERVING, uid="k%d" % i))["response"]["uid"],
+                             "k%d" % i)
+            i += 1
+            time.sleep(0.7 * TIMEOUT)
 
 
 # ------------------------------------------------------- slow bodies
