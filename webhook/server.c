@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "mutators/policy.h"
@@ -36,6 +37,7 @@
 
 #define SERVER_ERR_MAX 512
 #define SERVER_MMAP_THRESHOLD (256 * 1024)
+#define CORK_MAX (15 * 1024)        /* answers sent as one TLS record (16 KiB with the header) */
 #define SWEEP_MS 500                /* how often request deadlines are checked */
 
 /* What identifies a file's content without reading it; a kubelet "..data"
@@ -75,6 +77,7 @@ struct request {
     char *body;
     size_t len, cap;
     int too_large;                  /* 1: over --max-body; 2: over --max-buffered */
+    gnutls_session_t corked;        /* the answer is held here until sent whole */
     struct timespec start;
 };
 
@@ -234,10 +237,12 @@ static void do_metrics(struct server *s, struct request *r, struct reply *out)
     out->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, struct reply *rep)
+static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, struct request *r,
+                                  struct reply *rep)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
+    const union MHD_ConnectionInfo *ci;
 
     if (!rep->body)
         return MHD_NO;
@@ -251,6 +256,16 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, st
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
     if (atomic_load(&s->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* libmicrohttpd sends the header and the body as two TLS records,
+     * so the client reads (and often wakes) twice per answer. Corked, the
+     * session gathers both, and completed() sends them as one. Not for
+     * an answer before the body (r is NULL): libmicrohttpd closes such a
+     * connection on its own terms. */
+    if (r && rep->len <= CORK_MAX && (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) &&
+        ci->tls_session) {
+        r->corked = ci->tls_session;
+        gnutls_record_cork(r->corked);
+    }
     ret = MHD_queue_response(c, rep->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -334,6 +349,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct reply rep = { .result = MR_OK, .kind = MK_NONE, .op = MO_NONE };
     enum metrics_path mp = metrics_path_of(url);
     enum MHD_Result ret;
+    int early = 0;
 
     (void)version;
     if (!r) {
@@ -352,6 +368,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             text_reply(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n"), rep.allow = rt->method;
         else
             r->too_large = 1;
+        early = 1;
     } else if (*upload_data_size) {
         collect(s, r, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -369,7 +386,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (rep.status >= 400 && rep.result == MR_OK)
         rep.result = MR_ERROR;
     metrics_request(&s->metrics, mp, rep.kind, rep.op, rep.result, since(&r->start));
-    ret = send_reply(s, c, &rep);
+    ret = send_reply(s, c, early ? NULL : r, &rep);
     return ret;
 }
 
@@ -452,12 +469,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     struct request *r = *req_cls;
     const union MHD_ConnectionInfo *ci;
 
-    (void)toe;
     if (!r)
         return;
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci && ci->socket_context)
         set_deadline(s, ci->socket_context);
+    /* The answer, held by the cork, goes out now. A client reading its
+     * answers leaves the socket's buffer empty, so this sends it whole;
+     * one that does not (pipelining without reading) may fill it, and
+     * libmicrohttpd would never retry what is left: it is disconnected. */
+    if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && gnutls_record_uncork(r->corked, 0) < 0 &&
+        (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)))
+        shutdown(ci->connect_fd, SHUT_RDWR);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
     atomic_fetch_sub(&s->buffered, r->cap);
     free(r->body);

@@ -10,6 +10,7 @@ command answering byte for byte as the server does.
 import copy
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -288,6 +289,29 @@ class TlsTest(ServerTestCase):
     def test_wrong_host_name_is_refused(self):
         with self.assertRaises(ssl.SSLCertVerificationError):
             self.handshake(tls_context(self.srv.ca), name="evil.example.com")
+
+    def test_an_answer_is_one_tls_record(self):
+        """Header and body of an answer travel in one TLS record, so the
+        client reads it at once: one SSL_read (Python's recv returns at
+        most one record) gives the whole answer. Pipelined requests are
+        each answered whole, in order."""
+        body = json.dumps(review(TRAINING, uid="one-record")).encode()
+        req = (b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = tls_context(self.srv.ca)
+            ctx.minimum_version = ctx.maximum_version = version
+            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                    for n in (1, 2):
+                        tls.sendall(req * n)
+                        for _ in range(n):
+                            data = tls.recv(65536)
+                            head, _, rest = data.partition(b"\r\n\r\n")
+                            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                            self.assertGreater(length, 4096, "a Training answer carries its children")
+                            self.assertEqual(len(rest), length, "%s: the body came in the same read" % version.name)
+                            self.assertEqual(json.loads(rest)["response"]["uid"], "one-record")
 
     def test_tls_1_2_and_1_3_each_work(self):
         for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
