@@ -39,6 +39,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
 const struct kind dataset_kind = {
     .name = "Dataset",
     .plural = "datasets",
+    .owner_label = KINDS_GROUP "/dataset",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
     .expand = expand,

@@ -8,7 +8,6 @@
  */
 #include "mutators/kinds.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,7 +76,7 @@ static const struct field *field_at(const struct kind *k, size_t i)
 static const struct field *field_named(const struct kind *k, const char *name)
 {
     for (size_t i = 0; i < NCOMMON + k->nfields; i++)
-        if (!strcmp(field_at(k, i)->name, name))
+        if (field_at(k, i)->name[0] == name[0] && !strcmp(field_at(k, i)->name, name))
             return field_at(k, i);
     return NULL;
 }
@@ -445,18 +444,14 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
 struct node *kinds_child(const json_t *obj, const char *api_version, const char *kind,
                          const char *name, const char *after)
 {
-    const char *okind = json_string_value(json_object_get(obj, "kind"));
-    char label[PATH_MAX_LEN] = KINDS_GROUP "/";
-    size_t n = strlen(label);
+    const struct kind *k = kinds_of_object(obj);
     struct node *md;
 
-    for (const char *c = okind ? okind : "owner"; *c && n + 1 < sizeof(label); c++)
-        label[n++] = (char)tolower((unsigned char)*c);
-    label[n] = '\0';
     md = node_obj("name", node_str(name), "namespace", node_str(kinds_spec_string(obj, "namespace")),
                   "labels",
                   node_obj("app.kubernetes.io/managed-by", node_str("paddlex-webhook"),
-                           "app.kubernetes.io/part-of", node_str("paddlex"), node_intern(label),
+                           "app.kubernetes.io/part-of", node_str("paddlex"),
+                           k ? k->owner_label : KINDS_GROUP "/owner",
                            node_str(kinds_name(obj)), NULL),
                   NULL);
 

@@ -63,6 +63,7 @@ struct field {
 struct kind {
     const char *name;            /* "Training" */
     const char *plural;          /* "trainings" */
+    const char *owner_label;     /* the label key naming the owner on its children */
     const struct field *fields;
     size_t nfields;
     /* Cross-field rules, run after every field has the right type. obj is

@@ -74,6 +74,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
 const struct kind modelhub_kind = {
     .name = "ModelHub",
     .plural = "modelhubs",
+    .owner_label = KINDS_GROUP "/modelhub",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
     .expand = expand,

@@ -73,15 +73,6 @@ static inline void *alloc(size_t n)
     return c->data + c->used - need;
 }
 
-static const char *copy(const char *s, size_t len)
-{
-    char *p = alloc(len + 1);
-
-    memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
-
 static struct node *new_node(enum node_type type)
 {
     struct node *n = alloc(sizeof(*n));
@@ -90,11 +81,6 @@ static struct node *new_node(enum node_type type)
     n->type = type;
     n->plain = 1;
     return n;
-}
-
-const char *node_intern(const char *s)
-{
-    return copy(s, strlen(s));
 }
 
 struct node *node_strn(const char *s, size_t len)
@@ -110,11 +96,6 @@ struct node *node_strn(const char *s, size_t len)
     n->u.str.len = len;
     n->plain = jsondump_plain(s, len) == len;
     return n;
-}
-
-struct node *node_str(const char *s)
-{
-    return node_strn(s, strlen(s));
 }
 
 struct node *node_int(long long i)
@@ -152,22 +133,22 @@ static void link_last(struct node *parent, struct node *child)
 
 static void add_member(struct node *obj, const char *key, size_t klen, struct node *value)
 {
+#ifdef NODE_SANITIZED
+    if (jsondump_plain(key, klen) != klen)
+        abort();        /* a key is a literal that needs no escaping */
+#endif
     value->key = key;
     value->klen = klen;
-    value->key_plain = jsondump_plain(key, klen) == klen;
     link_last(obj, value);
 }
 
-void node_set(struct node *obj, const char *key, struct node *value)
+void node_setn(struct node *obj, const char *key, size_t klen, struct node *value)
 {
-    size_t klen = strlen(key);
-
     for (struct node **pp = &obj->u.kids.first; *pp; pp = &(*pp)->next) {
         if ((*pp)->klen != klen || memcmp((*pp)->key, key, klen) != 0)
             continue;
         value->key = (*pp)->key;
         value->klen = klen;
-        value->key_plain = (*pp)->key_plain;
         value->next = (*pp)->next;
         if (obj->u.kids.last == *pp)
             obj->u.kids.last = value;
@@ -210,10 +191,8 @@ struct node *node_list(struct node *value, ...)
     return a;
 }
 
-struct node *node_get(const struct node *obj, const char *key)
+struct node *node_getn(const struct node *obj, const char *key, size_t klen)
 {
-    size_t klen = strlen(key);
-
     if (!obj || obj->type != NODE_OBJECT)
         return NULL;
     for (struct node *m = obj->u.kids.first; m; m = m->next)
@@ -237,7 +216,6 @@ struct node *node_copy(const struct node *n)
 
             mc->key = m->key;       /* pool text: shared, never changed */
             mc->klen = m->klen;
-            mc->key_plain = m->key_plain;
             link_last(c, mc);
         }
     }
@@ -277,6 +255,22 @@ static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int
     sb->len += len + 2;
 }
 
+/* "key": for a key, which needs no escaping */
+static inline void dump_key(struct strbuf *sb, const char *key, size_t klen)
+{
+    char *q;
+
+    if (sb->alloc - sb->len < klen + 4)
+        strbuf_grow(sb, klen + 3);
+    q = sb->buf + sb->len;
+    q[0] = '"';
+    memcpy(q + 1, key, klen);
+    q[klen + 1] = '"';
+    q[klen + 2] = ':';
+    q[klen + 3] = '\0';
+    sb->len += klen + 3;
+}
+
 void node_dump(struct strbuf *sb, const struct node *n)
 {
     const struct node *m;
@@ -285,8 +279,7 @@ void node_dump(struct strbuf *sb, const struct node *n)
     case NODE_OBJECT:
         strbuf_addch(sb, '{');
         for (m = n->u.kids.first; m; m = m->next) {
-            dump_string(sb, m->key, m->klen, m->key_plain);
-            strbuf_addch(sb, ':');
+            dump_key(sb, m->key, m->klen);
             node_dump(sb, m);
             if (m->next)
                 strbuf_addch(sb, ',');

@@ -14,14 +14,16 @@
  * (node_dump) or a jansson value (node_to_json).
  *
  * A value joins at most one object or array, as jansson's "_new" setters
- * steal a reference. Strings are copied into the pool; keys are not: a key
- * is a literal, or text node_intern() put in the pool. Allocation failure
- * aborts, as everywhere in mutators/.
+ * steal a reference. Strings are copied into the pool; keys are not: every
+ * key is a string literal of this program, so it lives for good and is
+ * written out as it stands (sanitizer builds check it needs no JSON
+ * escaping). Allocation failure aborts, as everywhere in mutators/.
  */
 #ifndef NODE_H
 #define NODE_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -33,7 +35,7 @@ struct node {
     enum node_type type;
     const char *key;            /* as an object's member, else NULL */
     size_t klen;
-    int plain, key_plain;       /* the string, the key need no escaping */
+    int plain;                  /* the string needs no escaping */
     struct node *next;          /* the next member or element */
     union {
         struct { struct node *first, *last; } kids;     /* object, array */
@@ -55,10 +57,6 @@ void node_pool_begin(struct node_pool *pool);
 /* Frees everything built from pool and restores the previous one. */
 void node_pool_end(struct node_pool *pool);
 
-/* A copy of s in the pool in force, for a key built at run time. */
-const char *node_intern(const char *s);
-
-struct node *node_str(const char *s);
 struct node *node_strn(const char *s, size_t len);
 struct node *node_int(long long i);
 struct node *node_true(void);
@@ -74,13 +72,29 @@ struct node *node_obj(const char *key, struct node *value, ...);
 struct node *node_list(struct node *value, ...);
 
 /* Sets obj[key] = value, replacing a member of that name in its place. */
-void node_set(struct node *obj, const char *key, struct node *value);
+void node_setn(struct node *obj, const char *key, size_t klen, struct node *value);
 
 /* Appends value to the array. */
 void node_append(struct node *array, struct node *value);
 
 /* obj[key], or NULL (also when obj is NULL or not an object). */
-struct node *node_get(const struct node *obj, const char *key);
+struct node *node_getn(const struct node *obj, const char *key, size_t klen);
+
+/* Inline, so that the length of a literal is counted at compile time. */
+static inline struct node *node_str(const char *s)
+{
+    return node_strn(s, strlen(s));
+}
+
+static inline void node_set(struct node *obj, const char *key, struct node *value)
+{
+    node_setn(obj, key, strlen(key), value);
+}
+
+static inline struct node *node_get(const struct node *obj, const char *key)
+{
+    return node_getn(obj, key, strlen(key));
+}
 
 /* A deep copy (NULL for NULL), in the pool in force. */
 struct node *node_copy(const struct node *n);

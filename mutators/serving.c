@@ -66,6 +66,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
 const struct kind serving_kind = {
     .name = "Serving",
     .plural = "servings",
+    .owner_label = KINDS_GROUP "/serving",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
     .expand = expand,

@@ -586,6 +586,7 @@ out:
 const struct kind training_kind = {
     .name = "Training",
     .plural = "trainings",
+    .owner_label = KINDS_GROUP "/training",
     .fields = fields,
     .nfields = sizeof(fields) / sizeof(fields[0]),
     .validate = validate,
