@@ -3,7 +3,6 @@
  */
 #include "webhook/review.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "mutators/patch.h"
 #include "mutators/policy.h"
 #include "mutators/strbuf.h"
+#include "webhook/base64.h"
 
 /* Room reserved for a patch or an answer: one allocation covers a
  * Training's, which carries five children. */
@@ -46,64 +46,6 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
         snprintf(why, whylen, "request body is not valid JSON: %s (line %zu, column %zu)", err.text,
                  err.line, err.column);
     return NULL;
-}
-
-static const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* The two digits of every 12-bit value: the patch, most of an answer's
- * bytes, is encoded with two lookups per three bytes instead of four. */
-static char base64_pairs[4096][2];
-static pthread_once_t base64_once = PTHREAD_ONCE_INIT;
-
-static void base64_init(void)
-{
-    for (int i = 0; i < 4096; i++) {
-        base64_pairs[i][0] = base64_digits[i >> 6];
-        base64_pairs[i][1] = base64_digits[i & 63];
-    }
-}
-
-/* Appends the base64 of in[0..n) to sb. */
-static void base64(struct strbuf *sb, const char *in, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)in;
-    size_t i = 0;
-    char *q;
-
-    pthread_once(&base64_once, base64_init);
-    strbuf_grow(sb, (n + 2) / 3 * 4);
-    q = sb->buf + sb->len;
-    /* six bytes per step, read as one big-endian word (two bytes past
-     * them are read but not used) */
-    for (; i + 8 <= n; i += 6) {
-        uint64_t w;
-
-        memcpy(&w, p + i, 8);
-        w = __builtin_bswap64(w);
-        memcpy(q, base64_pairs[w >> 52], 2);
-        memcpy(q + 2, base64_pairs[w >> 40 & 4095], 2);
-        memcpy(q + 4, base64_pairs[w >> 28 & 4095], 2);
-        memcpy(q + 6, base64_pairs[w >> 16 & 4095], 2);
-        q += 8;
-    }
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-
-        memcpy(q, base64_pairs[v >> 12], 2);
-        memcpy(q + 2, base64_pairs[v & 4095], 2);
-        q += 4;
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-
-        q[0] = base64_digits[v >> 18];
-        q[1] = base64_digits[v >> 12 & 63];
-        q[2] = i + 1 < n ? base64_digits[v >> 6 & 63] : '=';
-        q[3] = '=';
-        q += 4;
-    }
-    sb->len = (size_t)(q - sb->buf);
-    sb->buf[sb->len] = '\0';
 }
 
 /* Copies src clipped to cap - 1 bytes, never cutting a UTF-8 sequence. */
@@ -247,7 +189,7 @@ static void write_answer(struct strbuf *sb, const char *version, const json_t *u
     strbuf_addstr(sb, v->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
     if (v->patch.len) {
         strbuf_addstr(sb, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
-        base64(sb, v->patch.buf, v->patch.len);
+        base64_append(sb, v->patch.buf, v->patch.len);
         strbuf_addch(sb, '"');
     }
     if (v->status) {
