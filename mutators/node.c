@@ -255,22 +255,6 @@ static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int
     sb->len += len + 2;
 }
 
-/* "key": for a key, which needs no escaping */
-static inline void dump_key(struct strbuf *sb, const char *key, size_t klen)
-{
-    char *q;
-
-    if (sb->alloc - sb->len < klen + 4)
-        strbuf_grow(sb, klen + 3);
-    q = sb->buf + sb->len;
-    q[0] = '"';
-    memcpy(q + 1, key, klen);
-    q[klen + 1] = '"';
-    q[klen + 2] = ':';
-    q[klen + 3] = '\0';
-    sb->len += klen + 3;
-}
-
 void node_dump(struct strbuf *sb, const struct node *n)
 {
     const struct node *m;
@@ -279,7 +263,8 @@ void node_dump(struct strbuf *sb, const struct node *n)
     case NODE_OBJECT:
         strbuf_addch(sb, '{');
         for (m = n->u.kids.first; m; m = m->next) {
-            dump_key(sb, m->key, m->klen);
+            dump_string(sb, m->key, m->klen, 1);     /* a literal: plain */
+            strbuf_addch(sb, ':');
             node_dump(sb, m);
             if (m->next)
                 strbuf_addch(sb, ',');
