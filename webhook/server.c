@@ -1,10 +1,13 @@
 /*
- * server.c - libmicrohttpd over GnuTLS, a thread pool on epoll.
+ * server.c - libmicrohttpd over GnuTLS: one epoll daemon per worker thread.
  *
- * The main thread starts the daemon and then only waits: for SIGTERM/SIGINT
- * (drain and stop) or for its reload tick (certificate and policy files).
- * Worker threads run the handlers; a request's body is collected under a
- * cap and handed whole to the review codec.
+ * Each worker runs a daemon of its own on the shared listening socket, in
+ * rounds: wait for events, handle every ready connection, then send what
+ * the round wrote (the outbox, below). The main thread only waits: for
+ * SIGTERM/SIGINT (drain and stop), for its reload tick (certificate and
+ * policy files), and to cut connections past their request deadline. A
+ * request's body is collected under a cap and handed whole to the review
+ * codec.
  */
 #include "webhook/server.h"
 
@@ -37,8 +40,10 @@
 
 #define SERVER_ERR_MAX 512
 #define SERVER_MMAP_THRESHOLD (256 * 1024)
-#define CORK_MAX (15 * 1024)        /* answers sent as one TLS record (16 KiB with the header) */
+#define OUTBOX_MAX (64 * 1024)      /* TLS bytes a connection holds until its worker's round ends */
+#define CORK_MAX (15 * 1024)        /* answers written as one TLS record (16 KiB with the header) */
 #define SWEEP_MS 500                /* how often request deadlines are checked */
+#define ROUND_MS 100                /* longest wait of a worker for events */
 
 /* What identifies a file's content without reading it; a kubelet "..data"
  * symlink swap changes the inode that stat() reaches. */
@@ -51,7 +56,6 @@ struct file_sig {
 
 struct server {
     const struct server_config *cfg;
-    struct MHD_Daemon *daemon;
     struct metrics metrics;
     atomic_int draining;
     struct file_sig cert_sig, key_sig;
@@ -61,6 +65,23 @@ struct server {
     atomic_size_t buffered;         /* bytes of request bodies held, all connections */
     pthread_mutex_t conns_lock;     /* guards the list, not the deadlines */
     struct conn *conns;             /* open connections, for the deadline sweep */
+    MHD_socket listen_fd;
+    struct worker *workers;
+    unsigned nworkers;
+    atomic_int quiesce, stop;       /* asked of the workers by the main thread */
+};
+
+/* A thread with a libmicrohttpd daemon of its own on the shared listening
+ * socket. It runs the daemon in rounds: wait for events, handle every
+ * connection that is ready, then send what the round wrote (see push()). */
+struct worker {
+    struct server *s;
+    struct MHD_Daemon *daemon;
+    pthread_t thread;
+    struct conn **by_fd;            /* its connections, by socket */
+    size_t nfd;
+    struct conn *dirty;             /* its connections with bytes to send */
+    atomic_int quiesced;
 };
 
 /* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
@@ -69,15 +90,22 @@ struct server {
  * awaited must be answered; set on accept and after each answer. */
 struct conn {
     struct conn *prev, *next;
-    int fd;
+    struct conn *dprev, *dnext;     /* in its worker's dirty list */
+    struct worker *worker;
+    int fd, dirty;
+    int direct;                     /* 1: writes bypass the outbox */
     _Atomic long long deadline;
+    char *out;                      /* TLS records written in this round */
+    size_t len, cap;
 };
+
+static __thread struct worker *self;    /* the worker this thread is */
 
 struct request {
     char *body;
     size_t len, cap;
     int too_large;                  /* 1: over --max-body; 2: over --max-buffered */
-    gnutls_session_t corked;        /* the answer is held here until sent whole */
+    gnutls_session_t corked;        /* the answer is gathered here into one record */
     struct timespec start;
 };
 
@@ -237,6 +265,183 @@ static void do_metrics(struct server *s, struct request *r, struct reply *out)
     out->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* ---- the outbox: what a round writes, sent when the round ends ----
+ *
+ * libmicrohttpd writes each answer as it is made, header and body as two
+ * TLS records, and the client wakes for each write. The TLS layer here
+ * writes through push() instead, which keeps a connection's records in its
+ * outbox; when the worker's round ends (every ready connection handled)
+ * each outbox goes out in one send. Answers made in the same round then
+ * reach their clients together, and a client reading several connections
+ * wakes once for them. An outbox holds at most OUTBOX_MAX bytes: past that
+ * it is sent at once, and while the socket cannot take it push() says
+ * "again", as the socket would, so libmicrohttpd waits for it to drain. */
+
+static void mark_dirty(struct conn *k)
+{
+    struct worker *w = k->worker;
+
+    if (k->dirty)
+        return;
+    k->dirty = 1;
+    k->dprev = NULL;
+    k->dnext = w->dirty;
+    if (w->dirty)
+        w->dirty->dprev = k;
+    w->dirty = k;
+}
+
+static void mark_clean(struct conn *k)
+{
+    struct worker *w = k->worker;
+
+    if (!k->dirty)
+        return;
+    k->dirty = 0;
+    if (k->dprev)
+        k->dprev->dnext = k->dnext;
+    else
+        w->dirty = k->dnext;
+    if (k->dnext)
+        k->dnext->dprev = k->dprev;
+}
+
+/* Sends what the socket takes of k's outbox; 0 once it is empty. */
+static int flush(struct conn *k)
+{
+    size_t done = 0;
+
+    while (done < k->len) {
+        ssize_t n = send(k->fd, k->out + done, k->len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            done = k->len;      /* the connection is broken: its reads will tell */
+            break;
+        }
+    }
+    k->len -= done;
+    if (k->len) {
+        memmove(k->out, k->out + done, k->len);
+        return -1;
+    }
+    /* an idle keep-alive connection holds no buffer */
+    free(k->out);
+    k->out = NULL;
+    k->cap = 0;
+    mark_clean(k);
+    return 0;
+}
+
+static void flush_round(struct worker *w)
+{
+    struct conn *k = w->dirty, *next;
+
+    for (; k; k = next) {
+        next = k->dnext;
+        flush(k);
+    }
+}
+
+/* GnuTLS's write: into the connection's outbox, when it is one of this
+ * thread's; else (libmicrohttpd closing connections from the main thread
+ * at stop) straight to the socket. */
+static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+    int fd = (int)(intptr_t)ptr;
+    struct conn *k = self && fd >= 0 && (size_t)fd < self->nfd ? self->by_fd[fd] : NULL;
+    size_t n = 0;
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+
+    for (int i = 0; i < iovcnt; i++)
+        n += iov[i].iov_len;
+    if (k && k->len && (k->direct || k->len + n > OUTBOX_MAX) && flush(k) < 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (!k || k->direct || n > OUTBOX_MAX)
+        return sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (k->len + n > k->cap) {
+        size_t cap = k->cap ? k->cap : 16384;
+        char *b;
+
+        while (cap < k->len + n)
+            cap *= 2;
+        b = realloc(k->out, cap);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        k->out = b;
+        k->cap = cap;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(k->out + k->len, iov[i].iov_base, iov[i].iov_len);
+        k->len += iov[i].iov_len;
+    }
+    mark_dirty(k);
+    return (ssize_t)n;
+}
+
+/* Makes k one of this worker's connections and its session write through
+ * push(). */
+static void outbox_attach(struct conn *k, struct MHD_Connection *c)
+{
+    struct worker *w = self;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t tls = ci ? ci->tls_session : NULL;
+
+    if (!w || !tls || gnutls_transport_get_int(tls) != k->fd)
+        return;
+    if ((size_t)k->fd >= w->nfd) {
+        size_t nfd = w->nfd ? w->nfd : 64;
+        struct conn **t;
+
+        while (nfd <= (size_t)k->fd)
+            nfd *= 2;
+        t = realloc(w->by_fd, nfd * sizeof(*t));
+        if (!t)
+            return;
+        memset(t + w->nfd, 0, (nfd - w->nfd) * sizeof(*t));
+        w->by_fd = t;
+        w->nfd = nfd;
+    }
+    k->worker = w;
+    w->by_fd[k->fd] = k;
+    gnutls_transport_set_vec_push_function(tls, push);
+}
+
+/* From now on c's writes go straight to its socket: for an answer given
+ * before the body, after which libmicrohttpd closes the connection, with
+ * the body unread, at once (a close with unread data resets the
+ * connection, and the client may lose an answer sent just before). */
+static void write_through(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *k = ci ? ci->socket_context : NULL;
+
+    if (k)
+        k->direct = 1;
+}
+
+/* At libmicrohttpd's CLOSED notice (its socket is still open, its TLS
+ * session already gone): what is left goes out as far as the socket
+ * takes it. */
+static void outbox_detach(struct conn *k)
+{
+    if (!k->worker)
+        return;
+    flush(k);
+    mark_clean(k);
+    k->worker->by_fd[k->fd] = NULL;
+    free(k->out);
+}
+
 static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, struct request *r,
                                   struct reply *rep)
 {
@@ -256,11 +461,11 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, st
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
     if (atomic_load(&s->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    /* libmicrohttpd sends the header and the body as two TLS records,
-     * so the client reads (and often wakes) twice per answer. Corked, the
-     * session gathers both, and completed() sends them as one. Not for
-     * an answer before the body (r is NULL): libmicrohttpd closes such a
-     * connection on its own terms. */
+    /* libmicrohttpd writes the header and the body as two TLS records:
+     * the client reads twice. Corked, the session gathers both, and
+     * completed() writes them as one. Not for an answer before the body
+     * (r is NULL): libmicrohttpd closes that connection on its own terms,
+     * without calling the request complete. */
     if (r && rep->len <= CORK_MAX && (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION)) &&
         ci->tls_session) {
         r->corked = ci->tls_session;
@@ -369,6 +574,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         else
             r->too_large = 1;
         early = 1;
+        write_through(c);
     } else if (*upload_data_size) {
         collect(s, r, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -421,6 +627,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
             return;         /* not swept: only the idle timeout applies */
         k->fd = ci->connect_fd;
         set_deadline(s, k);
+        outbox_attach(k, c);
         pthread_mutex_lock(&s->conns_lock);
         k->next = s->conns;
         if (s->conns)
@@ -437,6 +644,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         if (k->next)
             k->next->prev = k->prev;
         pthread_mutex_unlock(&s->conns_lock);
+        outbox_detach(k);
         free(k);
         *socket_cls = NULL;
     }
@@ -474,10 +682,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci && ci->socket_context)
         set_deadline(s, ci->socket_context);
-    /* The answer, held by the cork, goes out now. A client reading its
-     * answers leaves the socket's buffer empty, so this sends it whole;
-     * one that does not (pipelining without reading) may fill it, and
-     * libmicrohttpd would never retry what is left: it is disconnected. */
+    /* The corked answer goes to the outbox as one record; an outbox that
+     * cannot take it (a client not reading its answers) ends the
+     * connection, as nothing would write the rest. */
     if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && gnutls_record_uncork(r->corked, 0) < 0 &&
         (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)))
         shutdown(ci->connect_fd, SHUT_RDWR);
@@ -651,10 +858,9 @@ static int wait_signal(const sigset_t *set, unsigned ms)
  * them. in_flight is first read one tick after the listening socket closes,
  * so that bytes already received have reached a handler; a request whose
  * headers arrive later is cut. */
-static MHD_socket drain(struct server *s, const sigset_t *set)
+static void drain(struct server *s, const sigset_t *set)
 {
     struct timespec t0;
-    MHD_socket fd;
     int left;
 
     atomic_store(&s->draining, 1);
@@ -662,25 +868,118 @@ static MHD_socket drain(struct server *s, const sigset_t *set)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (since(&t0) < s->cfg->shutdown_delay)
         wait_signal(set, 100);
-    /* The worker threads take the listening socket out of their epoll sets
-     * on their own time: closing it now would make that fail (and MHD
-     * abort). Shut it down instead, which refuses new connections, and
-     * close it once the daemon has stopped. */
-    fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        shutdown(fd, SHUT_RDWR);
+    /* Each worker takes the listening socket out of its epoll set between
+     * rounds; then shutting it down refuses new connections (it is closed
+     * once the daemons have stopped). */
+    atomic_store(&s->quiesce, 1);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        while (!atomic_load(&s->workers[i].quiesced))
+            wait_signal(set, 10);
+    shutdown(s->listen_fd, SHUT_RDWR);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do
         wait_signal(set, 50);
     while ((left = atomic_load(&s->metrics.in_flight)) > 0 && since(&t0) < s->cfg->drain_timeout);
     if (left > 0)
         LOG(LOG_WARN, "drain timeout: cutting the requests in flight (%d)", left);
+}
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+
+    self = w;
+    while (!atomic_load(&w->s->stop)) {
+        if (MHD_run_wait(w->daemon, ROUND_MS) != MHD_YES) {
+            LOG(LOG_ERROR, "worker: libmicrohttpd failed a round; retrying");
+            usleep(ROUND_MS * 1000);
+        }
+        flush_round(w);
+        if (atomic_load(&w->s->quiesce) && !atomic_load(&w->quiesced)) {
+            MHD_quiesce_daemon(w->daemon);
+            atomic_store(&w->quiesced, 1);
+        }
+    }
+    return NULL;
+}
+
+/* The listening socket all workers' daemons accept from. */
+static MHD_socket open_listener(const struct sockaddr_storage *addr)
+{
+    int one = 1;
+    socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    MHD_socket fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return MHD_INVALID_SOCKET;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return MHD_INVALID_SOCKET;
+    }
     return fd;
+}
+
+/* Stops the workers that run and every daemon; the listening socket is
+ * the caller's to close (quiesced daemons leave it alone). */
+static void stop_workers(struct server *s, unsigned running)
+{
+    atomic_store(&s->stop, 1);
+    for (unsigned i = 0; i < running; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        if (!s->workers[i].daemon)
+            continue;
+        if (!atomic_load(&s->workers[i].quiesced))
+            MHD_quiesce_daemon(s->workers[i].daemon);
+        MHD_stop_daemon(s->workers[i].daemon);
+        free(s->workers[i].by_fd);
+    }
+    free(s->workers);
+}
+
+/* One daemon and thread per worker, sharing the connection limit. */
+static int start_workers(struct server *s, unsigned n)
+{
+    unsigned i, started = 0;
+
+    s->workers = calloc(n, sizeof(*s->workers));
+    if (!s->workers)
+        return -1;
+    s->nworkers = n;
+    for (i = 0; i < n; i++) {
+        unsigned share = s->cfg->max_connections / n + (i < s->cfg->max_connections % n);
+
+        s->workers[i].s = s;
+        s->workers[i].daemon = MHD_start_daemon(
+            MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL, handle, s,
+            MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+            MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
+            MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+            MHD_OPTION_CONNECTION_LIMIT, share ? share : 1,
+            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->connection_timeout,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+            MHD_OPTION_END);
+        if (!s->workers[i].daemon)
+            goto fail;
+    }
+    for (; started < n; started++)
+        if (pthread_create(&s->workers[started].thread, NULL, work, &s->workers[started]) != 0)
+            goto fail;
+    return 0;
+fail:
+    stop_workers(s, started);
+    return -1;
 }
 
 int server_run(const struct server_config *cfg)
 {
-    MHD_socket listen_fd;
     struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER,
                         .conns_lock = PTHREAD_MUTEX_INITIALIZER };
     struct timespec reloaded;
@@ -714,19 +1013,11 @@ int server_run(const struct server_config *cfg)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    s.daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC, 0, NULL, NULL, handle, &s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : cores(),
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, &s,
-        MHD_OPTION_END);
-    if (!s.daemon) {
+    s.listen_fd = open_listener(&addr);
+    if (s.listen_fd == MHD_INVALID_SOCKET || start_workers(&s, cfg->threads ? cfg->threads : cores()) < 0) {
         LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+        if (s.listen_fd != MHD_INVALID_SOCKET)
+            close(s.listen_fd);
         tls_release();
         policy_unref(s.policy);
         return 1;
@@ -745,10 +1036,9 @@ int server_run(const struct server_config *cfg)
         }
     }
     LOG(LOG_INFO, "signal %d: shutting down", sig);
-    listen_fd = drain(&s, &set);
-    MHD_stop_daemon(s.daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
+    drain(&s, &set);
+    stop_workers(&s, s.nworkers);
+    close(s.listen_fd);
     tls_release();
     policy_unref(s.policy);
     LOG(LOG_INFO, "stopped");
