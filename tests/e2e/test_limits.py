@@ -643,6 +643,46 @@ class RequestDeadlineTest(LimitsCase):
             time.sleep(0.7 * TIMEOUT)
 
 
+# ------------------------------------------------------- slow readers
+
+TRAINING = {"apiVersion": AV, "kind": "Training", "metadata": {"name": "ppocr", "namespace": "kubeflow"},
+            "spec": {"project": "PaddleOCR", "dataset": "icdar2015", "pvcName": "ppocr-pvc",
+                     "configPath": "configs/det/ch_ppocr_v2.0/ch_det_mv3_db_v2.0.yml",
+                     "image": "registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7",
+                     "trainLabel": "train_icdar2015_label.txt", "testLabel": "test_icdar2015_label.txt",
+                     "workerReplicas": 1, "gpuPerNode": 1,
+                     # ~10 KB of overrides, repeated in several children: a ~40 KB answer
+                     "configChanges": ",".join("Global.k%d=%s" % (i, "v" * 60) for i in range(150))}}
+
+
+@needs_binary
+class SlowReaderTest(LimitsCase):
+    """An answer larger than the socket takes at once (a client with a
+    2 KiB receive buffer that waits before reading) still arrives whole,
+    without holding up others, and the connection serves on."""
+
+    def test_a_slow_reader_gets_a_large_answer_whole(self):
+        body = review_bytes("slow-reader", TRAINING)
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        raw.settimeout(IO_TIMEOUT)
+        raw.connect(("127.0.0.1", self.srv.port))
+        s = self.track(tls_context(self.srv.ca).wrap_socket(raw, server_hostname="localhost"))
+        s.sendall(head("POST", "/mutate", length=len(body)) + body)
+        conn = self.track(client(self.srv, timeout=IO_TIMEOUT))
+        for i in range(5):      # others are answered while it does not read
+            self.assertEqual(send_review(conn, "/validate", review(SERVING, uid="o%d" % i))["response"]["uid"],
+                             "o%d" % i)
+        time.sleep(1)
+        status, _, text = read_response(s)
+        self.assertEqual(status, 200)
+        self.assertGreater(len(text), 32 * 1024, text[:300])
+        answer = json.loads(text)["response"]
+        self.assertEqual((answer["uid"], answer["allowed"]), ("slow-reader", True))
+        s.sendall(head("GET", "/healthz"))
+        self.assertEqual(read_response(s)[0], 200)
+
+
 # ------------------------------------------------------- slow bodies
 
 @needs_binary
