@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mutators/swar.h"
+
 /* 1 for the bytes a JSON string must escape: controls, '"', '\\' */
 static const unsigned char escape[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
@@ -20,13 +22,14 @@ static size_t plain_run(const unsigned char *p, size_t i, size_t len)
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 
     for (; i + 8 <= len; i += 8) {
-        uint64_t v, q, b;
+        uint64_t v, q, b, m;
 
         memcpy(&v, p + i, 8);
         q = v ^ (ones * '"');
         b = v ^ (ones * '\\');
-        if ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
-            break;
+        m = (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+        if (m)
+            return i + swar_first(m);
     }
     while (i < len && !escape[p[i]])
         i++;

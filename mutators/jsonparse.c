@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mutators/strbuf.h"
+#include "mutators/swar.h"
 
 
 struct parser {
@@ -81,13 +82,14 @@ static const char *plain(const char *p, const char *end)
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 
     for (; end - p >= 8; p += 8) {
-        uint64_t v, q, b;
+        uint64_t v, q, b, m;
 
         memcpy(&v, p, 8);
         q = v ^ (ones * '"');
         b = v ^ (ones * '\\');
-        if ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & highs)
-            break;
+        m = (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & highs;
+        if (m)
+            return p + swar_first(m);
     }
     while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
         p++;

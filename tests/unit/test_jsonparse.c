@@ -63,6 +63,26 @@ static void test_edge_cases(void **state)
         agree_str(inputs[i]);
 }
 
+/* A byte that ends the plain run of a string (its closing quote, an
+ * escape, a control, a multibyte or invalid UTF-8 sequence) at every
+ * position of the eight-byte scan, in a string and as a key. */
+static void test_strings_at_every_offset(void **state)
+{
+    static const char *const specials[] = { "\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\x7f",
+                                            "\xc3\xa9", "\xe2\x82\xac", "\xc3", "\xff" };
+    char buf[96];
+
+    (void)state;
+    for (size_t s = 0; s < sizeof(specials) / sizeof(specials[0]); s++) {
+        for (size_t at = 0; at < 20; at++) {
+            int n = snprintf(buf, sizeof(buf), "{\"%.*s%sz\":\"%.*s%sz\"}", (int)at, "aaaaaaaaaaaaaaaaaaaa",
+                             specials[s], (int)at, "bbbbbbbbbbbbbbbbbbbb", specials[s]);
+
+            agree(buf, (size_t)n);
+        }
+    }
+}
+
 static void test_depth_cap(void **state)
 {
     char buf[2 * DEPTH + 4];
@@ -150,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),
         cmocka_unit_test(test_case_files),
