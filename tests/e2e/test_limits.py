@@ -659,7 +659,10 @@ TRAINING = {"apiVersion": AV, "kind": "Training", "metadata": {"name": "ppocr", 
 class SlowReaderTest(LimitsCase):
     """An answer larger than the socket takes at once (a client with a
     2 KiB receive buffer that waits before reading) still arrives whole,
-    without holding up others, and the connection serves on."""
+    without holding up others, and the connection serves on. (The idle
+    timeout is longer here: the client sends nothing while it waits.)"""
+
+    ARGS = ["--threads", "2", "--max-connections", str(LIMIT), "--connection-timeout", "10"]
 
     def test_a_slow_reader_gets_a_large_answer_whole(self):
         body = review_bytes("slow-reader", TRAINING)
