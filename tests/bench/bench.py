@@ -124,8 +124,8 @@ def median_of(runs, key):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--soak", type=int, default=1000000, help="reviews in the RSS growth check")
     args = ap.parse_args()
