@@ -1,13 +1,22 @@
 /*
  * patch.c - JSON Patch generation.
+ *
+ * The operations are written as text as they are found: the admission
+ * answer carries them as text (base64 of it), so building jansson objects
+ * first, only to serialise them, would cost twice.
  */
 #include "mutators/patch.h"
 
 #include <string.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/jsondump.h"
 
 #define PATCH_MAX_DEPTH 128
+
+struct ops {
+    struct strbuf *out;
+    size_t count;
+};
 
 /* Appends "/" and key escaped as a JSON Pointer token (~ → ~0, / → ~1). */
 static void pointer_add(struct strbuf *sb, const char *key)
@@ -23,41 +32,40 @@ static void pointer_add(struct strbuf *sb, const char *key)
     }
 }
 
-static int add_op(json_t *ops, const char *op, const char *path, json_t *value)
+static void add_op(struct ops *ops, const char *op, const struct strbuf *path, const json_t *value)
 {
-    json_t *o = json_object();
-
-    if (!o || json_object_set_new_nocheck(o, "op", json_string_nocheck(op)) < 0 ||
-        json_object_set_new(o, "path", json_string(path)) < 0 ||
-        (value && json_object_set_nocheck(o, "value", value) < 0)) {
-        json_decref(o);
-        return -1;
+    strbuf_addstr(ops->out, ops->count++ ? ",{\"op\":\"" : "[{\"op\":\"");
+    strbuf_addstr(ops->out, op);
+    strbuf_addstr(ops->out, "\",\"path\":");
+    jsondump_string(ops->out, path->buf ? path->buf : "", path->len);
+    if (value) {
+        strbuf_addstr(ops->out, ",\"value\":");
+        jsondump_append(ops->out, value);
     }
-    return json_array_append_new(ops, o);
+    strbuf_addch(ops->out, '}');
 }
 
-static int diff(const json_t *from, const json_t *to, struct strbuf *path, json_t *ops, int depth)
+static void diff(const json_t *from, const json_t *to, struct strbuf *path, struct ops *ops, int depth)
 {
     const char *key;
     json_t *fv, *tv;
     size_t mark = path->len;
-    int rc = 0;
 
     /* the mutated copy shares every value it did not change */
     if (from == to)
-        return 0;
+        return;
     /* objects are walked member by member; json_equal() on a whole object
      * at every level would compare each subtree once per ancestor */
     if (!json_is_object(from) || !json_is_object(to) || depth >= PATCH_MAX_DEPTH) {
-        if (json_equal((json_t *)from, (json_t *)to))
-            return 0;
-        return add_op(ops, "replace", path->len ? path->buf : "", (json_t *)to);
+        if (!json_equal((json_t *)from, (json_t *)to))
+            add_op(ops, "replace", path, to);
+        return;
     }
     json_object_foreach((json_t *)from, key, fv) {
         if (json_object_get(to, key))
             continue;
         pointer_add(path, key);
-        rc |= add_op(ops, "remove", path->buf, NULL);
+        add_op(ops, "remove", path, NULL);
         path->len = mark;
         path->buf[mark] = '\0';
     }
@@ -65,25 +73,35 @@ static int diff(const json_t *from, const json_t *to, struct strbuf *path, json_
         pointer_add(path, key);
         fv = json_object_get(from, key);
         if (!fv)
-            rc |= add_op(ops, "add", path->buf, tv);
+            add_op(ops, "add", path, tv);
         else
-            rc |= diff(fv, tv, path, ops, depth + 1);
+            diff(fv, tv, path, ops, depth + 1);
         path->len = mark;
         path->buf[mark] = '\0';
     }
-    return rc;
+}
+
+size_t patch_diff_text(const json_t *from, const json_t *to, struct strbuf *out)
+{
+    struct ops ops = { .out = out };
+    struct strbuf path = STRBUF_INIT;
+
+    diff(from, to, &path, &ops, 0);
+    if (ops.count)
+        strbuf_addch(out, ']');
+    strbuf_release(&path);
+    return ops.count;
 }
 
 json_t *patch_diff(const json_t *from, const json_t *to)
 {
-    json_t *ops = json_array();
-    struct strbuf path = STRBUF_INIT;
+    struct strbuf sb = STRBUF_INIT;
+    json_t *ops;
 
-    strbuf_addstr(&path, "");
-    if (!ops || diff(from, to, &path, ops, 0) < 0) {
-        json_decref(ops);
-        ops = NULL;
-    }
-    strbuf_release(&path);
+    if (!patch_diff_text(from, to, &sb))
+        ops = json_array();
+    else
+        ops = json_loadb(sb.buf, sb.len, JSON_ALLOW_NUL, NULL);
+    strbuf_release(&sb);
     return ops;
 }

@@ -139,7 +139,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     struct strbuf rendered = STRBUF_INIT;
-    json_t *copy, *ops;
+    json_t *copy;
     int spec_object = json_is_object(json_object_get(object, "spec"));
     int changed = 0;   /* rendered children differ from spec.generated */
 
@@ -156,15 +156,11 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
         } else {
             kinds_mutate(k, copy, ctx);
         }
-        ops = patch_diff(object, copy);
-        if (json_array_size(ops) > 0) {
-            strbuf_grow(&v->patch, REVIEW_OUT_HINT);
-            jsondump_append(&v->patch, ops);
-        }
+        strbuf_grow(&v->patch, REVIEW_OUT_HINT);
+        patch_diff_text(object, copy, &v->patch);
         if (changed)
             add_generated_op(&v->patch, object, &rendered);
         out->patched = v->patch.len > 0;
-        json_decref(ops);
         json_decref(copy);
     } else {
         kinds_validate(k, object, ctx, &errs, v->warnings);
