@@ -334,7 +334,13 @@ static unsigned long utf8_next(const char **p)
 int fields_has_control(const char *s, int spaces)
 {
     while (*s) {
-        unsigned long c = utf8_next(&s);
+        unsigned long c;
+
+        if ((unsigned char)*s > ' ' && (unsigned char)*s < 0x7f) {      /* printable ASCII */
+            s++;
+            continue;
+        }
+        c = utf8_next(&s);
 
         if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
             return 1;
