@@ -343,7 +343,7 @@ static json_t *object(struct parser *ps)
 {
     json_t *o = json_object(), *v;
     const char *key;
-    size_t klen;
+    size_t klen, size;
     char *kcopy = NULL;
 
     ps->p++;
@@ -364,10 +364,6 @@ static json_t *object(struct parser *ps)
             fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
             goto bad;
         }
-        if (json_object_getn(o, key, klen)) {
-            fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
-            goto bad;
-        }
         /* the value may reuse the scratch buffer the key lives in */
         if (key == ps->scratch.buf) {
             kcopy = malloc(klen + 1);
@@ -383,8 +379,15 @@ static json_t *object(struct parser *ps)
         }
         ps->p++;
         v = value(ps);
+        /* a key seen before replaces its value: the size tells, without a
+         * lookup (and a hash) per member before the insert */
+        size = json_object_size(o);
         if (!v || json_object_setn_new_nocheck(o, key, klen, v) < 0)
             goto bad;
+        if (json_object_size(o) == size) {
+            fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
+            goto bad;
+        }
         free(kcopy);
         kcopy = NULL;
         skip_space(ps);
