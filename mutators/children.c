@@ -35,14 +35,11 @@ void children_arg(struct node *args, const char *s)
 
 void children_argcat(struct node *args, ...)
 {
-    struct strbuf sb = STRBUF_INIT;
     va_list ap;
 
     va_start(ap, args);
-    strbuf_vaddstrs(&sb, ap);
+    children_arg(args, node_vcat(ap));
     va_end(ap);
-    children_arg(args, sb.buf ? sb.buf : "");
-    strbuf_release(&sb);
 }
 
 struct node *children_args(const char *const *list)

@@ -98,6 +98,45 @@ struct node *node_strn(const char *s, size_t len)
     return n;
 }
 
+/* first, then the strings of ap up to NULL, joined in the pool. */
+static const char *cat(const char *first, va_list ap)
+{
+    va_list count;
+    const char *s;
+    size_t len = 0;
+    char *text, *q;
+
+    va_copy(count, ap);
+    for (s = first; s; s = va_arg(count, const char *))
+        len += strlen(s);
+    va_end(count);
+    q = text = alloc(len + 1);
+    for (s = first; s; s = va_arg(ap, const char *)) {
+        size_t n = strlen(s);
+
+        memcpy(q, s, n);
+        q += n;
+    }
+    *q = '\0';
+    return text;
+}
+
+const char *node_vcat(va_list ap)
+{
+    return cat(va_arg(ap, const char *), ap);
+}
+
+const char *node_cat(const char *s, ...)
+{
+    va_list ap;
+    const char *text;
+
+    va_start(ap, s);
+    text = cat(s, ap);
+    va_end(ap);
+    return text;
+}
+
 struct node *node_int(long long i)
 {
     struct node *n = new_node(NODE_INT);

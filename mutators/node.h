@@ -22,6 +22,7 @@
 #ifndef NODE_H
 #define NODE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -58,6 +59,11 @@ void node_pool_begin(struct node_pool *pool);
 void node_pool_end(struct node_pool *pool);
 
 struct node *node_strn(const char *s, size_t len);
+
+/* The strings up to NULL joined, as text in the pool in force (it lives as
+ * long as the pool): for names and paths built on the way to nodes. */
+const char *node_cat(const char *s, ...) __attribute__((sentinel));
+const char *node_vcat(va_list ap);
 struct node *node_int(long long i);
 struct node *node_true(void);
 

@@ -244,16 +244,14 @@ static void add_override(struct node *args, const struct project *p, const char 
 
 static void add_override(struct node *args, const struct project *p, const char *key, ...)
 {
-    struct strbuf sb = STRBUF_INIT;
     va_list ap;
+    const char *value;
 
-    strbuf_addstrs(&sb, key, "=", NULL);
     va_start(ap, key);
-    strbuf_vaddstrs(&sb, ap);
+    value = node_vcat(ap);
     va_end(ap);
     override_flag_each(args, p);
-    children_arg(args, sb.buf);
-    strbuf_release(&sb);
+    children_arg(args, node_cat(key, "=", value, NULL));
 }
 
 /* Appends "<entry> -c <configPath> [flags] [-o] <user overrides>": the part
@@ -277,16 +275,15 @@ static void add_command_head(struct node *args, const struct training *t, const 
     }
 }
 
-/* Appends "<dir><layout>/<file>" to sb. */
-static void layout_path(struct strbuf *sb, const char *dir, enum project_layout layout,
-                        const char *file, const struct training *t)
+/* "<dir><layout>/<file>", in the node pool. */
+static const char *layout_path(const char *dir, enum project_layout layout, const char *file,
+                               const struct training *t)
 {
-    strbuf_addstr(sb, dir);
     if (layout == PROJECT_LAYOUT_CONFIG_STEM)
-        strbuf_addstrs(sb, t->config_stem, "/", NULL);
-    else if (layout == PROJECT_LAYOUT_ANY_SUBDIR)
-        strbuf_addstr(sb, "*/");
-    strbuf_addstr(sb, file);
+        return node_cat(dir, t->config_stem, "/", file, NULL);
+    if (layout == PROJECT_LAYOUT_ANY_SUBDIR)
+        return node_cat(dir, "*/", file, NULL);
+    return node_cat(dir, file, NULL);
 }
 
 /* The generated training overrides, in enum project_key order (SPEC §4.2). */
@@ -338,7 +335,7 @@ static void add_training_overrides(struct node *args, const struct training *t)
 static struct node *training_args(const struct training *t)
 {
     struct node *args = node_array();
-    struct strbuf gpus = STRBUF_INIT, vdl = STRBUF_INIT, vdl_dir = STRBUF_INIT;
+    struct strbuf gpus = STRBUF_INIT;
     const char *flags[3] = { NULL };
     int nflags = 0;
 
@@ -352,19 +349,13 @@ static struct node *training_args(const struct training *t)
         children_arg(args, "--log_dir");
         children_arg(args, LOG_DIR);
     }
-    if (t->visualdl && t->p->vdl_switch_flag) {
-        strbuf_addstrs(&vdl, t->p->vdl_switch_flag, "=True", NULL);
-        flags[nflags++] = vdl.buf;
-    }
-    if (t->visualdl && t->p->vdl_dir_flag) {
-        strbuf_addstrs(&vdl_dir, t->p->vdl_dir_flag, "=" VDL_DIR, NULL);
-        flags[nflags++] = vdl_dir.buf;
-    }
+    if (t->visualdl && t->p->vdl_switch_flag)
+        flags[nflags++] = node_cat(t->p->vdl_switch_flag, "=True", NULL);
+    if (t->visualdl && t->p->vdl_dir_flag)
+        flags[nflags++] = node_cat(t->p->vdl_dir_flag, "=" VDL_DIR, NULL);
     add_command_head(args, t, t->p->train_entry, flags);
     add_training_overrides(args, t);
     strbuf_release(&gpus);
-    strbuf_release(&vdl);
-    strbuf_release(&vdl_dir);
     return args;
 }
 
@@ -467,15 +458,12 @@ static struct node *export_job(const struct training *t)
     static const char *const sh[] = { "sh", "-c", find_checkpoint_script, "paddlex-export", NULL };
     const struct project *p = t->p;
     const char *weights_key = p->keys[PROJECT_KEY_EXPORT_WEIGHTS];
-    struct strbuf weights = STRBUF_INIT, dir_flag = STRBUF_INIT, name = STRBUF_INIT, after = STRBUF_INIT;
     const char *flags[2] = { NULL };
     int find = p->weights_layout == PROJECT_LAYOUT_ANY_SUBDIR;
-    struct node *args = node_array(), *c, *job;
+    struct node *args = node_array(), *c;
 
-    if (p->export_dir_flag) {
-        strbuf_addstrs(&dir_flag, p->export_dir_flag, "=" INFERENCE_DIR, NULL);
-        flags[0] = dir_flag.buf;
-    }
+    if (p->export_dir_flag)
+        flags[0] = node_cat(p->export_dir_flag, "=" INFERENCE_DIR, NULL);
     if (find) {
         /* find_checkpoint_script's key, dir and file, then the command */
         children_arg(args, weights_key);
@@ -489,25 +477,17 @@ static struct node *export_job(const struct training *t)
     if (find) {
         override_flag_each(args, p); /* the script appends the override itself */
     } else {
-        layout_path(&weights, MODELS_DIR, p->weights_layout, p->weights, t);
-        add_override(args, p, weights_key, weights.buf, NULL);
+        add_override(args, p, weights_key, layout_path(MODELS_DIR, p->weights_layout, p->weights, t), NULL);
     }
     c = children_container("export", t->image, find ? sh : python, args);
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     if (t->gpus > 0)
         children_gpus(c, 1); /* the suites export on the device they trained on */
-    strbuf_addstrs(&name, t->name, "-export", NULL);
-    strbuf_addstrs(&after, "PaddleJob/", t->name, NULL);
-    job = children_job(t->obj, name.buf, after.buf, "export",
-                       node_obj("containers", node_list(c, NULL), "volumes",
-                                    node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
-                                                  NULL),
-                                    NULL));
-    strbuf_release(&weights);
-    strbuf_release(&dir_flag);
-    strbuf_release(&name);
-    strbuf_release(&after);
-    return job;
+    return children_job(t->obj, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
+                        "export",
+                        node_obj("containers", node_list(c, NULL), "volumes",
+                                 node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL),
+                                 NULL));
 }
 
 /* <name>-convert: the inference model to a Paddle Serving model, packed as
@@ -519,13 +499,12 @@ static struct node *convert_job(const struct training *t)
     static const char *const tar[] = { "tar", NULL };
     static const char *const mv[] = { "mv", NULL };
     const struct project *p = t->p;
-    struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT, out = STRBUF_INIT, name = STRBUF_INIT,
-                  after = STRBUF_INIT;
-    struct node *args = node_array(), *convert, *pack, *publish, *job;
+    const char *tmp = node_cat(CHILDREN_TASK_CENTER "/.", t->name, ".tar.gz.tmp", NULL);
+    const char *out = node_cat(CHILDREN_TASK_CENTER "/", t->name, ".tar.gz", NULL);
+    struct node *args = node_array(), *convert, *pack, *publish;
 
-    layout_path(&dir, INFERENCE_DIR, p->inference_layout, "", t);
     children_arg(args, "--dirname");
-    children_arg(args, dir.buf);
+    children_arg(args, layout_path(INFERENCE_DIR, p->inference_layout, "", t));
     children_arg(args, "--model_filename");
     children_arg(args, p->model_file);
     children_arg(args, "--params_filename");
@@ -536,30 +515,20 @@ static struct node *convert_job(const struct training *t)
     children_argcat(args, SERVING_DIR "/", t->name, "/client/", NULL);
     convert = children_container("convert", CHILDREN_CONVERTER_IMAGE, convert_cmd, args);
 
-    strbuf_addstrs(&tmp, CHILDREN_TASK_CENTER "/.", t->name, ".tar.gz.tmp", NULL);
-    strbuf_addstrs(&out, CHILDREN_TASK_CENTER "/", t->name, ".tar.gz", NULL);
-    args = children_args((const char *const[]){ "-czf", tmp.buf, "-C", SERVING_DIR, t->name, NULL });
+    args = children_args((const char *const[]){ "-czf", tmp, "-C", SERVING_DIR, t->name, NULL });
     pack = children_container("pack", CHILDREN_CONVERTER_IMAGE, tar, args);
-    args = children_args((const char *const[]){ "-f", tmp.buf, out.buf, NULL });
+    args = children_args((const char *const[]){ "-f", tmp, out, NULL });
     publish = children_container("publish", CHILDREN_CONVERTER_IMAGE, mv, args);
     children_mount(convert, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
 
-    strbuf_addstrs(&name, t->name, "-convert", NULL);
-    strbuf_addstrs(&after, "Job/", t->name, "-export", NULL);
-    job = children_job(t->obj, name.buf, after.buf, "convert",
-                       node_obj("initContainers", node_list(convert, pack, NULL), "containers",
-                                    node_list(publish, NULL), "volumes",
-                                    node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc),
-                                                  NULL),
-                                    NULL));
-    strbuf_release(&dir);
-    strbuf_release(&tmp);
-    strbuf_release(&out);
-    strbuf_release(&name);
-    strbuf_release(&after);
-    return job;
+    return children_job(t->obj, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
+                        "convert",
+                        node_obj("initContainers", node_list(convert, pack, NULL), "containers",
+                                 node_list(publish, NULL), "volumes",
+                                 node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL),
+                                 NULL));
 }
 
 static int expand(const json_t *obj, const struct context *ctx, struct node *children,
