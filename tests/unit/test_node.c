@@ -151,6 +151,30 @@ static void test_equal_json(void **state)
     node_pool_end(&pool);
 }
 
+static const char *vcat_of(const char *first, ...)
+{
+    va_list ap;
+    const char *text;
+
+    va_start(ap, first);
+    text = node_vcat(ap);
+    va_end(ap);
+    return text;
+}
+
+static void test_cat(void **state)
+{
+    struct node_pool pool;
+
+    (void)state;
+    node_pool_begin(&pool);
+    assert_string_equal(node_cat("ppocr", "-", "export", NULL), "ppocr-export");
+    assert_string_equal(node_cat("", NULL), "");
+    assert_string_equal(vcat_of("ignored", "a", "", "bc", NULL), "abc");
+    assert_string_equal(vcat_of("ignored", NULL), "");
+    node_pool_end(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_pools_nest),
         cmocka_unit_test(test_equal_json),
+        cmocka_unit_test(test_cat),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
