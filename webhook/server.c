@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +89,15 @@ struct worker {
  * (the socket is closed after that notice, so while it is listed its fd is
  * its own). deadline: CLOCK_MONOTONIC seconds by which the request now
  * awaited must be answered; set on accept and after each answer. */
-struct conn {
+struct link {
     struct conn *prev, *next;
-    struct conn *dprev, *dnext;     /* in its worker's dirty list */
+};
+
+struct conn {
+    struct link all;                /* in the server's list */
+    struct link dirty;              /* in its worker's dirty list, when is_dirty */
     struct worker *worker;
-    int fd, dirty;
+    int fd, is_dirty;
     int direct;                     /* 1: writes bypass the outbox */
     _Atomic long long deadline;
     char *out;                      /* TLS records written in this round */
@@ -100,6 +105,31 @@ struct conn {
 };
 
 static __thread struct worker *self;    /* the worker this thread is */
+
+/* The two lists a connection is in: which link, by its offset in struct
+ * conn. */
+#define LINK(k, off) ((struct link *)((char *)(k) + (off)))
+
+static void list_push(struct conn **head, struct conn *k, size_t off)
+{
+    LINK(k, off)->prev = NULL;
+    LINK(k, off)->next = *head;
+    if (*head)
+        LINK(*head, off)->prev = k;
+    *head = k;
+}
+
+static void list_unlink(struct conn **head, struct conn *k, size_t off)
+{
+    struct link *l = LINK(k, off);
+
+    if (l->prev)
+        LINK(l->prev, off)->next = l->next;
+    else
+        *head = l->next;
+    if (l->next)
+        LINK(l->next, off)->prev = l->prev;
+}
 
 struct request {
     char *body;
@@ -279,31 +309,16 @@ static void do_metrics(struct server *s, struct request *r, struct reply *out)
 
 static void mark_dirty(struct conn *k)
 {
-    struct worker *w = k->worker;
-
-    if (k->dirty)
-        return;
-    k->dirty = 1;
-    k->dprev = NULL;
-    k->dnext = w->dirty;
-    if (w->dirty)
-        w->dirty->dprev = k;
-    w->dirty = k;
+    if (!k->is_dirty)
+        list_push(&k->worker->dirty, k, offsetof(struct conn, dirty));
+    k->is_dirty = 1;
 }
 
 static void mark_clean(struct conn *k)
 {
-    struct worker *w = k->worker;
-
-    if (!k->dirty)
-        return;
-    k->dirty = 0;
-    if (k->dprev)
-        k->dprev->dnext = k->dnext;
-    else
-        w->dirty = k->dnext;
-    if (k->dnext)
-        k->dnext->dprev = k->dprev;
+    if (k->is_dirty)
+        list_unlink(&k->worker->dirty, k, offsetof(struct conn, dirty));
+    k->is_dirty = 0;
 }
 
 /* Sends what the socket takes of k's outbox; 0 once it is empty. */
@@ -343,7 +358,7 @@ static void flush_round(struct worker *w)
     struct conn *k = w->dirty, *next;
 
     for (; k; k = next) {
-        next = k->dnext;
+        next = k->dirty.next;
         flush(k);
     }
 }
@@ -629,20 +644,12 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         set_deadline(s, k);
         outbox_attach(k, c);
         pthread_mutex_lock(&s->conns_lock);
-        k->next = s->conns;
-        if (s->conns)
-            s->conns->prev = k;
-        s->conns = k;
+        list_push(&s->conns, k, offsetof(struct conn, all));
         pthread_mutex_unlock(&s->conns_lock);
         *socket_cls = k;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k) {
         pthread_mutex_lock(&s->conns_lock);
-        if (k->prev)
-            k->prev->next = k->next;
-        else
-            s->conns = k->next;
-        if (k->next)
-            k->next->prev = k->prev;
+        list_unlink(&s->conns, k, offsetof(struct conn, all));
         pthread_mutex_unlock(&s->conns_lock);
         outbox_detach(k);
         free(k);
@@ -658,7 +665,7 @@ static void sweep_deadlines(struct server *s)
     unsigned n = 0;
 
     pthread_mutex_lock(&s->conns_lock);
-    for (struct conn *k = s->conns; k; k = k->next)
+    for (struct conn *k = s->conns; k; k = k->all.next)
         if (atomic_load(&k->deadline) < now) {
             shutdown(k->fd, SHUT_RDWR);
             atomic_store(&k->deadline, LLONG_MAX);
