@@ -102,18 +102,6 @@ static char *encode_ssse3(char *q, const unsigned char *p, size_t n)
     return encode_scalar(q, p + i, n - i);
 }
 
-static int have_ssse3(void)
-{
-    static int known;           /* 0: not asked yet; 1: no; 2: yes */
-    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
-
-    if (!v) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("ssse3") ? 2 : 1;
-        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
-    }
-    return v == 2;
-}
 #endif
 
 static void append(struct strbuf *sb, const char *in, size_t n, int vector)
@@ -123,7 +111,7 @@ static void append(struct strbuf *sb, const char *in, size_t n, int vector)
     strbuf_grow(sb, (n + 2) / 3 * 4);
     q = sb->buf + sb->len;
 #ifdef BASE64_SSSE3
-    if (vector && have_ssse3())
+    if (vector && __builtin_cpu_supports("ssse3"))
         q = encode_ssse3(q, (const unsigned char *)in, n);
     else
 #endif
