@@ -1,19 +1,21 @@
 /*
  * server.c - libmicrohttpd over GnuTLS: one epoll daemon per worker thread.
  *
- * Each worker runs a daemon of its own on the shared listening socket, in
- * rounds: wait for events, handle every ready connection, then send what
- * the round wrote (the outbox, below). The main thread only waits: for
- * SIGTERM/SIGINT (drain and stop), for its reload tick (certificate and
- * policy files), and to cut connections past their request deadline. A
- * request's body is collected under a cap and handed whole to the review
- * codec.
+ * An acceptor thread takes each connection, while a slot is free, and
+ * hands it to the worker with the fewest. Each worker runs a daemon of its
+ * own, in rounds: wait for events, handle every ready connection, then
+ * send what the round wrote (the outbox, below). The main thread only
+ * waits: for SIGTERM/SIGINT (drain and stop), for its reload tick
+ * (certificate and policy files), and to cut connections past their
+ * request deadline. A request's body is collected under a cap and handed
+ * whole to the review codec.
  */
 #include "webhook/server.h"
 
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -67,22 +70,31 @@ struct server {
     pthread_mutex_t conns_lock;     /* guards the list, not the deadlines */
     struct conn *conns;             /* open connections, for the deadline sweep */
     MHD_socket listen_fd;
+    pthread_t acceptor;
+    int accepting;                  /* the acceptor runs */
+    pthread_mutex_t slots_lock;     /* guards live and closing */
+    pthread_cond_t slot_freed;
+    unsigned live;                  /* connections accepted and not yet closed */
+    int closing;                    /* the acceptor is asked to stop */
     struct worker *workers;
     unsigned nworkers;
-    atomic_int quiesce, stop;       /* asked of the workers by the main thread */
+    atomic_int stop;                /* asked of the workers by the main thread */
 };
 
-/* A thread with a libmicrohttpd daemon of its own on the shared listening
- * socket. It runs the daemon in rounds: wait for events, handle every
- * connection that is ready, then send what the round wrote (see push()). */
+/* A thread with a libmicrohttpd daemon of its own, fed sockets by the
+ * acceptor through a pipe. It runs the daemon in rounds: wait for events,
+ * handle every connection that is ready, then send what the round wrote
+ * (see push()). */
 struct worker {
     struct server *s;
     struct MHD_Daemon *daemon;
     pthread_t thread;
+    int ep;                         /* epoll: the daemon's epoll and handoff[0] */
+    int handoff[2];                 /* a pipe of accepted sockets (ints) */
+    atomic_uint load;               /* connections handed to it, not yet closed */
     struct conn **by_fd;            /* its connections, by socket */
     size_t nfd;
     struct conn *dirty;             /* its connections with bytes to send */
-    atomic_int quiesced;
 };
 
 /* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
@@ -289,6 +301,11 @@ static void do_metrics(struct server *s, struct request *r, struct reply *out)
 
     (void)r;
     metrics_render(&s->metrics, &sb);
+    strbuf_addstr(&sb, "# HELP paddlex_webhook_open_connections Open connections by worker thread.\n"
+                       "# TYPE paddlex_webhook_open_connections gauge\n");
+    for (unsigned i = 0; i < s->nworkers; i++)
+        strbuf_addf(&sb, "paddlex_webhook_open_connections{worker=\"%u\"} %u\n", i,
+                    atomic_load(&s->workers[i].load));
     out->status = 200;
     out->len = sb.len;
     out->body = strbuf_detach(&sb);
@@ -628,14 +645,31 @@ static void set_deadline(struct server *s, struct conn *k)
     atomic_store(&k->deadline, now_s() + s->cfg->connection_timeout + s->cfg->request_timeout);
 }
 
+/* A connection slot is given back: the connection closed, or never got
+ * started. Wakes the acceptor if it waits for one. */
+static void release_slot(struct worker *w)
+{
+    struct server *s = w->s;
+
+    atomic_fetch_sub(&w->load, 1);
+    pthread_mutex_lock(&s->slots_lock);
+    s->live--;
+    pthread_cond_signal(&s->slot_freed);
+    pthread_mutex_unlock(&s->slots_lock);
+}
+
+static __thread int started;    /* a STARTED notice came during MHD_add_connection */
+
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_cls,
                               enum MHD_ConnectionNotificationCode code)
 {
-    struct server *s = cls;
+    struct worker *w = cls;
+    struct server *s = w->s;
     struct conn *k = *socket_cls;
     const union MHD_ConnectionInfo *ci;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        started = 1;
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         k = ci ? calloc(1, sizeof(*k)) : NULL;
         if (!k)
@@ -647,13 +681,16 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         list_push(&s->conns, k, offsetof(struct conn, all));
         pthread_mutex_unlock(&s->conns_lock);
         *socket_cls = k;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k) {
-        pthread_mutex_lock(&s->conns_lock);
-        list_unlink(&s->conns, k, offsetof(struct conn, all));
-        pthread_mutex_unlock(&s->conns_lock);
-        outbox_detach(k);
-        free(k);
-        *socket_cls = NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (k) {
+            pthread_mutex_lock(&s->conns_lock);
+            list_unlink(&s->conns, k, offsetof(struct conn, all));
+            pthread_mutex_unlock(&s->conns_lock);
+            outbox_detach(k);
+            free(k);
+            *socket_cls = NULL;
+        }
+        release_slot(w);
     }
 }
 
@@ -857,6 +894,22 @@ static int wait_signal(const sigset_t *set, unsigned ms)
     return sig > 0 ? sig : 0;
 }
 
+/* Asks the acceptor to stop and waits for it: shutting the listening
+ * socket down wakes an accept() and refuses new connections (the socket is
+ * closed at the end). */
+static void stop_acceptor(struct server *s)
+{
+    if (!s->accepting)
+        return;
+    pthread_mutex_lock(&s->slots_lock);
+    s->closing = 1;
+    pthread_cond_signal(&s->slot_freed);
+    pthread_mutex_unlock(&s->slots_lock);
+    shutdown(s->listen_fd, SHUT_RDWR);
+    pthread_join(s->acceptor, NULL);
+    s->accepting = 0;
+}
+
 /* After SIGTERM: /readyz answers 503 (and every answer closes its
  * connection) while serving goes on for --shutdown-delay seconds; then the
  * listening socket closes and the requests in flight get up to
@@ -875,14 +928,7 @@ static void drain(struct server *s, const sigset_t *set)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (since(&t0) < s->cfg->shutdown_delay)
         wait_signal(set, 100);
-    /* Each worker takes the listening socket out of its epoll set between
-     * rounds; then shutting it down refuses new connections (it is closed
-     * once the daemons have stopped). */
-    atomic_store(&s->quiesce, 1);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        while (!atomic_load(&s->workers[i].quiesced))
-            wait_signal(set, 10);
-    shutdown(s->listen_fd, SHUT_RDWR);
+    stop_acceptor(s);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do
         wait_signal(set, 50);
@@ -891,31 +937,118 @@ static void drain(struct server *s, const sigset_t *set)
         LOG(LOG_WARN, "drain timeout: cutting the requests in flight (%d)", left);
 }
 
+/* Hands fd to the worker with the fewest connections (ties in turn).
+ * libmicrohttpd's own accept in each worker would let one worker take a
+ * burst of connections, all of a client's, while the other idles. */
+static void hand_off(struct server *s, int fd, unsigned *turn)
+{
+    struct worker *w = &s->workers[*turn % s->nworkers];
+
+    for (unsigned i = 1; i < s->nworkers; i++) {
+        struct worker *o = &s->workers[(*turn + i) % s->nworkers];
+
+        if (atomic_load(&o->load) < atomic_load(&w->load))
+            w = o;
+    }
+    (*turn)++;
+    atomic_fetch_add(&w->load, 1);
+    if (write(w->handoff[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+        LOG(LOG_ERROR, "cannot hand a connection to a worker: %s", strerror(errno));
+        close(fd);
+        release_slot(w);
+    }
+}
+
+/* The acceptor: while fewer than --max-connections are open it accepts the
+ * next connection and hands it on; at the limit new ones wait in the
+ * listening socket's backlog. */
+static void *accept_loop(void *arg)
+{
+    struct server *s = arg;
+    unsigned turn = 0;
+    int fd;
+
+    for (;;) {
+        pthread_mutex_lock(&s->slots_lock);
+        while (s->live >= s->cfg->max_connections && !s->closing)
+            pthread_cond_wait(&s->slot_freed, &s->slots_lock);
+        if (s->closing) {
+            pthread_mutex_unlock(&s->slots_lock);
+            return NULL;
+        }
+        s->live++;
+        pthread_mutex_unlock(&s->slots_lock);
+        fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            hand_off(s, fd, &turn);
+            continue;
+        }
+        pthread_mutex_lock(&s->slots_lock);
+        s->live--;
+        pthread_mutex_unlock(&s->slots_lock);
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (!s->closing) {
+            /* out of descriptors or memory: others must close first */
+            LOG(LOG_ERROR, "accept: %s", strerror(errno));
+            usleep(ROUND_MS * 1000);
+        }
+    }
+}
+
+/* Takes the sockets the acceptor handed over into the daemon. A socket
+ * that libmicrohttpd refuses before its STARTED notice gets no CLOSED
+ * notice either: its slot is given back here. */
+static void take_connections(struct worker *w)
+{
+    int fds[64];
+    ssize_t n;
+    struct sockaddr_storage addr;
+    socklen_t len;
+
+    while ((n = read(w->handoff[0], fds, sizeof(fds))) > 0)
+        for (size_t i = 0; i < (size_t)n / sizeof(fds[0]); i++) {
+            len = sizeof(addr);
+            if (getpeername(fds[i], (struct sockaddr *)&addr, &len) < 0) {
+                close(fds[i]);      /* the client has gone already */
+                release_slot(w);
+                continue;
+            }
+            started = 0;
+            if (MHD_add_connection(w->daemon, fds[i], (struct sockaddr *)&addr, len) != MHD_YES && !started)
+                release_slot(w);
+        }
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
+    struct epoll_event ev[2];
+    MHD_UNSIGNED_LONG_LONG due;
+    int n, wait;
 
     self = w;
     while (!atomic_load(&w->s->stop)) {
-        if (MHD_run_wait(w->daemon, ROUND_MS) != MHD_YES) {
+        wait = MHD_get_timeout(w->daemon, &due) == MHD_YES && due < ROUND_MS ? (int)due : ROUND_MS;
+        n = epoll_wait(w->ep, ev, 2, wait);
+        for (int i = 0; i < n; i++)
+            if (ev[i].data.u32 == 1)
+                take_connections(w);
+        if (MHD_run(w->daemon) != MHD_YES) {
             LOG(LOG_ERROR, "worker: libmicrohttpd failed a round; retrying");
             usleep(ROUND_MS * 1000);
         }
         flush_round(w);
-        if (atomic_load(&w->s->quiesce) && !atomic_load(&w->quiesced)) {
-            MHD_quiesce_daemon(w->daemon);
-            atomic_store(&w->quiesced, 1);
-        }
     }
     return NULL;
 }
 
-/* The listening socket all workers' daemons accept from. */
+/* The listening socket the acceptor takes connections from. */
 static MHD_socket open_listener(const struct sockaddr_storage *addr)
 {
     int one = 1;
     socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    MHD_socket fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    MHD_socket fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         return MHD_INVALID_SOCKET;
@@ -932,63 +1065,96 @@ static MHD_socket open_listener(const struct sockaddr_storage *addr)
     return fd;
 }
 
-/* Stops the workers that run and every daemon; the listening socket is
- * the caller's to close (quiesced daemons leave it alone). */
+/* Stops the acceptor, the workers that run and every daemon; the
+ * listening socket is the caller's to close. */
 static void stop_workers(struct server *s, unsigned running)
 {
+    int fd;
+
+    stop_acceptor(s);
     atomic_store(&s->stop, 1);
     for (unsigned i = 0; i < running; i++)
         pthread_join(s->workers[i].thread, NULL);
     for (unsigned i = 0; i < s->nworkers; i++) {
-        if (!s->workers[i].daemon)
-            continue;
-        if (!atomic_load(&s->workers[i].quiesced))
-            MHD_quiesce_daemon(s->workers[i].daemon);
-        MHD_stop_daemon(s->workers[i].daemon);
-        free(s->workers[i].by_fd);
+        struct worker *w = &s->workers[i];
+
+        if (w->handoff[0] >= 0)
+            while (read(w->handoff[0], &fd, sizeof(fd)) == (ssize_t)sizeof(fd))
+                close(fd);
+        if (w->daemon)
+            MHD_stop_daemon(w->daemon);
+        if (w->ep >= 0)
+            close(w->ep);
+        if (w->handoff[0] >= 0)
+            close(w->handoff[0]), close(w->handoff[1]);
+        free(w->by_fd);
     }
     free(s->workers);
 }
 
-/* One daemon and thread per worker, sharing the connection limit. */
+/* A worker's daemon, hand-off pipe and epoll set over both. The pipe can
+ * hold a socket for every connection slot, so the acceptor never waits
+ * on it. */
+static int start_worker(struct server *s, struct worker *w)
+{
+    const union MHD_DaemonInfo *di;
+    struct epoll_event ev = { .events = EPOLLIN };
+
+    w->s = s;
+    w->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handle, s,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->connection_timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, w,
+        MHD_OPTION_END);
+    di = w->daemon ? MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+    if (!di || pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
+    fcntl(w->handoff[1], F_SETPIPE_SZ, (int)(s->cfg->max_connections * sizeof(int)));
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (w->ep < 0)
+        return -1;
+    ev.data.u32 = 0;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0)
+        return -1;
+    ev.data.u32 = 1;
+    return epoll_ctl(w->ep, EPOLL_CTL_ADD, w->handoff[0], &ev);
+}
+
+/* One daemon and thread per worker, then the acceptor that feeds them. */
 static int start_workers(struct server *s, unsigned n)
 {
-    unsigned i, started = 0;
+    unsigned i, started_threads = 0;
 
     s->workers = calloc(n, sizeof(*s->workers));
     if (!s->workers)
         return -1;
     s->nworkers = n;
-    for (i = 0; i < n; i++) {
-        unsigned share = s->cfg->max_connections / n + (i < s->cfg->max_connections % n);
-
-        s->workers[i].s = s;
-        s->workers[i].daemon = MHD_start_daemon(
-            MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL, handle, s,
-            MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-            MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
-            MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-            MHD_OPTION_CONNECTION_LIMIT, share ? share : 1,
-            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->connection_timeout,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
-            MHD_OPTION_END);
-        if (!s->workers[i].daemon)
+    for (i = 0; i < n; i++)
+        s->workers[i].ep = s->workers[i].handoff[0] = s->workers[i].handoff[1] = -1;
+    for (i = 0; i < n; i++)
+        if (start_worker(s, &s->workers[i]) < 0)
             goto fail;
-    }
-    for (; started < n; started++)
-        if (pthread_create(&s->workers[started].thread, NULL, work, &s->workers[started]) != 0)
+    for (; started_threads < n; started_threads++)
+        if (pthread_create(&s->workers[started_threads].thread, NULL, work, &s->workers[started_threads]) != 0)
             goto fail;
+    if (pthread_create(&s->acceptor, NULL, accept_loop, s) != 0)
+        goto fail;
+    s->accepting = 1;
     return 0;
 fail:
-    stop_workers(s, started);
+    stop_workers(s, started_threads);
     return -1;
 }
 
 int server_run(const struct server_config *cfg)
 {
     struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER,
-                        .conns_lock = PTHREAD_MUTEX_INITIALIZER };
+                        .conns_lock = PTHREAD_MUTEX_INITIALIZER, .slots_lock = PTHREAD_MUTEX_INITIALIZER,
+                        .slot_freed = PTHREAD_COND_INITIALIZER };
     struct timespec reloaded;
     struct sockaddr_storage addr;
     char err[SERVER_ERR_MAX];

@@ -430,6 +430,32 @@ def json_lines(text):
 
 
 @needs_binary
+class WorkerBalanceTest(unittest.TestCase):
+
+    def test_a_burst_of_connections_is_shared_evenly(self):
+        """Connections arriving together (a client opening its pool) go to
+        the worker with the fewest, so both workers serve; each one's count
+        comes back down when its connections close."""
+        ctx = tls_context(default_certs().ca)
+        with Server(["--threads", "2"]) as srv:
+            raw = [socket.create_connection(("127.0.0.1", srv.port), timeout=WITHIN) for _ in range(31)]
+            conns = [ctx.wrap_socket(s, server_hostname="localhost") for s in raw]
+            try:
+                for s in conns:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    self.assertEqual(s.recv(4096).split(b" ")[1], b"200")
+                open_now = series(scrape(srv), "paddlex_webhook_open_connections")
+                self.assertEqual(sorted(dict(k)["worker"] for k in open_now), ["0", "1"])
+                self.assertEqual(sum(open_now.values()), 32, open_now)    # and the scrape's own
+                self.assertLessEqual(max(open_now.values()) - min(open_now.values()), 1, open_now)
+            finally:
+                for s in conns:
+                    s.close()
+            eventually(lambda: sum(series(scrape(srv), "paddlex_webhook_open_connections").values()) == 1,
+                       "the closed connections leave the count")
+
+
+@needs_binary
 class LogTest(unittest.TestCase):
     SENT = ((TRAINING, "/validate", True), (INVALID, "/validate", False), (DATASET, "/mutate", True))
 
