@@ -44,6 +44,7 @@
 
 #define SERVER_ERR_MAX 512
 #define SERVER_MMAP_THRESHOLD (256 * 1024)
+#define SERVER_TRIM_THRESHOLD (1024 * 1024)
 #define OUTBOX_MAX (64 * 1024)      /* TLS bytes a connection holds until its worker's round ends */
 #define CORK_MAX (15 * 1024)        /* answers written as one TLS record (16 KiB with the header) */
 #define SWEEP_MS 500                /* how often request deadlines are checked */
@@ -1165,8 +1166,13 @@ int server_run(const struct server_config *cfg)
     /* A fixed threshold keeps large buffers (bodies, big answers, arena
      * chunks) in their own mappings, given back to the system when freed;
      * glibc's default raises it after each such free, after which large
-     * requests leave the heap grown for good. */
+     * requests leave the heap grown for good. Below the threshold, a
+     * heap's free top is kept up to SERVER_TRIM_THRESHOLD: each request
+     * uses about that much and frees it, and giving it back every time
+     * (glibc's 128 KiB) costs an madvise, a TLB flush on every core and a
+     * page fault per page of the next request. */
     mallopt(M_MMAP_THRESHOLD, SERVER_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, SERVER_TRIM_THRESHOLD);
     if (parse_listen(cfg->listen, &addr, err, sizeof(err)) < 0) {
         LOG(LOG_ERROR, "%s", err);
         return 1;
