@@ -14,20 +14,15 @@ static const unsigned char escape[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
-/* Index of the first byte at or after i that needs escaping, else len.
- * Eight bytes at a time: a word has such a byte when one of its bytes is
- * below 0x20, or equals '"' or '\\' (the classic "has zero byte" test). */
+/* Index of the first byte at or after i that needs escaping, else len;
+ * eight bytes at a time. */
 static size_t plain_run(const unsigned char *p, size_t i, size_t len)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-
     for (; i + 8 <= len; i += 8) {
-        uint64_t v, q, b, m;
+        uint64_t v, m;
 
         memcpy(&v, p + i, 8);
-        q = v ^ (ones * '"');
-        b = v ^ (ones * '\\');
-        m = (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+        m = swar_json_special(v);
         if (m)
             return i + swar_first(m);
     }

@@ -79,15 +79,11 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
  * and controls. Eight at a time while no byte is special or >= 0x80. */
 static const char *plain(const char *p, const char *end)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-
     for (; end - p >= 8; p += 8) {
-        uint64_t v, q, b, m;
+        uint64_t v, m;
 
         memcpy(&v, p, 8);
-        q = v ^ (ones * '"');
-        b = v ^ (ones * '\\');
-        m = (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & highs;
+        m = swar_json_special(v) | (v & 0x8080808080808080ULL);
         if (m)
             return p + swar_first(m);
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mutators/jsondump.h"
+#include "mutators/swar.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NODE_SANITIZED 1
@@ -88,13 +89,32 @@ struct node *node_strn(const char *s, size_t len)
     struct node *n = alloc(sizeof(*n) + len + 1);    /* the text right after */
     char *text = (char *)(n + 1);
 
+    uint64_t v, special = 0;
+    size_t i = 0;
+
     memset(n, 0, sizeof(*n));
     n->type = NODE_STRING;
-    memcpy(text, s, len);
+    /* copied a word at a time, with the bytes to escape looked for on the
+     * way (the last word may overlap the one before: no false flags) */
+    if (len >= 8) {
+        for (; i + 8 <= len; i += 8) {
+            memcpy(&v, s + i, 8);
+            memcpy(text + i, &v, 8);
+            special |= swar_json_special(v);
+        }
+        memcpy(&v, s + len - 8, 8);
+        memcpy(text + len - 8, &v, 8);
+        special |= swar_json_special(v);
+    } else {
+        for (; i < len; i++) {
+            text[i] = s[i];
+            special |= (unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\';
+        }
+    }
     text[len] = '\0';
     n->u.str.s = text;
     n->u.str.len = len;
-    n->plain = jsondump_plain(s, len) == len;
+    n->plain = !special;
     return n;
 }
 

@@ -20,4 +20,15 @@ static inline size_t swar_first(uint64_t flags)
 #endif
 }
 
+/* Flags (high bits) on the bytes of v, a word loaded with memcpy, that a
+ * JSON string must escape: controls, '"' and '\\'. Only bytes after a
+ * flagged one can be flagged falsely (see swar_first). */
+static inline uint64_t swar_json_special(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+    return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
+
 #endif

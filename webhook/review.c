@@ -151,6 +151,7 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
          * whole, children included. */
         copy = json_copy((json_t *)object);
         if (spec_object) {
+            strbuf_grow(&rendered, REVIEW_OUT_HINT);
             json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
             changed = kinds_mutate_text(k, copy, ctx, &rendered);
         } else {

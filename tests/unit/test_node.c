@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "mutators/jsondump.h"
 #include "mutators/jsonparse.h"
 #include "mutators/node.h"
 
@@ -53,6 +54,36 @@ static void test_escaping(void **state)
     node_set(o, "plain", node_strn("x\0y", 3));
     assert_round_trip(o, "{\"k\":\"a\\nb\\u0001\\\"\\\\/\xc3\xa9\",\"plain\":\"x\\u0000y\"}");
     node_pool_end(&pool);
+}
+
+/* Strings are copied and checked a word at a time: every length up to
+ * three words, with one byte to escape at every position (or none), is
+ * written as jsondump_string() writes it. */
+static void test_escaping_at_every_length_and_position(void **state)
+{
+    static const char specials[] = { '"', '\\', '\n', '\x1f', '\0' };
+
+    (void)state;
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < sizeof(specials); k++) {
+                struct node_pool pool;
+                struct strbuf got = STRBUF_INIT, want = STRBUF_INIT;
+                char s[24];
+
+                for (size_t i = 0; i < len; i++)
+                    s[i] = (char)('a' + i);
+                if (at < len)
+                    s[at] = specials[k];
+                node_pool_begin(&pool);
+                node_dump(&got, node_strn(s, len));
+                node_pool_end(&pool);
+                jsondump_string(&want, s, len);
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.buf, want.buf, want.len);
+                strbuf_release(&got);
+                strbuf_release(&want);
+            }
 }
 
 static void test_set_replaces_in_place(void **state)
@@ -180,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dump_in_insertion_order),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_escaping_at_every_length_and_position),
         cmocka_unit_test(test_set_replaces_in_place),
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_pools_nest),
