@@ -33,7 +33,7 @@ static void test_rfc4648_vectors(void **state)
     }
 }
 
-/* Every 6-bit field value, every tail length, twelve-byte steps and the
+/* Every 6-bit field value, every tail length, vector steps and the
  * scalar steps after them: lengths 0..400 over bytes that cycle through
  * all 256 values in a scrambled order. */
 static void test_vector_equals_scalar(void **state)
