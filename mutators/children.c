@@ -139,7 +139,7 @@ struct node *children_pod_template(const struct node *child, const char *compone
                         "spec", pod_spec, NULL);
 }
 
-struct node *children_job(const json_t *owner, const char *name, const char *after,
+struct node *children_job(const struct owner *owner, const char *name, const char *after,
                      const char *component, struct node *pod_spec)
 {
     struct node *job = kinds_child(owner, "batch/v1", "Job", name, after);

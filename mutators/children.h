@@ -19,6 +19,8 @@
 
 #include "mutators/node.h"
 
+struct owner;
+
 /* Shared volume layout of every pod we generate. */
 #define CHILDREN_TASK_CENTER "/mnt/task-center"     /* the pvcName claim */
 #define CHILDREN_DATA_CENTER "/mnt/data-center"     /* the SampleSet (paddle-operator mounts it) */
@@ -79,10 +81,10 @@ struct node *children_pod_labels(const struct node *child, const char *component
  * pod_spec is stolen. */
 struct node *children_pod_template(const struct node *child, const char *component, struct node *pod_spec);
 
-/* A new batch/v1 Job named name, owned by owner (borrowed, defaulted), that
+/* A new batch/v1 Job named name, a child of owner, that
  * waits for after ("Kind/name" or NULL): restartPolicy Never, backoffLimit
  * CHILDREN_JOB_BACKOFF_LIMIT. pod_spec is stolen; restartPolicy is set on it. */
-struct node *children_job(const json_t *owner, const char *name, const char *after,
+struct node *children_job(const struct owner *owner, const char *name, const char *after,
                           const char *component, struct node *pod_spec);
 
 #endif

@@ -22,7 +22,11 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
                   struct fielderr_list *errs)
 {
     const char *secret = kinds_spec_string(obj, "sourceSecret");
-    struct node *set = kinds_child(obj, "batch.paddlepaddle.org/v1alpha1", "SampleSet", kinds_name(obj), NULL);
+    struct owner owner;
+    struct node *set;
+
+    kinds_owner(obj, &owner);
+    set = kinds_child(&owner, "batch.paddlepaddle.org/v1alpha1", "SampleSet", owner.name, NULL);
 
     (void)ctx;
     (void)errs;

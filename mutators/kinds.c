@@ -441,18 +441,24 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     json_decref(view);
 }
 
-struct node *kinds_child(const json_t *obj, const char *api_version, const char *kind,
-                         const char *name, const char *after)
+void kinds_owner(const json_t *obj, struct owner *o)
 {
     const struct kind *k = kinds_of_object(obj);
+
+    o->name = kinds_name(obj);
+    o->namespace = kinds_spec_string(obj, "namespace");
+    o->label = k ? k->owner_label : KINDS_GROUP "/owner";
+}
+
+struct node *kinds_child(const struct owner *o, const char *api_version, const char *kind,
+                         const char *name, const char *after)
+{
     struct node *md;
 
-    md = node_obj("name", node_str(name), "namespace", node_str(kinds_spec_string(obj, "namespace")),
-                  "labels",
+    md = node_obj("name", node_str(name), "namespace", node_str(o->namespace), "labels",
                   node_obj("app.kubernetes.io/managed-by", node_str("paddlex-webhook"),
-                           "app.kubernetes.io/part-of", node_str("paddlex"),
-                           k ? k->owner_label : KINDS_GROUP "/owner",
-                           node_str(kinds_name(obj)), NULL),
+                           "app.kubernetes.io/part-of", node_str("paddlex"), o->label,
+                           node_str(o->name), NULL),
                   NULL);
 
     if (after)

@@ -113,9 +113,19 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
 
 /* Label, annotation and metadata helpers for the kinds' expand functions. */
 
-/* A new child {apiVersion, kind, metadata{name, namespace, labels}} owned by
- * obj (borrowed); after is "Kind/name" of the child it waits for, or NULL. */
-struct node *kinds_child(const json_t *obj, const char *api_version, const char *kind,
+/* What the children of one object carry of it: looked up once per
+ * expansion (the strings are borrowed from the object). */
+struct owner {
+    const char *name, *namespace;
+    const char *label;           /* the label key naming it: its kind's owner_label */
+};
+
+/* The owner data of obj (borrowed, defaulted). */
+void kinds_owner(const json_t *obj, struct owner *o);
+
+/* A new child {apiVersion, kind, metadata{name, namespace, labels}} of o;
+ * after is "Kind/name" of the child it waits for, or NULL. */
+struct node *kinds_child(const struct owner *o, const char *api_version, const char *kind,
                          const char *name, const char *after);
 
 /* String value of obj.spec.<key>, or NULL. */

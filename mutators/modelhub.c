@@ -44,10 +44,12 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     const char *model = kinds_spec_string(obj, "modelName");
     const char *secret = ctx->settings->credentials_secret;
     struct strbuf name = STRBUF_INIT, file = STRBUF_INIT, key = STRBUF_INIT;
+    struct owner owner;
     struct node *c;
 
     (void)errs;
-    strbuf_addf(&name, "%s-upload", kinds_name(obj));
+    kinds_owner(obj, &owner);
+    strbuf_addf(&name, "%s-upload", owner.name);
     strbuf_addf(&file, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, model);
     strbuf_addf(&key, "%s/%s/%s.tar.gz", model, kinds_spec_string(obj, "modelVersion"), model);
     c = children_container("upload", ctx->settings->uploader_image, sh,
@@ -58,7 +60,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     children_env_secret(c, "MINIO_SECRET_KEY", secret, "secret-key");
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
     node_append(children,
-                          children_job(obj, name.buf, NULL, "upload",
+                          children_job(&owner, name.buf, NULL, "upload",
                                        node_obj("containers", node_list(c, NULL), "volumes",
                                                     node_list(children_volume_claim(
                                                                       CHILDREN_VOLUME_TASK_CENTER,

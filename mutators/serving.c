@@ -35,13 +35,15 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
     const char *model = kinds_spec_string(obj, "modelName");
     long long port = kinds_spec_int(obj, "port");
-    struct node *isvc = kinds_child(obj, "serving.kserve.io/v1beta1", "InferenceService", kinds_name(obj), NULL);
-    struct node *args = node_array(), *c;
+    struct owner owner;
+    struct node *isvc, *args = node_array(), *c;
     struct strbuf uri = STRBUF_INIT;
     char port_text[24];
 
     (void)ctx;
     (void)errs;
+    kinds_owner(obj, &owner);
+    isvc = kinds_child(&owner, "serving.kserve.io/v1beta1", "InferenceService", owner.name, NULL);
     children_arg(args, "--model");
     children_argcat(args, "/mnt/models/", model, "/server", NULL);
     children_arg(args, "--port");

@@ -172,6 +172,7 @@ static const char find_checkpoint_script[] =
 /* The defaulted, valid spec the children are built from. */
 struct training {
     const json_t *obj;               /* borrowed: the defaulted Training */
+    struct owner owner;
     const struct context *ctx;
     const struct project *p;
     const char *name, *image, *config, *dataset, *pvc, *pretrain, *train_label, *test_label;
@@ -191,7 +192,8 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
     memset(t, 0, sizeof(*t));
     t->obj = obj;
     t->ctx = ctx;
-    t->name = kinds_name(obj);
+    kinds_owner(obj, &t->owner);
+    t->name = t->owner.name;
     t->p = projects_find(kinds_spec_string(obj, "project"));
     t->image = kinds_spec_string(obj, "image");
     t->config = kinds_spec_string(obj, "configPath");
@@ -400,7 +402,7 @@ static struct node *paddlejob_role(const struct training *t, const struct node *
 
 static struct node *paddlejob(const struct training *t)
 {
-    struct node *job = kinds_child(t->obj, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
+    struct node *job = kinds_child(&t->owner, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
     struct node *spec = node_obj("cleanPodPolicy", node_str("OnCompletion"), "withGloo", node_int(1),
                                 "intranet", node_str("PodIP"), "sampleSetRef",
                                 node_obj("name", node_str(t->dataset), "mountPath",
@@ -423,7 +425,7 @@ static void visualdl(const struct training *t, struct node *children)
     struct node *deploy, *svc, *c, *spec;
 
     snprintf(name, sizeof(name), "%s-visualdl", t->name);
-    deploy = kinds_child(t->obj, "apps/v1", "Deployment", name, NULL);
+    deploy = kinds_child(&t->owner, "apps/v1", "Deployment", name, NULL);
     c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
                            children_args((const char *const[]){ "--logdir", VDL_DIR, "--host",
                                                                 "0.0.0.0", "--port", "8040", NULL }));
@@ -438,7 +440,7 @@ static void visualdl(const struct training *t, struct node *children)
                         node_obj("replicas", node_int(1), "selector",
                                      node_obj("matchLabels", children_pod_labels(deploy, "visualdl"), NULL),
                                      "template", children_pod_template(deploy, "visualdl", spec), NULL));
-    svc = kinds_child(t->obj, "v1", "Service", name, NULL);
+    svc = kinds_child(&t->owner, "v1", "Service", name, NULL);
     node_set(svc, "spec",
                         node_obj("selector", children_pod_labels(deploy, "visualdl"), "ports",
                                      node_list(node_obj("name", node_str("http"), "port",
@@ -483,7 +485,7 @@ static struct node *export_job(const struct training *t)
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     if (t->gpus > 0)
         children_gpus(c, 1); /* the suites export on the device they trained on */
-    return children_job(t->obj, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
+    return children_job(&t->owner, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
                         "export",
                         node_obj("containers", node_list(c, NULL), "volumes",
                                  node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL),
@@ -523,7 +525,7 @@ static struct node *convert_job(const struct training *t)
     children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
 
-    return children_job(t->obj, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
+    return children_job(&t->owner, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
                         "convert",
                         node_obj("initContainers", node_list(convert, pack, NULL), "containers",
                                  node_list(publish, NULL), "volumes",

@@ -500,11 +500,13 @@ static void test_child_metadata(void **state)
 {
     json_t *o = parse(valid[1]), *child, *md, *labels;
     struct node_pool pool;
+    struct owner owner;
 
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
+    kinds_owner(o, &owner);
     node_pool_begin(&pool);
-    child = node_to_json(kinds_child(o, "batch/v1", "Job", "ppocr-export", "PaddleJob/ppocr"));
+    child = node_to_json(kinds_child(&owner, "batch/v1", "Job", "ppocr-export", "PaddleJob/ppocr"));
     assert_string_equal(json_string_value(json_object_get(child, "apiVersion")), "batch/v1");
     assert_string_equal(json_string_value(json_object_get(child, "kind")), "Job");
     md = json_object_get(child, "metadata");
@@ -518,7 +520,7 @@ static void test_child_metadata(void **state)
                                                           "paddlex.paddlepaddle.org/after")),
                         "PaddleJob/ppocr");
     json_decref(child);
-    child = node_to_json(kinds_child(o, "v1", "Service", "ppocr-visualdl", NULL));
+    child = node_to_json(kinds_child(&owner, "v1", "Service", "ppocr-visualdl", NULL));
     assert_null(json_object_get(json_object_get(child, "metadata"), "annotations"));
     json_decref(child);
     node_pool_end(&pool);
