@@ -9,6 +9,7 @@
 #include "mutators/kinds.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mutators/fields.h"
@@ -73,12 +74,42 @@ static const struct field *field_at(const struct kind *k, size_t i)
     return i < NCOMMON ? &common_fields[i] : &k->fields[i - NCOMMON];
 }
 
-static const struct field *field_named(const struct kind *k, const char *name)
+static size_t nfields(const struct kind *k)
 {
-    for (size_t i = 0; i < NCOMMON + k->nfields; i++)
+    return NCOMMON + k->nfields;
+}
+
+/* The index of the field named name, or nfields(k). */
+static size_t field_index(const struct kind *k, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < nfields(k); i++)
         if (field_at(k, i)->name[0] == name[0] && !strcmp(field_at(k, i)->name, name))
-            return field_at(k, i);
-    return NULL;
+            break;
+    return i;
+}
+
+/* spec's value of each field (NULL when absent) into vals, found in one
+ * walk over spec rather than a hashed lookup per field; returns how many
+ * members are no field (spec.generated aside). */
+static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals)
+{
+    const char *key;
+    json_t *v;
+    size_t unknown = 0, i;
+
+    if (k->nfields > KINDS_MAX_FIELDS)
+        abort();        /* a kind table out of bounds: test_kinds checks them */
+    memset(vals, 0, nfields(k) * sizeof(*vals));
+    json_object_foreach((json_t *)spec, key, v) {
+        i = field_index(k, key);
+        if (i < nfields(k))
+            vals[i] = v;
+        else if (strcmp(key, "generated") != 0)
+            unknown++;
+    }
+    return unknown;
 }
 
 static json_t *default_of(const struct field *f, const json_t *obj, const struct context *ctx)
@@ -102,9 +133,13 @@ static json_t *default_of(const struct field *f, const json_t *obj, const struct
 static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
                           const struct context *ctx)
 {
-    for (size_t i = 0; i < NCOMMON + k->nfields; i++) {
+    const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
+
+    spec_values(k, spec, vals);
+    for (size_t i = 0; i < nfields(k); i++) {
         const struct field *f = field_at(k, i);
-        json_t *v = json_object_get(spec, f->name), *nv;
+        const json_t *v = vals[i];
+        json_t *nv;
 
         if (!v) {
             nv = default_of(f, obj, ctx);
@@ -217,12 +252,11 @@ static void spec_path(char *path, const char *name)
     path[5 + n] = '\0';
 }
 
-/* Judges one field: type, then its rule. */
-static void check_field(const struct field *f, const json_t *spec, const struct context *ctx,
+/* Judges one field's value v (NULL when absent): type, then its rule. */
+static void check_field(const struct field *f, const json_t *v, const struct context *ctx,
                        struct fielderr_list *errs)
 {
     char path[PATH_MAX_LEN];
-    const json_t *v = json_object_get(spec, f->name);
 
     spec_path(path, f->name);
     if (!v) {
@@ -277,13 +311,32 @@ static void check_metadata(const json_t *obj, const json_t *spec, const struct c
                      "must equal the object's namespace \"%s\": children live beside their owner", ns);
 }
 
+/* One error per member of spec that is no field of k. */
+static void unknown_fields(const struct kind *k, const json_t *spec, struct fielderr_list *errs)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)spec, key, v) {
+        char path[PATH_MAX_LEN];
+
+        if (field_index(k, key) < nfields(k) || !strcmp(key, "generated"))
+            continue;
+        int n = (int)fields_utf8_clip(key, 100);
+
+        snprintf(path, sizeof(path), "spec.%.*s", n, key);
+        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.*s\"", n, key);
+    }
+}
+
 /* Field rules, unknown fields and cross-field rules on a view. */
 static void check_view(const struct kind *k, const json_t *view, const struct context *ctx,
                        struct fielderr_list *errs, json_t *warnings)
 {
     const json_t *spec = json_object_get(view, "spec");
-    const char *key;
-    json_t *v, *tn;
+    const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
+    json_t *tn;
+    size_t unknown;
 
     check_metadata(view, spec, ctx, errs);
     if (!json_is_object(spec)) {
@@ -292,18 +345,11 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
         json_decref(tn);
         return;
     }
-    for (size_t i = 0; i < NCOMMON + k->nfields; i++)
-        check_field(field_at(k, i), spec, ctx, errs);
-    json_object_foreach((json_t *)spec, key, v) {
-        char path[PATH_MAX_LEN];
-
-        if (field_named(k, key) || !strcmp(key, "generated"))
-            continue;
-        int n = (int)fields_utf8_clip(key, 100);
-
-        snprintf(path, sizeof(path), "spec.%.*s", n, key);
-        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "unknown field \"%.*s\"", n, key);
-    }
+    unknown = spec_values(k, spec, vals);
+    for (size_t i = 0; i < nfields(k); i++)
+        check_field(field_at(k, i), vals[i], ctx, errs);
+    if (unknown)
+        unknown_fields(k, spec, errs);
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)
         k->validate(view, ctx, errs, warnings);

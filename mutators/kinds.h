@@ -60,6 +60,8 @@ struct field {
 
 #define SETTINGS_CAP(member) ((long long)offsetof(struct settings, member) + 1)
 
+#define KINDS_MAX_FIELDS 24      /* of one kind, besides the common ones */
+
 struct kind {
     const char *name;            /* "Training" */
     const char *plural;          /* "trainings" */

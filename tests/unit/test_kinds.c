@@ -110,6 +110,7 @@ static void test_find(void **state)
         assert_string_equal(k->name, names[i]);
         assert_string_equal(k->plural, plurals[i]);
         assert_ptr_equal(kinds_find("paddlex.paddlepaddle.org", NULL, names[i]), k);
+        assert_true(k->nfields <= KINDS_MAX_FIELDS);    /* the engine's bound */
     }
     assert_null(kinds_find("paddlex.paddlepaddle.org", "v1alpha1", "training"));
     assert_null(kinds_find("paddlex.paddlepaddle.org", "v1", "Training"));
