@@ -20,6 +20,8 @@ struct parser {
     size_t values;
     struct jsonparse_error *err;
     struct strbuf scratch;  /* unescaped strings */
+    const struct jsonparse_skip *skip;
+    int skipping;           /* inside a skipped member: check, build nothing */
 };
 
 static json_t *value(struct parser *ps);
@@ -233,7 +235,7 @@ static json_t *string_value(struct parser *ps)
 
     if (string(ps, &s, &n) < 0)
         return NULL;
-    return json_stringn_nocheck(s, n);
+    return ps->skipping ? json_null() : json_stringn_nocheck(s, n);
 }
 
 static int digits(struct parser *ps)
@@ -283,14 +285,14 @@ static json_t *number(struct parser *ps)
 
         if (errno == ERANGE)
             return fail(ps, JSONPARSE_SYNTAX, "too big integer");
-        return json_integer(v);
+        return ps->skipping ? json_null() : json_integer(v);
     }
     {
         double d = strtod(text, &endp);
 
         if (errno == ERANGE && isinf(d))
             return fail(ps, JSONPARSE_SYNTAX, "real number overflow");
-        return json_real(d);
+        return ps->skipping ? json_null() : json_real(d);
     }
 }
 
@@ -306,7 +308,7 @@ static json_t *literal(struct parser *ps, const char *word, json_t *v)
 
 static json_t *array(struct parser *ps)
 {
-    json_t *a = json_array(), *v;
+    json_t *a = ps->skipping ? json_null() : json_array(), *v;
 
     ps->p++;
     skip_space(ps);
@@ -316,7 +318,7 @@ static json_t *array(struct parser *ps)
     }
     for (;;) {
         v = value(ps);
-        if (!v || json_array_append_new(a, v) < 0)
+        if (!v || (!ps->skipping && json_array_append_new(a, v) < 0))
             goto bad;
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == ',') {
@@ -335,12 +337,25 @@ bad:
     return NULL;
 }
 
+/* 1 when the member key[0..klen) of an object at the parser's depth is
+ * one to check but not build. */
+static int skipped(const struct parser *ps, const char *key, size_t klen)
+{
+    if (!ps->skip || ps->skipping || ps->depth != ps->skip->depth)
+        return 0;
+    for (const char *const *k = ps->skip->keys; *k; k++)
+        if (strlen(*k) == klen && !memcmp(*k, key, klen))
+            return 1;
+    return 0;
+}
+
 static json_t *object(struct parser *ps)
 {
-    json_t *o = json_object(), *v;
+    json_t *o = ps->skipping ? json_null() : json_object(), *v;
     const char *key;
     size_t klen, size;
     char *kcopy = NULL;
+    int skip;
 
     ps->p++;
     skip_space(ps);
@@ -374,11 +389,21 @@ static json_t *object(struct parser *ps)
             goto bad;
         }
         ps->p++;
+        skip = skipped(ps, key, klen);
+        ps->skipping += skip;
         v = value(ps);
+        ps->skipping -= skip;
+        if (!v)
+            goto bad;
+        if (ps->skipping) {     /* a member inside a skipped one: nothing kept */
+            free(kcopy);
+            kcopy = NULL;
+            goto next;
+        }
         /* a key seen before replaces its value: the size tells, without a
          * lookup (and a hash) per member before the insert */
         size = json_object_size(o);
-        if (!v || json_object_setn_new_nocheck(o, key, klen, v) < 0)
+        if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
             goto bad;
         if (json_object_size(o) == size) {
             fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
@@ -386,6 +411,7 @@ static json_t *object(struct parser *ps)
         }
         free(kcopy);
         kcopy = NULL;
+next:
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == ',') {
             ps->p++;
@@ -440,7 +466,13 @@ static json_t *value(struct parser *ps)
 json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
                   struct jsonparse_error *err)
 {
-    struct parser ps = { buf, buf + len, buf, 0, max_depth, 0, err, STRBUF_INIT };
+    return jsonparse_skipping(buf, len, max_depth, NULL, used, err);
+}
+
+json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
+                           size_t *used, struct jsonparse_error *err)
+{
+    struct parser ps = { buf, buf + len, buf, 0, max_depth, 0, err, STRBUF_INIT, skip, 0 };
     json_t *v;
 
     memset(err, 0, sizeof(*err));

@@ -40,4 +40,17 @@ struct jsonparse_error {
 json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
                   struct jsonparse_error *err);
 
+/* Members not worth building: those named in keys (NULL-terminated) of
+ * objects nested depth deep (1: the outermost object's members). */
+struct jsonparse_skip {
+    int depth;
+    const char *const *keys;
+};
+
+/* jsonparse(), except that members named by skip (may be NULL) are read
+ * and checked as strictly as the rest but kept as null, and nothing inside
+ * them is built. Repeated keys inside such a member go unnoticed. */
+json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
+                           size_t *used, struct jsonparse_error *err);
+
 #endif
