@@ -95,14 +95,17 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
         fielderr_add(errs, FIELDERR_INVALID, path, ev, "value must not contain control characters");
         goto out;
     }
-    kv = json_stringn_nocheck(key, klen);
-    field = p ? projects_reserved(p, json_string_value(kv)) : NULL;
-    if (field)
-        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%s\" is set by the webhook: use %s",
-                     json_string_value(kv), field);
-    else if (has_key(out, key, klen))
+    field = p ? projects_reserved(p, key, klen) : NULL;
+    if (field) {
+        fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%.*s\" is set by the webhook: use %s",
+                     (int)klen, key, field);
+    } else if (has_key(out, key, klen)) {
+        kv = json_stringn_nocheck(key, klen);
         fielderr_add(errs, FIELDERR_DUPLICATE, path, kv, NULL);
-    else {
+    } else if (val == key + klen + 1) {
+        /* no space around '=': the entry's own text is "KEY=VALUE" */
+        json_array_append_new(out, json_stringn_nocheck(key, klen + 1 + vlen));
+    } else {
         strbuf_add(&joined, key, klen);
         strbuf_addch(&joined, '=');
         strbuf_add(&joined, val, vlen);

@@ -113,10 +113,10 @@ const char *projects_supported(void)
     return "\"PaddleOCR\", \"PaddleClas\", \"PaddleDetection\"";
 }
 
-const char *projects_reserved(const struct project *p, const char *key)
+const char *projects_reserved(const struct project *p, const char *key, size_t klen)
 {
     for (int i = 0; i < PROJECT_KEY_COUNT; i++)
-        if (p->keys[i] && !strcmp(p->keys[i], key))
+        if (p->keys[i] && p->keys[i][0] == key[0] && !strncmp(p->keys[i], key, klen) && !p->keys[i][klen])
             return key_field[i];
     return NULL;
 }

@@ -25,6 +25,8 @@
 #ifndef PROJECTS_H
 #define PROJECTS_H
 
+#include <stddef.h>
+
 /* Config keys the expansion sets. The training keys come first, in the
  * order their overrides follow the user's (SPEC §4.2). */
 enum project_key {
@@ -81,8 +83,8 @@ const struct project *projects_find(const char *name);
 /* "\"PaddleOCR\", \"PaddleClas\", \"PaddleDetection\"" */
 const char *projects_supported(void);
 
-/* When key is one the expansion sets for p: the spec field that decides it
- * ("spec.pretrainModel"). NULL otherwise. */
-const char *projects_reserved(const struct project *p, const char *key);
+/* When key[0..klen) is one the expansion sets for p: the spec field that
+ * decides it ("spec.pretrainModel"). NULL otherwise. */
+const char *projects_reserved(const struct project *p, const char *key, size_t klen);
 
 #endif
