@@ -295,6 +295,20 @@ static void dump_int(struct strbuf *sb, long long i)
     strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
 }
 
+/* Room for n more bytes (and a NUL) at sb's end; returns where they go. */
+static inline char *room(struct strbuf *sb, size_t n)
+{
+    if (sb->alloc - sb->len < n + 1)
+        strbuf_grow(sb, n);
+    return sb->buf + sb->len;
+}
+
+static inline void put(struct strbuf *sb, char c)
+{
+    *room(sb, 1) = c;
+    sb->len++;
+}
+
 /* s as a JSON string: copied whole when it needs no escaping. */
 static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int plain)
 {
@@ -304,40 +318,58 @@ static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int
         jsondump_string(sb, s, len);
         return;
     }
-    if (sb->alloc - sb->len < len + 3)
-        strbuf_grow(sb, len + 2);
-    q = sb->buf + sb->len;
+    q = room(sb, len + 2);
     q[0] = '"';
     memcpy(q + 1, s, len);
     q[len + 1] = '"';
-    q[len + 2] = '\0';
     sb->len += len + 2;
 }
 
-void node_dump(struct strbuf *sb, const struct node *n)
+static void dump(struct strbuf *sb, const struct node *n);
+
+/* A member or element: strings here, the rest by recursion. */
+static inline void dump_item(struct strbuf *sb, const struct node *m)
+{
+    if (m->type == NODE_STRING)
+        dump_string(sb, m->u.str.s, m->u.str.len, m->plain);
+    else
+        dump(sb, m);
+}
+
+/* n as compact JSON, the strbuf's NUL left to the caller. */
+static void dump(struct strbuf *sb, const struct node *n)
 {
     const struct node *m;
+    char *q;
+    size_t k;
 
     switch (n->type) {
     case NODE_OBJECT:
-        strbuf_addch(sb, '{');
+        put(sb, '{');
         for (m = n->u.kids.first; m; m = m->next) {
-            dump_string(sb, m->key, m->klen, 1);     /* a literal: plain */
-            strbuf_addch(sb, ':');
-            node_dump(sb, m);
-            if (m->next)
-                strbuf_addch(sb, ',');
+            /* [,]"key": -- a key is a literal that needs no escaping */
+            q = room(sb, m->klen + 4);
+            k = 0;
+            if (m != n->u.kids.first)
+                q[k++] = ',';
+            q[k++] = '"';
+            memcpy(q + k, m->key, m->klen);
+            k += m->klen;
+            q[k++] = '"';
+            q[k++] = ':';
+            sb->len += k;
+            dump_item(sb, m);
         }
-        strbuf_addch(sb, '}');
+        put(sb, '}');
         break;
     case NODE_ARRAY:
-        strbuf_addch(sb, '[');
+        put(sb, '[');
         for (m = n->u.kids.first; m; m = m->next) {
-            node_dump(sb, m);
-            if (m->next)
-                strbuf_addch(sb, ',');
+            if (m != n->u.kids.first)
+                put(sb, ',');
+            dump_item(sb, m);
         }
-        strbuf_addch(sb, ']');
+        put(sb, ']');
         break;
     case NODE_STRING:
         dump_string(sb, n->u.str.s, n->u.str.len, n->plain);
@@ -349,6 +381,12 @@ void node_dump(struct strbuf *sb, const struct node *n)
         strbuf_add(sb, "true", 4);
         break;
     }
+}
+
+void node_dump(struct strbuf *sb, const struct node *n)
+{
+    dump(sb, n);
+    room(sb, 0)[0] = '\0';
 }
 
 int node_equal_json(const struct node *n, const json_t *v)
