@@ -49,6 +49,7 @@ static void diff(const json_t *from, const json_t *to, struct strbuf *path, stru
 {
     const char *key;
     json_t *fv, *tv;
+    void *fi, *ti;
     size_t mark = path->len;
 
     /* the mutated copy shares every value it did not change */
@@ -61,7 +62,15 @@ static void diff(const json_t *from, const json_t *to, struct strbuf *path, stru
             add_op(ops, "replace", path, to);
         return;
     }
-    json_object_foreach((json_t *)from, key, fv) {
+    /* A mutated copy keeps the original's members in their order, new
+     * ones after them: over the prefix where both walks meet the same
+     * keys, no member is looked up by hash. */
+    for (fi = json_object_iter((json_t *)from), ti = json_object_iter((json_t *)to); fi && ti;
+         fi = json_object_iter_next((json_t *)from, fi), ti = json_object_iter_next((json_t *)to, ti))
+        if (strcmp(json_object_iter_key(fi), json_object_iter_key(ti)) != 0)
+            break;
+    for (void *i = fi; i; i = json_object_iter_next((json_t *)from, i)) {
+        key = json_object_iter_key(i);
         if (json_object_get(to, key))
             continue;
         pointer_add(path, key);
@@ -69,9 +78,19 @@ static void diff(const json_t *from, const json_t *to, struct strbuf *path, stru
         path->len = mark;
         path->buf[mark] = '\0';
     }
-    json_object_foreach((json_t *)to, key, tv) {
+    for (void *f = json_object_iter((json_t *)from), *t = json_object_iter((json_t *)to); t;
+         t = json_object_iter_next((json_t *)to, t)) {
+        key = json_object_iter_key(t);
+        tv = json_object_iter_value(t);
         pointer_add(path, key);
-        fv = json_object_get(from, key);
+        if (t != ti) {                  /* in the shared prefix: f is its pair */
+            fv = json_object_iter_value(f);
+            f = json_object_iter_next((json_t *)from, f);
+        } else {
+            /* past it: with from used up, every key left is new */
+            fv = fi ? json_object_get(from, key) : NULL;
+            ti = json_object_iter_next((json_t *)to, ti);
+        }
         if (!fv)
             add_op(ops, "add", path, tv);
         else

@@ -188,6 +188,105 @@ static void test_inputs_unchanged(void **state)
     json_decref(to_copy);
 }
 
+/* ---- applying a patch, to check random diffs by their effect ---- */
+
+static uint32_t rng = 2463534242u;
+
+static unsigned next_rand(unsigned n)
+{
+    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+    return rng % n;
+}
+
+static const char *const keys[] = { "a", "b", "c", "d", "e/f", "g~h" };
+
+/* A random object: members drawn from keys in a random order, values small
+ * integers or (above depth 0) objects again. */
+static json_t *random_object(int depth)
+{
+    json_t *o = json_object();
+    unsigned n = next_rand(6);
+
+    for (unsigned i = 0; i < n; i++)
+        json_object_set_new(o, keys[next_rand(6)],
+                            depth > 0 && next_rand(3) == 0 ? random_object(depth - 1) : json_integer(next_rand(3)));
+    return o;
+}
+
+/* to as a mutated copy of from: the same order, members set in place,
+ * some deleted, new ones after. */
+static json_t *mutated(json_t *from)
+{
+    json_t *to = json_copy(from);
+
+    for (unsigned i = next_rand(4); i > 0; i--) {
+        const char *k = keys[next_rand(6)];
+
+        if (next_rand(3) == 0)
+            json_object_del(to, k);
+        else
+            json_object_set_new(to, k, next_rand(2) ? json_integer(next_rand(3)) : random_object(1));
+    }
+    return to;
+}
+
+/* Applies add, remove and replace ops (object paths only) to doc. */
+static void apply(json_t *doc, const json_t *ops)
+{
+    size_t i;
+    json_t *op;
+
+    json_array_foreach(ops, i, op) {
+        const char *kind = json_string_value(json_object_get(op, "op"));
+        char path[256], *tok, *slash, *r, *w;
+        json_t *parent = doc;
+
+        snprintf(path, sizeof(path), "%s", json_string_value(json_object_get(op, "path")));
+        assert_true(path[0] == '/');
+        for (tok = path + 1;; tok = slash + 1) {
+            slash = strchr(tok, '/');
+            if (slash)
+                *slash = '\0';
+            for (r = w = tok; *r; r++)
+                *w++ = r[0] == '~' ? (*++r == '1' ? '/' : '~') : *r;
+            *w = '\0';
+            if (!slash)
+                break;
+            parent = json_object_get(parent, tok);
+            assert_non_null(parent);
+        }
+        if (!strcmp(kind, "remove")) {
+            assert_int_equal(json_object_del(parent, tok), 0);
+        } else {
+            assert_int_equal(!strcmp(kind, "replace"), json_object_get(parent, tok) != NULL);
+            json_object_set(parent, tok, json_object_get(op, "value"));
+        }
+    }
+}
+
+/* Random pairs, mutated copies (the members' order shared) and unrelated
+ * objects (orders apart): the patch turns from into to. */
+static void test_random_diffs_apply(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        json_t *from = random_object(2), *to = i % 3 ? mutated(from) : random_object(2);
+        json_t *ops = patch_diff(from, to), *doc = json_deep_copy(from);
+
+        assert_non_null(ops);
+        apply(doc, ops);
+        if (!json_equal(doc, to)) {
+            char *a = json_dumps(from, JSON_COMPACT), *b = json_dumps(to, JSON_COMPACT);
+
+            fail_msg("diff %s -> %s does not apply", a, b);
+        }
+        json_decref(doc);
+        json_decref(ops);
+        json_decref(to);
+        json_decref(from);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_non_object_roots_replace_whole_document),
         cmocka_unit_test(test_depth_cap_replaces_deep_subtrees),
         cmocka_unit_test(test_inputs_unchanged),
+        cmocka_unit_test(test_random_diffs_apply),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
