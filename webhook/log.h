@@ -29,7 +29,17 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 
 struct review_result;
 
-/* The admission line on stdout. */
+/* The admission line on stdout: at once, or with log_hold() in force on the
+ * calling thread, at its next log_flush() (or when 4 KiB are held). */
 void log_admission(const char *path, const struct review_result *r, double seconds);
+
+/* From now on this thread's admission lines wait for log_flush(). */
+void log_hold(void);
+
+/* Writes this thread's held lines, in one write of at most 4 KiB. */
+void log_flush(void);
+
+/* Flushes and frees what this thread held; lines go out at once again. */
+void log_release(void);
 
 #endif

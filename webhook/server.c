@@ -1029,6 +1029,7 @@ static void *work(void *arg)
     int n, wait;
 
     self = w;
+    log_hold();
     while (!atomic_load(&w->s->stop)) {
         wait = MHD_get_timeout(w->daemon, &due) == MHD_YES && due < ROUND_MS ? (int)due : ROUND_MS;
         n = epoll_wait(w->ep, ev, 2, wait);
@@ -1040,7 +1041,9 @@ static void *work(void *arg)
             usleep(ROUND_MS * 1000);
         }
         flush_round(w);
+        log_flush();
     }
+    log_release();
     return NULL;
 }
 
