@@ -21,8 +21,11 @@ struct ops {
 /* Appends "/" and key escaped as a JSON Pointer token (~ → ~0, / → ~1). */
 static void pointer_add(struct strbuf *sb, const char *key)
 {
+    size_t plain = strcspn(key, "~/");
+
     strbuf_addch(sb, '/');
-    for (; *key; key++) {
+    strbuf_add(sb, key, plain);
+    for (key += plain; *key; key++) {
         if (*key == '~')
             strbuf_addstr(sb, "~0");
         else if (*key == '/')
