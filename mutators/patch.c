@@ -103,9 +103,9 @@ static void diff(const json_t *from, const json_t *to, struct strbuf *path, stru
     }
 }
 
-size_t patch_diff_text(const json_t *from, const json_t *to, struct strbuf *out)
+size_t patch_diff_append(const json_t *from, const json_t *to, struct strbuf *out, size_t count)
 {
-    struct ops ops = { .out = out };
+    struct ops ops = { .out = out, .count = count };
     struct strbuf path = STRBUF_INIT;
 
     diff(from, to, &path, &ops, 0);
@@ -113,6 +113,11 @@ size_t patch_diff_text(const json_t *from, const json_t *to, struct strbuf *out)
         strbuf_addch(out, ']');
     strbuf_release(&path);
     return ops.count;
+}
+
+size_t patch_diff_text(const json_t *from, const json_t *to, struct strbuf *out)
+{
+    return patch_diff_append(from, to, out, 0);
 }
 
 json_t *patch_diff(const json_t *from, const json_t *to)

@@ -21,6 +21,11 @@
  * from and to are borrowed. */
 size_t patch_diff_text(const json_t *from, const json_t *to, struct strbuf *out);
 
+/* The same, joining an array out already holds open: its '[' and written
+ * operations, whose number is count (0: nothing written yet). Closes the
+ * array when it holds any operation; returns their number in all. */
+size_t patch_diff_append(const json_t *from, const json_t *to, struct strbuf *out, size_t count);
+
 /* The same operations as a new jansson array (empty when equal). */
 json_t *patch_diff(const json_t *from, const json_t *to);
 

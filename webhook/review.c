@@ -126,31 +126,11 @@ struct verdict {
     json_t *warnings;           /* array of strings */
 };
 
-/* Appends to the patch text the op that sets spec.generated to the
- * rendered children (JSON text). */
-static void add_generated_op(struct strbuf *patch, const json_t *object, const struct strbuf *rendered)
-{
-    int had = json_object_get(json_object_get(object, "spec"), "generated") != NULL;
-
-    if (patch->len) {
-        patch->len--;                       /* the ops' closing ']' */
-        strbuf_addch(patch, ',');
-    } else {
-        strbuf_grow(patch, rendered->len + 64);
-        strbuf_addch(patch, '[');
-    }
-    strbuf_addstr(patch, had ? "{\"op\":\"replace\"" : "{\"op\":\"add\"");
-    strbuf_addstr(patch, ",\"path\":\"/spec/generated\",\"value\":");
-    strbuf_add(patch, rendered->buf, rendered->len);
-    strbuf_addstr(patch, "}]");
-}
-
 /* Judges object into v. */
 static void admit(enum review_mode mode, const struct kind *k, const json_t *object,
                   const struct context *ctx, struct verdict *v, struct review_result *out)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
-    struct strbuf rendered = STRBUF_INIT;
     json_t *copy;
     int spec_object = json_is_object(json_object_get(object, "spec"));
     int changed = 0;   /* rendered children differ from spec.generated */
@@ -159,20 +139,28 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
         /* kinds_mutate() only sets members of spec: copies of the object
          * and its spec are enough to diff against, however large the rest.
          * With a spec to patch, the children go into the patch as text
-         * (they are most of its bytes); without one the spec is added
-         * whole, children included. */
+         * (they are most of its bytes), as its first operation: the others
+         * set other members of spec, so the order is free. Without one the
+         * spec is added whole, children included. */
         copy = json_copy((json_t *)object);
+        strbuf_grow(&v->patch, REVIEW_OUT_HINT);
         if (spec_object) {
-            strbuf_grow(&rendered, REVIEW_OUT_HINT);
+            const json_t *old = json_object_get(json_object_get(object, "spec"), "generated");
+
             json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
-            changed = kinds_mutate_text(k, copy, ctx, &rendered);
+            strbuf_addstr(&v->patch, old ? "[{\"op\":\"replace\"" : "[{\"op\":\"add\"");
+            strbuf_addstr(&v->patch, ",\"path\":\"/spec/generated\",\"value\":");
+            changed = kinds_mutate_text(k, copy, ctx, &v->patch);
+            if (changed)
+                strbuf_addch(&v->patch, '}');
+            else
+                v->patch.len = 0;
         } else {
             kinds_mutate(k, copy, ctx);
         }
-        strbuf_grow(&v->patch, REVIEW_OUT_HINT);
-        patch_diff_text(object, copy, &v->patch);
-        if (changed)
-            add_generated_op(&v->patch, object, &rendered);
+        patch_diff_append(object, copy, &v->patch, (size_t)changed);
+        if (!v->patch.len && v->patch.buf)
+            v->patch.buf[0] = '\0';
         out->patched = v->patch.len > 0;
         json_decref(copy);
     } else {
@@ -182,7 +170,6 @@ static void admit(enum review_mode mode, const struct kind *k, const json_t *obj
             v->allowed = out->allowed = 0;
         }
     }
-    strbuf_release(&rendered);
     fielderr_release(&errs);
 }
 
