@@ -296,7 +296,7 @@ static json_t *number(struct parser *ps)
     }
 }
 
-static json_t *literal(struct parser *ps, const char *word, json_t *v)
+static inline json_t *literal(struct parser *ps, const char *word, json_t *v)
 {
     size_t n = strlen(word);
 
@@ -344,7 +344,7 @@ static int skipped(const struct parser *ps, const char *key, size_t klen)
     if (!ps->skip || ps->skipping || ps->depth != ps->skip->depth)
         return 0;
     for (const char *const *k = ps->skip->keys; *k; k++)
-        if (strlen(*k) == klen && !memcmp(*k, key, klen))
+        if (klen && (*k)[0] == key[0] && strlen(*k) == klen && !memcmp(*k, key, klen))
             return 1;
     return 0;
 }
