@@ -49,6 +49,11 @@
 #define CORK_MAX (15 * 1024)        /* answers written as one TLS record (16 KiB with the header) */
 #define SWEEP_MS 500                /* how often request deadlines are checked */
 #define ROUND_MS 100                /* longest wait of a worker for events */
+/* libmicrohttpd's memory per connection (request line, headers, read
+ * buffer; bodies are ours): it zeroes all of it after every request, so
+ * its default 32 KiB cost a 32 KiB memset per answer. The apiserver's
+ * headers take a few hundred bytes; larger ones get 431. */
+#define CONNECTION_MEMORY (16 * 1024)
 
 /* What identifies a file's content without reading it; a kubelet "..data"
  * symlink swap changes the inode that stat() reaches. */
@@ -1110,6 +1115,7 @@ static int start_worker(struct server *s, struct worker *w)
         MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, w,

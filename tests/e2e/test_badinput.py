@@ -300,6 +300,14 @@ class BadInputTest(ServerTestCase):
             return          # refused by closing the connection
         self.assertGreaterEqual(status, 400)
 
+    def test_large_headers_within_the_limit_are_served(self):
+        """libmicrohttpd's per-connection memory is 16 KiB: a bearer token
+        of 8 KiB still fits with the rest of a request's headers."""
+        r = self.raw()
+        r.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + b"a" * 8192 + b"\r\n\r\n")
+        status, _, _ = r.response()
+        self.assertEqual(status, 200)
+
     def test_many_bad_requests_on_one_connection(self):
         for i in range(50):
             status, _, _ = request(self.conn, "POST", "/validate", body=b"{" * (i + 1),
