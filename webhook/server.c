@@ -101,6 +101,8 @@ struct worker {
     struct conn **by_fd;            /* its connections, by socket */
     size_t nfd;
     struct conn *dirty;             /* its connections with bytes to send */
+    char *spare;                    /* an emptied outbox's buffer, for the next */
+    size_t spare_cap;
 };
 
 /* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
@@ -368,8 +370,14 @@ static int flush(struct conn *k)
         memmove(k->out, k->out + done, k->len);
         return -1;
     }
-    /* an idle keep-alive connection holds no buffer */
-    free(k->out);
+    /* an idle keep-alive connection holds no buffer; its worker keeps one
+     * for the next outbox to fill */
+    if (!k->worker->spare) {
+        k->worker->spare = k->out;
+        k->worker->spare_cap = k->cap;
+    } else {
+        free(k->out);
+    }
     k->out = NULL;
     k->cap = 0;
     mark_clean(k);
@@ -404,6 +412,11 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
     }
     if (!k || k->direct || n > OUTBOX_MAX)
         return sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (!k->out && k->worker->spare) {
+        k->out = k->worker->spare;
+        k->cap = k->worker->spare_cap;
+        k->worker->spare = NULL;
+    }
     if (k->len + n > k->cap) {
         size_t cap = k->cap ? k->cap : 16384;
         char *b;
@@ -1097,6 +1110,7 @@ static void stop_workers(struct server *s, unsigned running)
         if (w->handoff[0] >= 0)
             close(w->handoff[0]), close(w->handoff[1]);
         free(w->by_fd);
+        free(w->spare);
     }
     free(s->workers);
 }
