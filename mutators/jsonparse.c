@@ -21,7 +21,7 @@ struct parser {
     struct jsonparse_error *err;
     struct strbuf scratch;  /* unescaped strings */
     const struct jsonparse_skip *skip;
-    int skipping;           /* inside a skipped member: check, build nothing */
+    int skipping;           /* inside a skipped member: check, build only keys */
 };
 
 static json_t *value(struct parser *ps);
@@ -351,7 +351,9 @@ static int skipped(const struct parser *ps, const char *key, size_t klen)
 
 static json_t *object(struct parser *ps)
 {
-    json_t *o = ps->skipping ? json_null() : json_object(), *v;
+    /* inside a skipped member an object is built with null members, only
+     * to refuse a repeated key, and dropped at its end */
+    json_t *o = json_object(), *v;
     const char *key;
     size_t klen, size;
     char *kcopy = NULL;
@@ -361,7 +363,7 @@ static json_t *object(struct parser *ps)
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
-        return o;
+        goto done;
     }
     for (;;) {
         if (ps->p >= ps->end || *ps->p != '"') {
@@ -395,11 +397,6 @@ static json_t *object(struct parser *ps)
         ps->skipping -= skip;
         if (!v)
             goto bad;
-        if (ps->skipping) {     /* a member inside a skipped one: nothing kept */
-            free(kcopy);
-            kcopy = NULL;
-            goto next;
-        }
         /* a key seen before replaces its value: the size tells, without a
          * lookup (and a hash) per member before the insert */
         size = json_object_size(o);
@@ -411,7 +408,6 @@ static json_t *object(struct parser *ps)
         }
         free(kcopy);
         kcopy = NULL;
-next:
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == ',') {
             ps->p++;
@@ -420,11 +416,17 @@ next:
         }
         if (ps->p < ps->end && *ps->p == '}') {
             ps->p++;
-            return o;
+            goto done;
         }
         fail(ps, JSONPARSE_SYNTAX, "',' or '}' expected");
         goto bad;
     }
+done:
+    if (ps->skipping) {
+        json_decref(o);
+        return json_null();
+    }
+    return o;
 bad:
     free(kcopy);
     json_decref(o);

@@ -48,8 +48,9 @@ struct jsonparse_skip {
 };
 
 /* jsonparse(), except that members named by skip (may be NULL) are read
- * and checked as strictly as the rest but kept as null, and nothing inside
- * them is built. Repeated keys inside such a member go unnoticed. */
+ * and refused exactly as the rest but kept as null: inside them only the
+ * keys of objects are stored, to find repeated ones, and only while the
+ * object is read. */
 json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                            size_t *used, struct jsonparse_error *err);
 

@@ -104,7 +104,7 @@ static void check_entries(const char *s, const json_t *out, const struct project
         if (!key)
             abort();
         FZ_CHECK(strstr(s, key), "entry %zu: key not found in the input", i);
-        FZ_CHECK(!p || !projects_reserved(p, key), "entry %zu: reserved key %s accepted", i, key);
+        FZ_CHECK(!p || !projects_reserved(p, key, klen), "entry %zu: reserved key %s accepted", i, key);
         for (size_t j = 0; j < i; j++) {
             const char *other = json_string_value(json_array_get(out, j));
 
