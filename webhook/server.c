@@ -78,10 +78,10 @@ struct server {
     MHD_socket listen_fd;
     pthread_t acceptor;
     int accepting;                  /* the acceptor runs */
-    pthread_mutex_t slots_lock;     /* guards live and closing */
+    pthread_mutex_t slots_lock;     /* guards live, and closing's waits */
     pthread_cond_t slot_freed;
     unsigned live;                  /* connections accepted and not yet closed */
-    int closing;                    /* the acceptor is asked to stop */
+    atomic_int closing;             /* the acceptor is asked to stop */
     struct worker *workers;
     unsigned nworkers;
     atomic_int stop;                /* asked of the workers by the main thread */
@@ -921,7 +921,7 @@ static void stop_acceptor(struct server *s)
     if (!s->accepting)
         return;
     pthread_mutex_lock(&s->slots_lock);
-    s->closing = 1;
+    atomic_store(&s->closing, 1);
     pthread_cond_signal(&s->slot_freed);
     pthread_mutex_unlock(&s->slots_lock);
     shutdown(s->listen_fd, SHUT_RDWR);
@@ -989,9 +989,9 @@ static void *accept_loop(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&s->slots_lock);
-        while (s->live >= s->cfg->max_connections && !s->closing)
+        while (s->live >= s->cfg->max_connections && !atomic_load(&s->closing))
             pthread_cond_wait(&s->slot_freed, &s->slots_lock);
-        if (s->closing) {
+        if (atomic_load(&s->closing)) {
             pthread_mutex_unlock(&s->slots_lock);
             return NULL;
         }
@@ -1007,7 +1007,7 @@ static void *accept_loop(void *arg)
         pthread_mutex_unlock(&s->slots_lock);
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
-        if (!s->closing) {
+        if (!atomic_load(&s->closing)) {
             /* out of descriptors or memory: others must close first */
             LOG(LOG_ERROR, "accept: %s", strerror(errno));
             usleep(ROUND_MS * 1000);
