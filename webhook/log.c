@@ -197,5 +197,5 @@ void log_admission(const char *path, const struct review_result *r, double secon
         pending.len = n;
     }
     if (!holding)
-        log_flush();
+        log_release();      /* a thread that does not hold keeps no buffer */
 }
