@@ -26,8 +26,8 @@
 
 static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
 
-/* Members of request that no verdict reads: checked, not built (oldObject
- * alone doubles an UPDATE's tree). */
+/* Members of request that no verdict reads: refused as strictly as the
+ * rest, but kept as null (an UPDATE's oldObject is as big as its object). */
 static const char *const unread[] = { "resource", "requestKind", "requestResource", "subResource",
                                       "requestSubResource", "oldObject", "options", NULL };
 static const struct jsonparse_skip unread_members = { 2, unread };
