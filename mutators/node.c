@@ -284,15 +284,9 @@ struct node *node_copy(const struct node *n)
 /* Decimal digits of i, without snprintf's format parsing. */
 static void dump_int(struct strbuf *sb, long long i)
 {
-    char buf[24], *p = buf + sizeof(buf);
-    unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
-
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
     if (i < 0)
-        *--p = '-';
-    strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
+        strbuf_addch(sb, '-');
+    strbuf_adddec(sb, i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i, 1);
 }
 
 /* Room for n more bytes (and a NUL) at sb's end; returns where they go. */

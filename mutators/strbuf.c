@@ -52,6 +52,19 @@ void strbuf_addstrs(struct strbuf *sb, ...)
     va_end(ap);
 }
 
+void strbuf_adddec(struct strbuf *sb, unsigned long long v, int width)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    int n = 0;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+        n++;
+    } while (v || n < width);
+    strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
     va_list ap;

@@ -25,6 +25,10 @@ void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends v in decimal, zero-padded to at least width digits: numbers on
+ * every review, without a format to parse. */
+void strbuf_adddec(struct strbuf *sb, unsigned long long v, int width);
+
 /* Appends the strings, ended by NULL: paths and names built on every
  * review, without a format to parse. */
 void strbuf_addstrs(struct strbuf *sb, ...) __attribute__((sentinel));

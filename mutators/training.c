@@ -342,8 +342,11 @@ static struct node *training_args(const struct training *t)
     int nflags = 0;
 
     if (t->gpus > 0) {
-        for (long long g = 0; g < t->gpus; g++)
-            strbuf_addf(&gpus, "%s%lld", g ? "," : "", g);
+        for (long long g = 0; g < t->gpus; g++) {
+            if (g)
+                strbuf_addch(&gpus, ',');
+            strbuf_adddec(&gpus, (unsigned long long)g, 1);
+        }
         children_arg(args, "-m");
         children_arg(args, "paddle.distributed.launch");
         children_arg(args, "--gpus");

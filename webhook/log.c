@@ -137,20 +137,6 @@ static void add_field(struct strbuf *sb, const char *key, const char *value)
     jsondump_string(sb, value, strlen(value));
 }
 
-/* v in decimal, zero-padded to at least width digits. */
-static void add_decimal(struct strbuf *sb, unsigned long long v, int width)
-{
-    char buf[24], *p = buf + sizeof(buf);
-    int n = 0;
-
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-        n++;
-    } while (v || n < width);
-    strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
-}
-
 void log_admission(const char *path, const struct review_result *r, double seconds)
 {
     struct timespec ts;
@@ -170,7 +156,7 @@ void log_admission(const char *path, const struct review_result *r, double secon
     strbuf_addstr(&pending, "{\"ts\":\"");
     strbuf_addstr(&pending, ts_second);
     strbuf_addch(&pending, '.');
-    add_decimal(&pending, (unsigned long long)ts.tv_nsec / 1000000, 3);
+    strbuf_adddec(&pending, (unsigned long long)ts.tv_nsec / 1000000, 3);
     strbuf_addstr(&pending, "Z\",\"level\":\"info\",\"msg\":\"admission\"");
     add_field(&pending, ",\"path\":", path);
     add_field(&pending, ",\"uid\":", r->uid);
@@ -180,11 +166,11 @@ void log_admission(const char *path, const struct review_result *r, double secon
     add_field(&pending, ",\"operation\":", r->operation);
     strbuf_addstr(&pending, r->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
     strbuf_addstr(&pending, r->patched ? ",\"patched\":true,\"status\":" : ",\"patched\":false,\"status\":");
-    add_decimal(&pending, (unsigned long long)r->http_status, 1);
+    strbuf_adddec(&pending, (unsigned long long)r->http_status, 1);
     strbuf_addstr(&pending, ",\"durationMs\":");
-    add_decimal(&pending, us / 1000, 1);
+    strbuf_adddec(&pending, us / 1000, 1);
     strbuf_addch(&pending, '.');
-    add_decimal(&pending, us % 1000, 3);
+    strbuf_adddec(&pending, us % 1000, 3);
     strbuf_addstr(&pending, "}\n");
     /* whole lines, at most LOG_BATCH bytes a write: what came before this
      * line goes first when both would not fit */
