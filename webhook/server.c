@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -350,7 +351,13 @@ static void mark_clean(struct conn *k)
 static int flush(struct conn *k)
 {
     size_t done = 0;
+    int off = 0;
 
+    /* libmicrohttpd corks the socket to write an answer in pieces, and
+     * pushes the last piece by setting TCP_NODELAY just after writing it;
+     * but that write only reached the outbox. Still corked, the kernel
+     * would hold an answer shorter than a segment for 200 ms. */
+    setsockopt(k->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
     while (done < k->len) {
         ssize_t n = send(k->fd, k->out + done, k->len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 

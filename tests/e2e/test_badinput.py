@@ -229,6 +229,23 @@ class BadInputTest(ServerTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(answer)["response"]["uid"], "slow")
 
+    def test_short_answers_are_not_held_back(self):
+        # A short answer first corks the socket in libmicrohttpd; the outbox
+        # sends after it, so it must uncork, or the kernel holds every
+        # later answer on the connection for its 200 ms cork limit.
+        # A functional check with a wide margin, not a measure of speed.
+        r = self.raw()
+        times = []
+        for i, path in enumerate(("/validate", "/validate", "/mutate", "/validate", "/mutate")):
+            body = review_bytes("push-%d" % i)
+            start = time.monotonic()
+            r.send(http_head("POST", path, len(body)) + body)
+            status, _, answer = r.response()
+            times.append(time.monotonic() - start)
+            self.assertEqual(status, 200, answer)
+        self.assertLess(sorted(times)[len(times) // 2], 0.15,
+                        "answers held back: %s" % ", ".join("%.0f ms" % (t * 1e3) for t in times))
+
     def test_idle_connections_do_not_block_others(self):
         idle = []
         for _ in range(32):
