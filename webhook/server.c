@@ -104,6 +104,8 @@ struct worker {
     struct conn *dirty;             /* its connections with bytes to send */
     char *spare;                    /* an emptied outbox's buffer, for the next */
     size_t spare_cap;
+    int moved;                      /* this round read or wrote bytes, or ran a handler */
+    int starved;                    /* this round a read found nothing to read */
 };
 
 /* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
@@ -413,6 +415,8 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 
     for (int i = 0; i < iovcnt; i++)
         n += iov[i].iov_len;
+    if (self)
+        self->moved = 1;
     if (k && k->len && (k->direct || k->len + n > OUTBOX_MAX) && flush(k) < 0) {
         errno = EAGAIN;
         return -1;
@@ -446,8 +450,25 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
     return (ssize_t)n;
 }
 
-/* Makes k one of this worker's connections and its session write through
- * push(). */
+/* GnuTLS's read, which notes for the worker's loop whether the round
+ * moved bytes or found none. libmicrohttpd 0.9.75 marks a connection
+ * "nothing to read" only for reads after the TLS handshake: one whose
+ * handshake waits for the client stays on its ready list, and its
+ * timeout of 0 would have the worker spin on a client that sent part of a
+ * handshake and stopped, a core's worth for up to --connection-timeout. */
+static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+    ssize_t n = recv((int)(intptr_t)ptr, buf, len, 0);
+
+    if (self && n >= 0)
+        self->moved = 1;
+    else if (self && (errno == EAGAIN || errno == EWOULDBLOCK))
+        self->starved = 1;
+    return n;
+}
+
+/* Makes k one of this worker's connections and its session read through
+ * pull() and write through push(). */
 static void outbox_attach(struct conn *k, struct MHD_Connection *c)
 {
     struct worker *w = self;
@@ -471,6 +492,7 @@ static void outbox_attach(struct conn *k, struct MHD_Connection *c)
     }
     k->worker = w;
     w->by_fd[k->fd] = k;
+    gnutls_transport_set_pull_function(tls, pull);
     gnutls_transport_set_vec_push_function(tls, push);
 }
 
@@ -615,6 +637,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     int early = 0;
 
     (void)version;
+    if (self)
+        self->moved = 1;    /* bytes GnuTLS held may feed a request with no read */
     if (!r) {
         r = calloc(1, sizeof(*r));
         if (!r)
@@ -1057,7 +1081,13 @@ static void *work(void *arg)
     log_hold();
     while (!atomic_load(&w->s->stop)) {
         wait = MHD_get_timeout(w->daemon, &due) == MHD_YES && due < ROUND_MS ? (int)due : ROUND_MS;
+        /* "at once" after a round that only found sockets with nothing to
+         * read is libmicrohttpd waiting on a handshake (see pull()): the
+         * client's bytes will come as an event */
+        if (wait == 0 && w->starved && !w->moved)
+            wait = ROUND_MS;
         n = epoll_wait(w->ep, ev, 2, wait);
+        w->moved = w->starved = 0;
         for (int i = 0; i < n; i++)
             if (ev[i].data.u32 == 1)
                 take_connections(w);

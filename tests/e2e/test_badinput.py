@@ -229,6 +229,29 @@ class BadInputTest(ServerTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(answer)["response"]["uid"], "slow")
 
+    def server_cpu_seconds(self):
+        fields = open("/proc/%d/stat" % self.srv.proc.pid).read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_stalled_handshake_does_not_spin(self):
+        # A client that sends part of a TLS handshake and stops: the worker
+        # that owns the connection must wait for it, not poll it in a loop
+        # (libmicrohttpd 0.9.75 keeps such a connection "ready"; see pull()
+        # in webhook/server.c). Two such clients, one per worker at most.
+        stalled = []
+        for head in (b"\x16\x03", b"\x16\x03\x01\x02\x00\x01\x00"):
+            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=IO_TIMEOUT)
+            self.addCleanup(s.close)
+            s.sendall(head)
+            stalled.append(s)
+        time.sleep(0.3)
+        before = self.server_cpu_seconds()
+        time.sleep(2)
+        used = self.server_cpu_seconds() - before
+        # spinning costs a whole core (2 s here); waiting costs nothing
+        self.assertLess(used, 0.5, "the server burnt %.2f s of CPU in 2 s on stalled handshakes" % used)
+        self.assertTrue(send_review(self.conn, "/validate", review(SERVING))["response"]["allowed"])
+
     def test_short_answers_are_not_held_back(self):
         # A short answer first corks the socket in libmicrohttpd; the outbox
         # sends after it, so it must uncork, or the kernel holds every
