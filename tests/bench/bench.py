@@ -155,6 +155,9 @@ def main():
             wruns.append(wrk(wurl, body, threads, args.conns, args.seconds))
             nruns.append(wrk(nurl, body, threads, args.conns, args.seconds))
         serial = [wrk(wurl, body, 1, 1, args.seconds, latency=True) for _ in range(args.rounds)]
+        # short answers on one connection: the path where a corked socket
+        # once held every answer for 200 ms
+        short = wrk(wurl.replace("/mutate", "/validate"), body, 1, 1, args.seconds, latency=True)
         peak = rss_kib(wh.pid)
 
         big = training_review(big=1 << 20)
@@ -185,13 +188,15 @@ def main():
     w_rps, n_rps = median_of(wruns, "rps"), median_of(nruns, "rps")
     p50 = statistics.median(r["latency_ms"].get(50, 0) for r in serial)
     p99 = statistics.median(r["latency_ms"].get(99, 0) for r in serial)
-    errors = sum(r["errors"] for r in wruns + serial) + big_run["errors"] + big_serial["errors"]
+    errors = sum(r["errors"] for r in wruns + serial + [short]) + big_run["errors"] + big_serial["errors"]
     print("bench: %d rounds of %d s, wrk -t%d -c%d, TLS 1.3, review %d bytes, answer %d bytes"
           % (args.rounds, args.seconds, threads, args.conns, os.path.getsize(body), len(answer_bytes)))
     print("  webhook throughput   %10.0f req/s (median; runs %s)" % (w_rps, ", ".join("%.0f" % r["rps"] for r in wruns)))
     print("  nginx canned answer  %10.0f req/s (median; runs %s)" % (n_rps, ", ".join("%.0f" % r["rps"] for r in nruns)))
     print("  ratio webhook/nginx  %10.2f   (SPEC §7: >= 0.5)" % (w_rps / n_rps))
     print("  serial latency       p50 %.3f ms, p99 %.3f ms   (SPEC §7: p99 < 1 ms)" % (p50, p99))
+    print("  serial /validate     p50 %.3f ms, p99 %.3f ms   (short answers, one connection)"
+          % (short["latency_ms"].get(50, 0), short["latency_ms"].get(99, 0)))
     print("  peak RSS             %10.1f MiB   (SPEC §7: < 16 MiB; Training reviews under load)" % (peak / 1024.0))
     print("  RSS over %d reviews  %.1f MiB -> %.1f MiB" % (soaked, rss_before / 1024.0, rss_after / 1024.0))
     print("  1 MiB object         %10.0f req/s, serial p50 %.2f ms, peak RSS %.1f MiB (8 connections)"
