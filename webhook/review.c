@@ -286,9 +286,11 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     }
 out:
     strbuf_release(&v.patch);
-    json_decref(v.status);
-    json_decref(v.warnings);
-    json_decref(review);
+    if (!arena_holds_all()) {      /* else arena_end() frees them in one go */
+        json_decref(v.status);
+        json_decref(v.warnings);
+        json_decref(review);
+    }
     arena_end();
     return out->body ? 0 : -1;
 }
