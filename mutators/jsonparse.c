@@ -349,13 +349,32 @@ static int skipped(const struct parser *ps, const char *key, size_t klen)
     return 0;
 }
 
+/* Keys of a skipped object checked against each other without a hash:
+ * the apiserver's skipped members (options, resource, ...) have a few. */
+#define SKIPPED_KEYS 16
+
+/* 1 when the key is one of seen[0..n), else adds it (room permitting:
+ * -1 when there is none). */
+static int seen_before(const char **seen, size_t *lens, size_t *n, const char *key, size_t klen)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (lens[i] == klen && !memcmp(seen[i], key, klen))
+            return 1;
+    if (*n == SKIPPED_KEYS)
+        return -1;
+    seen[*n] = key;
+    lens[(*n)++] = klen;
+    return 0;
+}
+
 static json_t *object(struct parser *ps)
 {
-    /* inside a skipped member an object is built with null members, only
-     * to refuse a repeated key, and dropped at its end */
-    json_t *o = json_object(), *v;
-    const char *key;
-    size_t klen, size;
+    /* inside a skipped member nothing is built: its keys are only checked
+     * for repeats, in seen[] while they fit and are the input's own
+     * bytes, else in an object of null members dropped at the end */
+    json_t *o = ps->skipping ? NULL : json_object(), *v;
+    const char *key, *seen[SKIPPED_KEYS];
+    size_t klen, size, lens[SKIPPED_KEYS], nseen = 0;
     char *kcopy = NULL;
     int skip;
 
@@ -397,6 +416,22 @@ static json_t *object(struct parser *ps)
         ps->skipping -= skip;
         if (!v)
             goto bad;
+        if (!o) {
+            int dup = kcopy ? -1 : seen_before(seen, lens, &nseen, key, klen);
+
+            if (dup > 0) {
+                fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
+                goto bad;
+            }
+            if (dup == 0)
+                goto next;
+            o = json_object();      /* the keys so far move into it */
+            for (size_t i = 0; o && i < nseen; i++)
+                if (json_object_setn_new_nocheck(o, seen[i], lens[i], json_null()) < 0)
+                    goto bad;
+            if (!o)
+                goto bad;
+        }
         /* a key seen before replaces its value: the size tells, without a
          * lookup (and a hash) per member before the insert */
         size = json_object_size(o);
@@ -406,6 +441,7 @@ static json_t *object(struct parser *ps)
             fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
             goto bad;
         }
+next:
         free(kcopy);
         kcopy = NULL;
         skip_space(ps);

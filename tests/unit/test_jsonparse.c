@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "mutators/jsonparse.h"
+#include "mutators/strbuf.h"
 
 #define DEPTH 100
 
@@ -114,6 +115,37 @@ static void test_edge_cases(void **state)
 /* A byte that ends the plain run of a string (its closing quote, an
  * escape, a control, a multibyte or invalid UTF-8 sequence) at every
  * position of the eight-byte scan, in a string and as a key. */
+/* Repeated keys inside a skipped member: found in the small table, past
+ * its room (more than 16 keys), and with an escaped key (the table takes
+ * only the input's own bytes). */
+static void test_skipped_duplicates(void **state)
+{
+    struct strbuf many = STRBUF_INIT;
+    static const char *const inputs[] = {
+        "{\"r\":{\"b\":{\"a\":1,\"a\":2}}}",
+        "{\"r\":{\"b\":{\"a\":1,\"\\u0061\":2}}}",
+        "{\"r\":{\"b\":{\"\\u0061\":1,\"a\":2}}}",
+        "{\"r\":{\"b\":{\"a\":{\"x\":1,\"x\":1},\"c\":2}}}",
+        "{\"r\":{\"b\":{\"a\":1,\"b\":[{\"a\":1}],\"\":2,\"ab\":3}}}",
+        "{\"r\":{\"b\":{\"\":1,\"\":2}}}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        agree_str(inputs[i]);
+    for (int dup = -1; dup < 20; dup++) {     /* 20 keys, then a repeat of key dup */
+        strbuf_release(&many);
+        strbuf_addstr(&many, "{\"r\":{\"b\":{");
+        for (int k = 0; k < 20; k++)
+            strbuf_addf(&many, "%s\"k%d\":%d", k ? "," : "", k, k);
+        if (dup >= 0)
+            strbuf_addf(&many, ",\"k%d\":0", dup);
+        strbuf_addstr(&many, "}}}");
+        agree(many.buf, many.len);
+    }
+    strbuf_release(&many);
+}
+
 static void test_strings_at_every_offset(void **state)
 {
     static const char *const specials[] = { "\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\x7f",
@@ -218,6 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_skipped_duplicates),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),
