@@ -124,6 +124,11 @@ static int opens_quote(const char *s, const char *c)
     return c == s || isspace((unsigned char)c[-1]) || strchr("=,:[{", c[-1]);
 }
 
+/* The bytes that mean something outside a quote; the rest is skipped. */
+static const unsigned char syntax[256] = {
+    ['\0'] = 1, [','] = 1, ['"'] = 1, ['\''] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 json_t *configchanges_parse(const char *s, const char *path, const struct project *p,
                             struct fielderr_list *errs)
 {
@@ -139,6 +144,8 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
         goto fail;
     }
     for (c = s;; c++) {
+        while (!quote && !syntax[(unsigned char)*c])
+            c++;
         if (*c == '\0' || (*c == ',' && !quote && depth == 0)) {
             const char *e = start;
             size_t n = (size_t)(c - start);
