@@ -99,6 +99,7 @@ struct worker {
     int ep;                         /* epoll: the daemon's epoll and handoff[0] */
     int handoff[2];                 /* a pipe of accepted sockets (ints) */
     atomic_uint load;               /* connections handed to it, not yet closed */
+    atomic_int handed;              /* the pipe got sockets since the worker last took them */
     struct conn **by_fd;            /* its connections, by socket */
     size_t nfd;
     struct conn *dirty;             /* its connections with bytes to send */
@@ -1006,7 +1007,9 @@ static void hand_off(struct server *s, int fd, unsigned *turn)
         LOG(LOG_ERROR, "cannot hand a connection to a worker: %s", strerror(errno));
         close(fd);
         release_slot(w);
+        return;
     }
+    atomic_store(&w->handed, 1);    /* after the write: a worker that sees it finds the socket */
 }
 
 /* The acceptor: while fewer than --max-connections are open it accepts the
@@ -1075,7 +1078,7 @@ static void *work(void *arg)
     struct worker *w = arg;
     struct epoll_event ev[2];
     MHD_UNSIGNED_LONG_LONG due;
-    int n, wait;
+    int wait;
 
     self = w;
     log_hold();
@@ -1086,11 +1089,13 @@ static void *work(void *arg)
          * client's bytes will come as an event */
         if (wait == 0 && w->starved && !w->moved)
             wait = ROUND_MS;
-        n = epoll_wait(w->ep, ev, 2, wait);
+        /* libmicrohttpd polls its own epoll in MHD_run: a wait of 0 needs
+         * no call here, the pipe is looked at by its flag */
+        if (wait)
+            epoll_wait(w->ep, ev, 2, wait);
         w->moved = w->starved = 0;
-        for (int i = 0; i < n; i++)
-            if (ev[i].data.u32 == 1)
-                take_connections(w);
+        if (atomic_exchange(&w->handed, 0))
+            take_connections(w);
         if (MHD_run(w->daemon) != MHD_YES) {
             LOG(LOG_ERROR, "worker: libmicrohttpd failed a round; retrying");
             usleep(ROUND_MS * 1000);
