@@ -286,11 +286,10 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     }
 out:
     strbuf_release(&v.patch);
-    if (!arena_holds_all()) {      /* else arena_end() frees them in one go */
-        json_decref(v.status);
-        json_decref(v.warnings);
+    json_decref(v.status);
+    json_decref(v.warnings);        /* made before arena_begin(): malloc'd */
+    if (!arena_holds_all())         /* else arena_end() frees it in one go */
         json_decref(review);
-    }
     arena_end();
     return out->body ? 0 : -1;
 }
