@@ -1183,10 +1183,9 @@ static int start_worker(struct server *s, struct worker *w)
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     if (w->ep < 0)
         return -1;
-    ev.data.u32 = 0;
+    /* either only wakes the worker: which one, MHD_run and the flag tell */
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0)
         return -1;
-    ev.data.u32 = 1;
     return epoll_ctl(w->ep, EPOLL_CTL_ADD, w->handoff[0], &ev);
 }
 
