@@ -238,12 +238,10 @@ class BadInputTest(ServerTestCase):
         # that owns the connection must wait for it, not poll it in a loop
         # (libmicrohttpd 0.9.75 keeps such a connection "ready"; see pull()
         # in webhook/server.c). Two such clients, one per worker at most.
-        stalled = []
         for head in (b"\x16\x03", b"\x16\x03\x01\x02\x00\x01\x00"):
             s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=IO_TIMEOUT)
             self.addCleanup(s.close)
             s.sendall(head)
-            stalled.append(s)
         time.sleep(0.3)
         before = self.server_cpu_seconds()
         time.sleep(2)

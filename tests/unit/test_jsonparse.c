@@ -112,9 +112,6 @@ static void test_edge_cases(void **state)
         agree_str(inputs[i]);
 }
 
-/* A byte that ends the plain run of a string (its closing quote, an
- * escape, a control, a multibyte or invalid UTF-8 sequence) at every
- * position of the eight-byte scan, in a string and as a key. */
 /* Repeated keys inside a skipped member: found in the small table, past
  * its room (more than 16 keys), and with an escaped key (the table takes
  * only the input's own bytes). */
@@ -146,6 +143,9 @@ static void test_skipped_duplicates(void **state)
     strbuf_release(&many);
 }
 
+/* A byte that ends the plain run of a string (its closing quote, an
+ * escape, a control, a multibyte or invalid UTF-8 sequence) at every
+ * position of the eight-byte scan, in a string and as a key. */
 static void test_strings_at_every_offset(void **state)
 {
     static const char *const specials[] = { "\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\x7f",
