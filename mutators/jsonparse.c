@@ -426,11 +426,11 @@ static json_t *object(struct parser *ps)
             if (dup == 0)
                 goto next;
             o = json_object();      /* the keys so far move into it */
-            for (size_t i = 0; o && i < nseen; i++)
-                if (json_object_setn_new_nocheck(o, seen[i], lens[i], json_null()) < 0)
-                    goto bad;
             if (!o)
                 goto bad;
+            for (size_t i = 0; i < nseen; i++)
+                if (json_object_setn_new_nocheck(o, seen[i], lens[i], json_null()) < 0)
+                    goto bad;
         }
         /* a key seen before replaces its value: the size tells, without a
          * lookup (and a hash) per member before the insert */
