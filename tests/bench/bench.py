@@ -121,6 +121,11 @@ def median_of(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
+def latency_of(runs, pct):
+    """The median over runs of their pct-th latency percentile, in ms."""
+    return statistics.median(r["latency_ms"].get(pct, 0) for r in runs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -189,20 +194,18 @@ def main():
         cli.append(time.perf_counter() - t0)
 
     w_rps, n_rps = median_of(wruns, "rps"), median_of(nruns, "rps")
-    p50 = statistics.median(r["latency_ms"].get(50, 0) for r in serial)
-    p99 = statistics.median(r["latency_ms"].get(99, 0) for r in serial)
     errors = sum(r["errors"] for r in wruns + serial + [short]) + big_run["errors"] + big_serial["errors"]
     print("bench: %d rounds of %d s, wrk -t%d -c%d, TLS 1.3, review %d bytes, answer %d bytes"
           % (args.rounds, args.seconds, threads, args.conns, os.path.getsize(body), len(answer_bytes)))
     print("  webhook throughput   %10.0f req/s (median; runs %s)" % (w_rps, ", ".join("%.0f" % r["rps"] for r in wruns)))
     print("  nginx canned answer  %10.0f req/s (median; runs %s)" % (n_rps, ", ".join("%.0f" % r["rps"] for r in nruns)))
     print("  ratio webhook/nginx  %10.2f   (SPEC §7: >= 0.5)" % (w_rps / n_rps))
-    print("  serial latency       p50 %.3f ms, p99 %.3f ms   (SPEC §7: p99 < 1 ms)" % (p50, p99))
+    print("  serial latency       p50 %.3f ms, p99 %.3f ms   (SPEC §7: p99 < 1 ms)"
+          % (latency_of(serial, 50), latency_of(serial, 99)))
     print("  serial, nginx        p50 %.3f ms, p99 %.3f ms   (the same run: this machine's floor)"
-          % (statistics.median(r["latency_ms"].get(50, 0) for r in nserial),
-             statistics.median(r["latency_ms"].get(99, 0) for r in nserial)))
+          % (latency_of(nserial, 50), latency_of(nserial, 99)))
     print("  serial /validate     p50 %.3f ms, p99 %.3f ms   (short answers, one connection)"
-          % (short["latency_ms"].get(50, 0), short["latency_ms"].get(99, 0)))
+          % (latency_of([short], 50), latency_of([short], 99)))
     print("  peak RSS             %10.1f MiB   (SPEC §7: < 16 MiB; Training reviews under load)" % (peak / 1024.0))
     print("  RSS over %d reviews  %.1f MiB -> %.1f MiB" % (soaked, rss_before / 1024.0, rss_after / 1024.0))
     print("  1 MiB object         %10.0f req/s, serial p50 %.2f ms, peak RSS %.1f MiB (8 connections)"
