@@ -21,7 +21,8 @@ static const struct field fields[] = {
 static int expand(const json_t *obj, const struct context *ctx, struct node *children,
                   struct fielderr_list *errs)
 {
-    const char *secret = kinds_spec_string(obj, "sourceSecret");
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *secret = kinds_spec_string(spec, "sourceSecret");
     struct owner owner;
     struct node *set;
 
@@ -31,8 +32,8 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     (void)ctx;
     (void)errs;
     node_set(set, "spec",
-                        node_obj("partitions", node_int(kinds_spec_int(obj, "partitions")), "source",
-                                     node_obj("uri", node_str(kinds_spec_string(obj, "sourceUri")),
+                        node_obj("partitions", node_int(kinds_spec_int(spec, "partitions")), "source",
+                                     node_obj("uri", node_str(kinds_spec_string(spec, "sourceUri")),
                                                   "secretRef", node_obj("name", node_str(secret), NULL),
                                                   NULL),
                                      "secretRef", node_obj("name", node_str(secret), NULL), NULL));

@@ -492,7 +492,7 @@ void kinds_owner(const json_t *obj, struct owner *o)
     const struct kind *k = kinds_of_object(obj);
 
     o->name = kinds_name(obj);
-    o->namespace = kinds_spec_string(obj, "namespace");
+    o->namespace = kinds_spec_string(json_object_get(obj, "spec"), "namespace");
     o->label = k ? k->owner_label : KINDS_GROUP "/owner";
 }
 
@@ -512,19 +512,19 @@ struct node *kinds_child(const struct owner *o, const char *api_version, const c
     return node_obj("apiVersion", node_str(api_version), "kind", node_str(kind), "metadata", md, NULL);
 }
 
-const char *kinds_spec_string(const json_t *obj, const char *key)
+const char *kinds_spec_string(const json_t *spec, const char *key)
 {
-    return json_string_value(json_object_get(json_object_get(obj, "spec"), key));
+    return json_string_value(json_object_get(spec, key));
 }
 
-long long kinds_spec_int(const json_t *obj, const char *key)
+long long kinds_spec_int(const json_t *spec, const char *key)
 {
-    return json_integer_value(json_object_get(json_object_get(obj, "spec"), key));
+    return json_integer_value(json_object_get(spec, key));
 }
 
-int kinds_spec_bool(const json_t *obj, const char *key)
+int kinds_spec_bool(const json_t *spec, const char *key)
 {
-    return json_is_true(json_object_get(json_object_get(obj, "spec"), key));
+    return json_is_true(json_object_get(spec, key));
 }
 
 const char *kinds_name(const json_t *obj)

@@ -130,14 +130,15 @@ void kinds_owner(const json_t *obj, struct owner *o);
 struct node *kinds_child(const struct owner *o, const char *api_version, const char *kind,
                          const char *name, const char *after);
 
-/* String value of obj.spec.<key>, or NULL. */
-const char *kinds_spec_string(const json_t *obj, const char *key);
+/* String value of spec.<key>, or NULL. They take the spec, not the
+ * object: an expansion reads a dozen fields, each a hashed lookup. */
+const char *kinds_spec_string(const json_t *spec, const char *key);
 
-/* Integer value of obj.spec.<key>, or 0. */
-long long kinds_spec_int(const json_t *obj, const char *key);
+/* Integer value of spec.<key>, or 0. */
+long long kinds_spec_int(const json_t *spec, const char *key);
 
-/* Boolean value of obj.spec.<key>, or 0. */
-int kinds_spec_bool(const json_t *obj, const char *key);
+/* Boolean value of spec.<key>, or 0. */
+int kinds_spec_bool(const json_t *spec, const char *key);
 
 /* metadata.name, or NULL. */
 const char *kinds_name(const json_t *obj);

@@ -41,7 +41,8 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
                   struct fielderr_list *errs)
 {
     static const char *const sh[] = { "sh", "-c", upload_script, "paddlex-upload", NULL };
-    const char *model = kinds_spec_string(obj, "modelName");
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *model = kinds_spec_string(spec, "modelName");
     const char *secret = ctx->settings->credentials_secret;
     struct strbuf name = STRBUF_INIT, file = STRBUF_INIT, key = STRBUF_INIT;
     struct owner owner;
@@ -51,9 +52,9 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     kinds_owner(obj, &owner);
     strbuf_addf(&name, "%s-upload", owner.name);
     strbuf_addf(&file, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, model);
-    strbuf_addf(&key, "%s/%s/%s.tar.gz", model, kinds_spec_string(obj, "modelVersion"), model);
+    strbuf_addf(&key, "%s/%s/%s.tar.gz", model, kinds_spec_string(spec, "modelVersion"), model);
     c = children_container("upload", ctx->settings->uploader_image, sh,
-                           children_args((const char *const[]){ kinds_spec_string(obj, "endpoint"),
+                           children_args((const char *const[]){ kinds_spec_string(spec, "endpoint"),
                                                                 CHILDREN_MODEL_BUCKET, file.buf,
                                                                 key.buf, NULL }));
     children_env_secret(c, "MINIO_ACCESS_KEY", secret, "access-key");
@@ -64,7 +65,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
                                        node_obj("containers", node_list(c, NULL), "volumes",
                                                     node_list(children_volume_claim(
                                                                       CHILDREN_VOLUME_TASK_CENTER,
-                                                                      kinds_spec_string(obj, "pvcName")),
+                                                                      kinds_spec_string(spec, "pvcName")),
                                                                   NULL),
                                                     NULL)));
     strbuf_release(&name);

@@ -33,8 +33,9 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
                   struct fielderr_list *errs)
 {
     static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
-    const char *model = kinds_spec_string(obj, "modelName");
-    long long port = kinds_spec_int(obj, "port");
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *model = kinds_spec_string(spec, "modelName");
+    long long port = kinds_spec_int(spec, "port");
     struct owner owner;
     struct node *isvc, *args = node_array(), *c;
     struct strbuf uri = STRBUF_INIT;
@@ -49,12 +50,12 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     children_arg(args, "--port");
     snprintf(port_text, sizeof(port_text), "%lld", port);
     children_arg(args, port_text);
-    c = children_container("kserve-container", kinds_spec_string(obj, "image"), serve, args);
+    c = children_container("kserve-container", kinds_spec_string(spec, "image"), serve, args);
     node_set(c, "ports", node_list(node_obj("containerPort", node_int(port), "protocol",
                                                                node_str("TCP"), NULL),
                                                   NULL));
-    strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(obj, "endpoint"),
-                CHILDREN_MODEL_BUCKET, model, kinds_spec_string(obj, "modelVersion"), model);
+    strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(spec, "endpoint"),
+                CHILDREN_MODEL_BUCKET, model, kinds_spec_string(spec, "modelVersion"), model);
     children_env(c, "STORAGE_URI", uri.buf);
     strbuf_release(&uri);
     node_set(isvc, "spec", node_obj("predictor",

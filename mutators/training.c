@@ -43,7 +43,7 @@ static json_t *default_need_convert(const json_t *obj, const struct context *ctx
 }
 
 /* Label fields work only where the project has a config key for them. */
-static void check_labels(const json_t *obj, const struct project *p, struct fielderr_list *errs)
+static void check_labels(const json_t *spec, const struct project *p, struct fielderr_list *errs)
 {
     static const struct {
         const char *field, *path;
@@ -54,7 +54,7 @@ static void check_labels(const json_t *obj, const struct project *p, struct fiel
     };
 
     for (size_t i = 0; p && i < sizeof(labels) / sizeof(labels[0]); i++)
-        if (kinds_spec_string(obj, labels[i].field) && !p->keys[labels[i].key])
+        if (kinds_spec_string(spec, labels[i].field) && !p->keys[labels[i].key])
             fielderr_add(errs, FIELDERR_FORBIDDEN, labels[i].path, NULL,
                          "project %s takes its annotation files from its config: point the "
                          "config's dataset at " CHILDREN_DATA_CENTER " instead", p->name);
@@ -93,9 +93,9 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     const json_t *spec = json_object_get(obj, "spec");
     const json_t *workers = json_object_get(spec, "workerReplicas");
     const json_t *changes = json_object_get(spec, "configChanges");
-    const char *project = kinds_spec_string(obj, "project");
-    long long w = json_integer_value(workers), ps = kinds_spec_int(obj, "psReplicas");
-    long long gpus = kinds_spec_int(obj, "gpuPerNode"), cap = ctx->settings->max_total_gpus;
+    const char *project = kinds_spec_string(spec, "project");
+    long long w = json_integer_value(workers), ps = kinds_spec_int(spec, "psReplicas");
+    long long gpus = kinds_spec_int(spec, "gpuPerNode"), cap = ctx->settings->max_total_gpus;
     json_t *entries;
 
     const json_t *save = json_object_get(spec, "saveInference");
@@ -106,10 +106,10 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     if (counts && w >= 0 && ps >= 0 && w + ps < 1)
         fielderr_add(errs, FIELDERR_INVALID, "spec.workerReplicas", workers,
                      "workerReplicas + psReplicas must be at least 1");
-    if (kinds_spec_bool(obj, "needConvert") && json_is_false(save))
+    if (kinds_spec_bool(spec, "needConvert") && json_is_false(save))
         fielderr_add(errs, FIELDERR_INVALID, "spec.needConvert", json_true(),
                      "requires spec.saveInference to be true");
-    if (kinds_spec_bool(obj, "useVisualDL") && json_is_integer(workers) && w != 1) {
+    if (kinds_spec_bool(spec, "useVisualDL") && json_is_integer(workers) && w != 1) {
         char msg[160];
 
         snprintf(msg, sizeof(msg),
@@ -125,7 +125,7 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
                                       project ? projects_find(project) : NULL, errs);
         json_decref(entries);
     }
-    check_labels(obj, project ? projects_find(project) : NULL, errs);
+    check_labels(spec, project ? projects_find(project) : NULL, errs);
 }
 
 /* Expansion (SPEC §4.2). Everything a Training runs lives on the pvcName
@@ -187,27 +187,28 @@ struct training {
 static int training_load(const json_t *obj, const struct context *ctx, struct training *t,
                          struct fielderr_list *errs)
 {
-    const char *changes = kinds_spec_string(obj, "configChanges"), *base, *dot;
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *changes = kinds_spec_string(spec, "configChanges"), *base, *dot;
 
     memset(t, 0, sizeof(*t));
     t->obj = obj;
     t->ctx = ctx;
     kinds_owner(obj, &t->owner);
     t->name = t->owner.name;
-    t->p = projects_find(kinds_spec_string(obj, "project"));
-    t->image = kinds_spec_string(obj, "image");
-    t->config = kinds_spec_string(obj, "configPath");
-    t->dataset = kinds_spec_string(obj, "dataset");
-    t->pvc = kinds_spec_string(obj, "pvcName");
-    t->pretrain = kinds_spec_string(obj, "pretrainModel");
-    t->train_label = kinds_spec_string(obj, "trainLabel");
-    t->test_label = kinds_spec_string(obj, "testLabel");
-    t->workers = kinds_spec_int(obj, "workerReplicas");
-    t->ps = kinds_spec_int(obj, "psReplicas");
-    t->gpus = kinds_spec_int(obj, "gpuPerNode");
-    t->visualdl = kinds_spec_bool(obj, "useVisualDL");
-    t->save_inference = kinds_spec_bool(obj, "saveInference");
-    t->need_convert = kinds_spec_bool(obj, "needConvert");
+    t->p = projects_find(kinds_spec_string(spec, "project"));
+    t->image = kinds_spec_string(spec, "image");
+    t->config = kinds_spec_string(spec, "configPath");
+    t->dataset = kinds_spec_string(spec, "dataset");
+    t->pvc = kinds_spec_string(spec, "pvcName");
+    t->pretrain = kinds_spec_string(spec, "pretrainModel");
+    t->train_label = kinds_spec_string(spec, "trainLabel");
+    t->test_label = kinds_spec_string(spec, "testLabel");
+    t->workers = kinds_spec_int(spec, "workerReplicas");
+    t->ps = kinds_spec_int(spec, "psReplicas");
+    t->gpus = kinds_spec_int(spec, "gpuPerNode");
+    t->visualdl = kinds_spec_bool(spec, "useVisualDL");
+    t->save_inference = kinds_spec_bool(spec, "saveInference");
+    t->need_convert = kinds_spec_bool(spec, "needConvert");
     if (!t->p) {   /* validate() refused it already; kept for callers that skip it */
         fielderr_add(errs, FIELDERR_NOT_SUPPORTED, "spec.project", NULL, "supported values: %s",
                      projects_supported());

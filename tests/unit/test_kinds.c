@@ -28,6 +28,11 @@ static json_t *parse(const char *text)
     return v;
 }
 
+static const json_t *spec_of(const json_t *obj)
+{
+    return json_object_get(obj, "spec");
+}
+
 #define OBJ(kind, meta, spec)                                                              \
     "{\"apiVersion\":\"paddlex.paddlepaddle.org/v1alpha1\",\"kind\":\"" kind "\","        \
     "\"metadata\":" meta ",\"spec\":" spec "}"
@@ -144,12 +149,12 @@ static void test_defaults_filled(void **state)
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
     spec = json_object_get(o, "spec");
-    assert_string_equal(kinds_spec_string(o, "namespace"), "kubeflow");
-    assert_string_equal(kinds_spec_string(o, "action"), "apply");
-    assert_string_equal(kinds_spec_string(o, "endpoint"), "http://minio-service.kubeflow:9000");
-    assert_string_equal(kinds_spec_string(o, "modelName"), "ppocr");
-    assert_string_equal(kinds_spec_string(o, "modelVersion"), "latest");
-    assert_int_equal(kinds_spec_int(o, "port"), 8040);
+    assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
+    assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
+    assert_string_equal(kinds_spec_string(spec_of(o), "endpoint"), "http://minio-service.kubeflow:9000");
+    assert_string_equal(kinds_spec_string(spec_of(o), "modelName"), "ppocr");
+    assert_string_equal(kinds_spec_string(spec_of(o), "modelVersion"), "latest");
+    assert_int_equal(kinds_spec_int(spec_of(o), "port"), 8040);
     assert_true(json_is_array(json_object_get(spec, "generated")));
     json_decref(o);
 }
@@ -160,13 +165,13 @@ static void test_normalisation(void **state)
 
     (void)state;
     kinds_mutate(kind_of(t), t, &builtin_ctx);
-    assert_string_equal(kinds_spec_string(t, "project"), "PaddleOCR");
-    assert_int_equal(kinds_spec_int(t, "psReplicas"), 0);
-    assert_int_equal(kinds_spec_int(t, "gpuPerNode"), 0);
-    assert_true(kinds_spec_bool(t, "saveInference"));
-    assert_true(kinds_spec_bool(t, "needConvert"));
+    assert_string_equal(kinds_spec_string(spec_of(t), "project"), "PaddleOCR");
+    assert_int_equal(kinds_spec_int(spec_of(t), "psReplicas"), 0);
+    assert_int_equal(kinds_spec_int(spec_of(t), "gpuPerNode"), 0);
+    assert_true(kinds_spec_bool(spec_of(t), "saveInference"));
+    assert_true(kinds_spec_bool(spec_of(t), "needConvert"));
     kinds_mutate(kind_of(m), m, &builtin_ctx);
-    assert_string_equal(kinds_spec_string(m, "endpoint"), "http://minio:9000");
+    assert_string_equal(kinds_spec_string(spec_of(m), "endpoint"), "http://minio:9000");
     json_decref(t);
     json_decref(m);
 }
@@ -197,12 +202,12 @@ static void test_explicit_values_kept(void **state)
 
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
-    assert_int_equal(kinds_spec_int(o, "psReplicas"), 3);
-    assert_int_equal(kinds_spec_int(o, "gpuPerNode"), 2);
-    assert_false(kinds_spec_bool(o, "saveInference"));
+    assert_int_equal(kinds_spec_int(spec_of(o), "psReplicas"), 3);
+    assert_int_equal(kinds_spec_int(spec_of(o), "gpuPerNode"), 2);
+    assert_false(kinds_spec_bool(spec_of(o), "saveInference"));
     /* needConvert follows saveInference */
     assert_true(json_is_false(json_object_get(json_object_get(o, "spec"), "needConvert")));
-    assert_string_equal(kinds_spec_string(o, "action"), "delete");
+    assert_string_equal(kinds_spec_string(spec_of(o), "action"), "delete");
     json_decref(o);
 }
 
@@ -213,8 +218,8 @@ static void test_invalid_object_defaulted_but_not_rendered(void **state)
 
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
-    assert_string_equal(kinds_spec_string(o, "namespace"), "kubeflow");
-    assert_string_equal(kinds_spec_string(o, "action"), "apply");
+    assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
+    assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
     /* wrongly typed values are left for the validator, not coerced */
     assert_string_equal(json_string_value(json_object_get(spec, "partitions")), "2");
     assert_null(json_object_get(spec, "generated"));
@@ -229,7 +234,7 @@ static void test_missing_spec_created(void **state)
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
     assert_true(json_is_object(json_object_get(o, "spec")));
-    assert_string_equal(kinds_spec_string(o, "modelVersion"), "latest");
+    assert_string_equal(kinds_spec_string(spec_of(o), "modelVersion"), "latest");
     json_decref(o);
 }
 
@@ -267,15 +272,15 @@ static void test_namespace_default_sources(void **state)
     (void)state;
     o = parse(OBJ("Serving", "{\"name\":\"s\"}", "{\"image\":\"s:1\"}"));
     kinds_mutate(kind_of(o), o, &none);
-    assert_string_equal(kinds_spec_string(o, "namespace"), "kubeflow");
+    assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
     json_decref(o);
     o = parse(OBJ("Serving", "{\"name\":\"s\"}", "{\"image\":\"s:1\"}"));
     kinds_mutate(kind_of(o), o, &req);
-    assert_string_equal(kinds_spec_string(o, "namespace"), "team-a");
+    assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "team-a");
     json_decref(o);
     o = parse(OBJ("Serving", "{\"name\":\"s\",\"namespace\":\"team-b\"}", "{\"image\":\"s:1\"}"));
     kinds_mutate(kind_of(o), o, &req);
-    assert_string_equal(kinds_spec_string(o, "namespace"), "team-b");
+    assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "team-b");
     json_decref(o);
 }
 
@@ -289,8 +294,8 @@ static void test_settings_supply_defaults(void **state)
     s.port = 9100;
     s.endpoint = "https://minio.team.example";
     kinds_mutate(kind_of(o), o, &ctx);
-    assert_int_equal(kinds_spec_int(o, "port"), 9100);
-    assert_string_equal(kinds_spec_string(o, "endpoint"), "https://minio.team.example");
+    assert_int_equal(kinds_spec_int(spec_of(o), "port"), 9100);
+    assert_string_equal(kinds_spec_string(spec_of(o), "endpoint"), "https://minio.team.example");
     json_decref(o);
 }
 
@@ -534,12 +539,12 @@ static void test_spec_helpers(void **state)
     json_t *nometa = parse("{}");
 
     (void)state;
-    assert_string_equal(kinds_spec_string(o, "a"), "x");
-    assert_null(kinds_spec_string(o, "n"));
-    assert_int_equal(kinds_spec_int(o, "n"), 7);
-    assert_int_equal(kinds_spec_int(o, "s"), 0);
-    assert_int_equal(kinds_spec_bool(o, "b"), 1);
-    assert_int_equal(kinds_spec_bool(o, "a"), 0);
+    assert_string_equal(kinds_spec_string(spec_of(o), "a"), "x");
+    assert_null(kinds_spec_string(spec_of(o), "n"));
+    assert_int_equal(kinds_spec_int(spec_of(o), "n"), 7);
+    assert_int_equal(kinds_spec_int(spec_of(o), "s"), 0);
+    assert_int_equal(kinds_spec_bool(spec_of(o), "b"), 1);
+    assert_int_equal(kinds_spec_bool(spec_of(o), "a"), 0);
     assert_string_equal(kinds_name(o), "ppocr");
     assert_null(kinds_name(nometa));
     assert_null(kinds_default_model_name(nometa, &builtin_ctx));
