@@ -26,7 +26,7 @@
 #else
 #define NODE_CHUNK (32 * 1024)
 #endif
-#define ALIGN 16
+#define ALIGN 8
 
 struct node_chunk {
     struct node_chunk *next;
