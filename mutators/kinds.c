@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mutators/fields.h"
+#include "mutators/jsondump.h"
 #include "mutators/kinds_table.h"
 #include "mutators/strbuf.h"
 
@@ -129,9 +130,23 @@ static json_t *default_of(const struct field *f, const json_t *obj, const struct
     return NULL;
 }
 
-/* Fills defaults and canonical spellings into spec (changed in place). */
+/* Appends ",{op}" setting spec.<name> to v to ops, a JSON Patch in the
+ * making: field names need no escaping, in JSON or in a JSON Pointer. */
+static void record_op(struct strbuf *ops, const char *op, const char *name, const json_t *v)
+{
+    strbuf_addstr(ops, ",{\"op\":\"");
+    strbuf_addstr(ops, op);
+    strbuf_addstr(ops, "\",\"path\":\"/spec/");
+    strbuf_addstr(ops, name);
+    strbuf_addstr(ops, "\",\"value\":");
+    jsondump_append(ops, v);
+    strbuf_addch(ops, '}');
+}
+
+/* Fills defaults and canonical spellings into spec (changed in place);
+ * each member set is recorded in ops unless ops is NULL. */
 static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
-                          const struct context *ctx)
+                          const struct context *ctx, struct strbuf *ops)
 {
     const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
 
@@ -141,16 +156,18 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
         const json_t *v = vals[i];
         json_t *nv;
 
-        if (!v) {
+        if (!v)
             nv = default_of(f, obj, ctx);
-            if (nv)
-                json_object_set_new(spec, f->name, nv);
-        } else if (f->normalize && json_is_string(v) &&
-                   strlen(json_string_value(v)) == json_string_length(v)) {
+        else if (f->normalize && json_is_string(v) &&
+                 strlen(json_string_value(v)) == json_string_length(v))
             nv = f->normalize(json_string_value(v));
-            if (nv)
-                json_object_set_new(spec, f->name, nv);
-        }
+        else
+            nv = NULL;
+        if (!nv)
+            continue;
+        if (ops)
+            record_op(ops, v ? "replace" : "add", f->name, nv);
+        json_object_set_new_nocheck(spec, f->name, nv);     /* names are ASCII */
     }
 }
 
@@ -166,7 +183,7 @@ static json_t *make_view(const struct kind *k, const json_t *obj, const struct c
     if (!spec || json_is_object(spec)) {
         spec = spec ? json_copy(spec) : json_object();
         json_object_set_new(view, "spec", spec);
-        fill_defaults(k, view, spec, ctx);
+        fill_defaults(k, view, spec, ctx, NULL);
     }
     return view;
 }
@@ -401,9 +418,11 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
     return children;
 }
 
-/* Defaults obj's spec in place and, when obj validates, renders its
- * children into the node pool in force; otherwise NULL. */
-static struct node *mutate(const struct kind *k, json_t *obj, const struct context *ctx)
+/* Defaults obj's spec in place (recording each change in ops unless it
+ * is NULL) and, when obj validates, renders its children into the node
+ * pool in force; otherwise NULL. */
+static struct node *mutate(const struct kind *k, json_t *obj, const struct context *ctx,
+                           struct strbuf *ops)
 {
     json_t *spec = json_object_get(obj, "spec");
     struct fielderr_list errs = FIELDERR_LIST_INIT;
@@ -415,7 +434,7 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
         json_object_set_new(obj, "spec", spec);
     }
     if (json_is_object(spec)) {
-        fill_defaults(k, obj, spec, ctx);
+        fill_defaults(k, obj, spec, ctx, ops);
         check_view(k, obj, ctx, &errs, warnings);
         if (!errs.len)
             children = render_view(k, obj, ctx, &errs);
@@ -431,22 +450,24 @@ void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
     struct node *children;
 
     node_pool_begin(&pool);
-    children = mutate(k, obj, ctx);
+    children = mutate(k, obj, ctx, NULL);
     if (children)
         json_object_set_new(json_object_get(obj, "spec"), "generated", node_to_json(children));
     node_pool_end(&pool);
 }
 
 int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
-                      struct strbuf *generated)
+                      struct strbuf *generated, struct strbuf *ops)
 {
     struct node_pool pool;
     struct node *children;
     const json_t *old;
     int rc = 0;
 
+    if (!json_is_object(json_object_get(obj, "spec")))
+        return 0;
     node_pool_begin(&pool);
-    children = mutate(k, obj, ctx);
+    children = mutate(k, obj, ctx, ops);
     old = json_object_get(json_object_get(obj, "spec"), "generated");
     if (children && !(old && node_equal_json(children, old))) {
         node_dump(generated, children);

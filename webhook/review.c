@@ -127,42 +127,48 @@ struct verdict {
 };
 
 /* Judges object into v. */
-static void admit(enum review_mode mode, const struct kind *k, const json_t *object,
+static void admit(enum review_mode mode, const struct kind *k, json_t *object,
                   const struct context *ctx, struct verdict *v, struct review_result *out)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *copy;
-    int spec_object = json_is_object(json_object_get(object, "spec"));
-    int changed = 0;   /* rendered children differ from spec.generated */
 
     if (mode == REVIEW_MUTATE) {
-        /* kinds_mutate() only sets members of spec: copies of the object
-         * and its spec are enough to diff against, however large the rest.
-         * With a spec to patch, the children go into the patch as text
-         * (they are most of its bytes), as its first operation: the others
-         * set other members of spec, so the order is free. Without one the
-         * spec is added whole, children included. */
-        copy = json_copy((json_t *)object);
         strbuf_grow(&v->patch, REVIEW_OUT_HINT);
-        if (spec_object) {
+        if (json_is_object(json_object_get(object, "spec"))) {
+            /* The children go into the patch as text (they are most of its
+             * bytes), as its first operation; the fields defaulted follow,
+             * as kinds_mutate_text() records them: they set other members
+             * of spec, so the order is free. object is ours to change. */
             const json_t *old = json_object_get(json_object_get(object, "spec"), "generated");
+            struct strbuf ops = STRBUF_INIT;
 
-            json_object_set_new(copy, "spec", json_copy(json_object_get(object, "spec")));
             strbuf_addstr(&v->patch, old ? "[{\"op\":\"replace\"" : "[{\"op\":\"add\"");
             strbuf_addstr(&v->patch, ",\"path\":\"/spec/generated\",\"value\":");
-            changed = kinds_mutate_text(k, copy, ctx, &v->patch);
-            if (changed)
+            if (kinds_mutate_text(k, object, ctx, &v->patch, &ops))
                 strbuf_addch(&v->patch, '}');
             else
                 v->patch.len = 0;
+            if (ops.len) {
+                /* each op starts with a comma; the first makes way for
+                 * the '[' when the children were left out */
+                if (!v->patch.len)
+                    ops.buf[0] = '[';
+                strbuf_add(&v->patch, ops.buf, ops.len);
+            }
+            if (v->patch.len)
+                strbuf_addch(&v->patch, ']');
+            strbuf_release(&ops);
         } else {
+            /* no spec: it is added whole, children included */
+            copy = json_copy(object);
             kinds_mutate(k, copy, ctx);
+            patch_diff_append(object, copy, &v->patch, 0);
+            json_decref(copy);
         }
-        patch_diff_append(object, copy, &v->patch, (size_t)changed);
         if (!v->patch.len && v->patch.buf)
             v->patch.buf[0] = '\0';
         out->patched = v->patch.len > 0;
-        json_decref(copy);
     } else {
         kinds_validate(k, object, ctx, &errs, v->warnings);
         if (errs.len > 0) {
