@@ -30,10 +30,6 @@ void strbuf_add(struct strbuf *sb, const void *data, size_t len)
     sb->buf[sb->len] = '\0';
 }
 
-void strbuf_addstr(struct strbuf *sb, const char *s)
-{
-    strbuf_add(sb, s, strlen(s));
-}
 
 void strbuf_vaddstrs(struct strbuf *sb, va_list ap)
 {

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct strbuf {
     char *buf;      /* always NUL-terminated once anything was added */
@@ -22,7 +23,13 @@ struct strbuf {
 void strbuf_grow(struct strbuf *sb, size_t extra);
 
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
-void strbuf_addstr(struct strbuf *sb, const char *s);
+
+/* Inline, so that the length of a literal is counted at compile time. */
+static inline void strbuf_addstr(struct strbuf *sb, const char *s)
+{
+    strbuf_add(sb, s, strlen(s));
+}
+
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Appends v in decimal, zero-padded to at least width digits: numbers on
