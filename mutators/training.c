@@ -189,6 +189,7 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *changes = kinds_spec_string(spec, "configChanges"), *base, *dot;
+    size_t n;
 
     memset(t, 0, sizeof(*t));
     t->obj = obj;
@@ -228,8 +229,11 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
     base = strrchr(t->config, '/');
     base = base ? base + 1 : t->config;
     dot = strrchr(base, '.');
-    snprintf(t->config_stem, sizeof(t->config_stem), "%.*s",
-             (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)), base);
+    n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (n >= sizeof(t->config_stem))
+        n = sizeof(t->config_stem) - 1;     /* validate() bounds configPath */
+    memcpy(t->config_stem, base, n);
+    t->config_stem[n] = '\0';
     return 0;
 }
 
@@ -425,10 +429,9 @@ static struct node *paddlejob(const struct training *t)
 static void visualdl(const struct training *t, struct node *children)
 {
     static const char *const visualdl_cmd[] = { "visualdl", NULL };
-    char name[128];
+    const char *name = node_cat(t->name, "-visualdl", NULL);
     struct node *deploy, *svc, *c, *spec;
 
-    snprintf(name, sizeof(name), "%s-visualdl", t->name);
     deploy = kinds_child(&t->owner, "apps/v1", "Deployment", name, NULL);
     c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
                            children_args((const char *const[]){ "--logdir", VDL_DIR, "--host",
