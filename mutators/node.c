@@ -54,22 +54,29 @@ void node_pool_end(struct node_pool *pool)
     current = pool->prev;
 }
 
+/* A new chunk with room for need bytes, in force. Out of line: the
+ * builders inline alloc() and keep their fast path lean. */
+static __attribute__((noinline)) struct node_chunk *new_chunk(size_t need)
+{
+    size_t size = need > NODE_CHUNK ? need : NODE_CHUNK;
+    struct node_chunk *c = malloc(sizeof(*c) + size);
+
+    if (!c)
+        abort();
+    c->size = size;
+    c->used = 0;
+    c->next = current->chunks;
+    current->chunks = c;
+    return c;
+}
+
 static inline void *alloc(size_t n)
 {
     struct node_chunk *c = current->chunks;
     size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 
-    if (!c || c->size - c->used < need) {
-        size_t size = need > NODE_CHUNK ? need : NODE_CHUNK;
-
-        c = malloc(sizeof(*c) + size);
-        if (!c)
-            abort();
-        c->size = size;
-        c->used = 0;
-        c->next = current->chunks;
-        current->chunks = c;
-    }
+    if (!c || c->size - c->used < need)
+        c = new_chunk(need);
     c->used += need;
     return c->data + c->used - need;
 }
@@ -105,11 +112,13 @@ struct node *node_strn(const char *s, size_t len)
         memcpy(&v, s + len - 8, 8);
         memcpy(text + len - 8, &v, 8);
         special |= swar_json_special(v);
-    } else {
-        for (; i < len; i++) {
-            text[i] = s[i];
-            special |= (unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\';
-        }
+    } else if (len) {
+        /* a short one through a zeroed word: the flags of the zeros
+         * (controls, for the test) are masked off */
+        v = 0;
+        memcpy(&v, s, len);
+        memcpy(text, s, len);
+        special = swar_json_special(v) & swar_prefix_mask(len);
     }
     text[len] = '\0';
     n->u.str.s = text;

@@ -31,4 +31,14 @@ static inline uint64_t swar_json_special(uint64_t v)
     return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
 }
 
+/* The mask of the first n bytes in memory order of a word (0 < n < 8). */
+static inline uint64_t swar_prefix_mask(size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return ~(~0ULL >> (8 * n));
+#else
+    return ~(~0ULL << (8 * n));
+#endif
+}
+
 #endif
