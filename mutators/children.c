@@ -23,7 +23,7 @@ struct node *children_literal(const char *s)
             strbuf_addch(&sb, '$');
         strbuf_addch(&sb, *s);
     }
-    v = node_strn(sb.buf, sb.len);
+    v = node_str(node_cat(sb.buf, NULL));      /* node strings are borrowed */
     strbuf_release(&sb);
     return v;
 }

@@ -7,7 +7,6 @@
 #include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
-#include "mutators/strbuf.h"
 
 /* Waits for the packed model ($3: the convert Job of a Training publishes
  * it), then uploads it to bucket $2 of endpoint $1 under key $4, typed so
@@ -44,33 +43,27 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     const json_t *spec = json_object_get(obj, "spec");
     const char *model = kinds_spec_string(spec, "modelName");
     const char *secret = ctx->settings->credentials_secret;
-    struct strbuf name = STRBUF_INIT, file = STRBUF_INIT, key = STRBUF_INIT;
+    const char *file = node_cat(CHILDREN_TASK_CENTER "/", model, ".tar.gz", NULL);
+    const char *key = node_cat(model, "/", kinds_spec_string(spec, "modelVersion"), "/", model, ".tar.gz", NULL);
     struct owner owner;
     struct node *c;
 
     (void)errs;
     kinds_owner(obj, &owner);
-    strbuf_addf(&name, "%s-upload", owner.name);
-    strbuf_addf(&file, "%s/%s.tar.gz", CHILDREN_TASK_CENTER, model);
-    strbuf_addf(&key, "%s/%s/%s.tar.gz", model, kinds_spec_string(spec, "modelVersion"), model);
     c = children_container("upload", ctx->settings->uploader_image, sh,
                            children_args((const char *const[]){ kinds_spec_string(spec, "endpoint"),
-                                                                CHILDREN_MODEL_BUCKET, file.buf,
-                                                                key.buf, NULL }));
+                                                                CHILDREN_MODEL_BUCKET, file, key, NULL }));
     children_env_secret(c, "MINIO_ACCESS_KEY", secret, "access-key");
     children_env_secret(c, "MINIO_SECRET_KEY", secret, "secret-key");
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
     node_append(children,
-                          children_job(&owner, name.buf, NULL, "upload",
+                          children_job(&owner, node_cat(owner.name, "-upload", NULL), NULL, "upload",
                                        node_obj("containers", node_list(c, NULL), "volumes",
                                                     node_list(children_volume_claim(
                                                                       CHILDREN_VOLUME_TASK_CENTER,
                                                                       kinds_spec_string(spec, "pvcName")),
                                                                   NULL),
                                                     NULL)));
-    strbuf_release(&name);
-    strbuf_release(&file);
-    strbuf_release(&key);
     return 0;
 }
 

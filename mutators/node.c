@@ -87,43 +87,15 @@ static struct node *new_node(enum node_type type)
 
     memset(n, 0, sizeof(*n));
     n->type = type;
-    n->plain = 1;
     return n;
 }
 
 struct node *node_strn(const char *s, size_t len)
 {
-    struct node *n = alloc(sizeof(*n) + len + 1);    /* the text right after */
-    char *text = (char *)(n + 1);
+    struct node *n = new_node(NODE_STRING);
 
-    uint64_t v, special = 0;
-    size_t i = 0;
-
-    memset(n, 0, sizeof(*n));
-    n->type = NODE_STRING;
-    /* copied a word at a time, with the bytes to escape looked for on the
-     * way (the last word may overlap the one before: no false flags) */
-    if (len >= 8) {
-        for (; i + 8 <= len; i += 8) {
-            memcpy(&v, s + i, 8);
-            memcpy(text + i, &v, 8);
-            special |= swar_json_special(v);
-        }
-        memcpy(&v, s + len - 8, 8);
-        memcpy(text + len - 8, &v, 8);
-        special |= swar_json_special(v);
-    } else if (len) {
-        /* a short one through a zeroed word: the flags of the zeros
-         * (controls, for the test) are masked off */
-        v = 0;
-        memcpy(&v, s, len);
-        memcpy(text, s, len);
-        special = swar_json_special(v) & swar_prefix_mask(len);
-    }
-    text[len] = '\0';
-    n->u.str.s = text;
+    n->u.str.s = s;
     n->u.str.len = len;
-    n->plain = !special;
     return n;
 }
 
@@ -312,18 +284,17 @@ static inline void put(struct strbuf *sb, char c)
     sb->len++;
 }
 
-/* s as a JSON string: copied whole when it needs no escaping. */
-static inline void dump_string(struct strbuf *sb, const char *s, size_t len, int plain)
+/* s as a JSON string: copied and checked in one pass; on a byte to
+ * escape the copy is dropped and the string escaped instead. */
+static inline void dump_string(struct strbuf *sb, const char *s, size_t len)
 {
-    char *q;
+    char *q = room(sb, len + 2);
 
-    if (!plain) {
+    if (swar_copy_json(q + 1, s, len)) {
         jsondump_string(sb, s, len);
         return;
     }
-    q = room(sb, len + 2);
     q[0] = '"';
-    memcpy(q + 1, s, len);
     q[len + 1] = '"';
     sb->len += len + 2;
 }
@@ -334,7 +305,7 @@ static void dump(struct strbuf *sb, const struct node *n);
 static inline void dump_item(struct strbuf *sb, const struct node *m)
 {
     if (m->type == NODE_STRING)
-        dump_string(sb, m->u.str.s, m->u.str.len, m->plain);
+        dump_string(sb, m->u.str.s, m->u.str.len);
     else
         dump(sb, m);
 }
@@ -375,7 +346,7 @@ static void dump(struct strbuf *sb, const struct node *n)
         put(sb, ']');
         break;
     case NODE_STRING:
-        dump_string(sb, n->u.str.s, n->u.str.len, n->plain);
+        dump_string(sb, n->u.str.s, n->u.str.len);
         break;
     case NODE_INT:
         dump_int(sb, n->u.i);

@@ -14,10 +14,13 @@
  * (node_dump) or a jansson value (node_to_json).
  *
  * A value joins at most one object or array, as jansson's "_new" setters
- * steal a reference. Strings are copied into the pool; keys are not: every
- * key is a string literal of this program, so it lives for good and is
- * written out as it stands (sanitizer builds check it needs no JSON
- * escaping). Allocation failure aborts, as everywhere in mutators/.
+ * steal a reference. Strings are borrowed, not copied: their text must live
+ * as long as the pool, as literals, the strings of the object expanded and
+ * node_cat() text do; a temporary goes through node_cat() first. They are
+ * checked for bytes to escape as they are written out, where they are
+ * copied anyway. Keys are string literals of this program, written out as
+ * they stand (sanitizer builds check they need no JSON escaping).
+ * Allocation failure aborts, as everywhere in mutators/.
  */
 #ifndef NODE_H
 #define NODE_H
@@ -44,7 +47,6 @@ struct node {
     } u;
     unsigned klen;              /* keys are literals of this program */
     unsigned char type;         /* enum node_type */
-    unsigned char plain;        /* the string needs no escaping */
 };
 
 struct node_chunk;
@@ -60,6 +62,7 @@ void node_pool_begin(struct node_pool *pool);
 /* Frees everything built from pool and restores the previous one. */
 void node_pool_end(struct node_pool *pool);
 
+/* A string of s[0..len), borrowed (see above). */
 struct node *node_strn(const char *s, size_t len);
 
 /* The strings up to NULL joined, as text in the pool in force (it lives as

@@ -7,7 +7,6 @@
 #include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
-#include "mutators/strbuf.h"
 
 static json_t *default_port(const json_t *obj, const struct context *ctx)
 {
@@ -38,7 +37,6 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     long long port = kinds_spec_int(spec, "port");
     struct owner owner;
     struct node *isvc, *args = node_array(), *c;
-    struct strbuf uri = STRBUF_INIT;
     char port_text[24];
 
     (void)ctx;
@@ -49,15 +47,14 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     children_argcat(args, "/mnt/models/", model, "/server", NULL);
     children_arg(args, "--port");
     snprintf(port_text, sizeof(port_text), "%lld", port);
-    children_arg(args, port_text);
+    children_arg(args, node_cat(port_text, NULL));
     c = children_container("kserve-container", kinds_spec_string(spec, "image"), serve, args);
     node_set(c, "ports", node_list(node_obj("containerPort", node_int(port), "protocol",
                                                                node_str("TCP"), NULL),
                                                   NULL));
-    strbuf_addf(&uri, "%s/%s/%s/%s/%s.tar.gz", kinds_spec_string(spec, "endpoint"),
-                CHILDREN_MODEL_BUCKET, model, kinds_spec_string(spec, "modelVersion"), model);
-    children_env(c, "STORAGE_URI", uri.buf);
-    strbuf_release(&uri);
+    children_env(c, "STORAGE_URI", node_cat(kinds_spec_string(spec, "endpoint"), "/" CHILDREN_MODEL_BUCKET "/",
+                                            model, "/", kinds_spec_string(spec, "modelVersion"), "/", model,
+                                            ".tar.gz", NULL));
     node_set(isvc, "spec", node_obj("predictor",
                                                    node_obj("minReplicas", node_int(1), "containers",
                                                                 node_list(c, NULL), NULL),

@@ -1,11 +1,16 @@
 /*
- * swar.h - scanning text eight bytes at a time in a 64-bit word.
+ * swar.h - scanning text eight bytes at a time in a 64-bit word (and
+ * sixteen in an SSE2 register, where x86-64 has one).
  */
 #ifndef SWAR_H
 #define SWAR_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* The index of the first byte in memory order whose high bit is set in
  * flags, a word loaded with memcpy; flags is not 0. With the classic
@@ -39,6 +44,60 @@ static inline uint64_t swar_prefix_mask(size_t n)
 #else
     return ~(~0ULL << (8 * n));
 #endif
+}
+
+#ifdef __SSE2__
+/* 0xff on the bytes of x a JSON string must escape: '"', '\\' and the
+ * controls (the bytes whose minimum with 0x1f is themselves). */
+static inline __m128i sse2_json_special(__m128i x)
+{
+    return _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                        _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
+}
+#endif
+
+/* Copies s[0..len) to d and tells whether any of the bytes is one a JSON
+ * string must escape (nonzero then). Nothing outside either range is read
+ * or written: the last block overlaps the one before it, and a string
+ * shorter than a word goes through a zeroed one. */
+static inline int swar_copy_json(char *d, const char *s, size_t len)
+{
+    uint64_t v, special = 0;
+
+#ifdef __SSE2__
+    if (len >= 16) {
+        __m128i x, flags = _mm_setzero_si128();
+
+        for (size_t i = 0;; i += 16) {
+            if (i + 16 > len)
+                i = len - 16;
+            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            _mm_storeu_si128((__m128i *)(void *)(d + i), x);
+            flags = _mm_or_si128(flags, sse2_json_special(x));
+            if (i + 16 == len)
+                break;
+        }
+        return _mm_movemask_epi8(flags) != 0;
+    }
+#endif
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 <= len; i += 8) {
+            memcpy(&v, s + i, 8);
+            memcpy(d + i, &v, 8);
+            special |= swar_json_special(v);
+        }
+        memcpy(&v, s + len - 8, 8);
+        memcpy(d + len - 8, &v, 8);
+        special |= swar_json_special(v);
+    } else if (len) {
+        /* the zeros' flags (controls, for the test) are masked off */
+        v = 0;
+        memcpy(&v, s, len);
+        memcpy(d, &v, len);
+        special = swar_json_special(v) & swar_prefix_mask(len);
+    }
+    return special != 0;
 }
 
 #endif

@@ -278,7 +278,7 @@ static void add_command_head(struct node *args, const struct training *t, const 
         children_arg(args, t->p->override_flag);
     json_array_foreach(t->overrides, i, o) {
         override_flag_each(args, t->p);
-        children_arg(args, json_string_value(o));
+        children_arg(args, node_cat(json_string_value(o), NULL));   /* outlives overrides */
     }
 }
 
@@ -355,7 +355,7 @@ static struct node *training_args(const struct training *t)
         children_arg(args, "-m");
         children_arg(args, "paddle.distributed.launch");
         children_arg(args, "--gpus");
-        children_arg(args, gpus.buf);
+        children_arg(args, node_cat(gpus.buf, NULL));
         children_arg(args, "--log_dir");
         children_arg(args, LOG_DIR);
     }

@@ -56,20 +56,20 @@ static void test_escaping(void **state)
     node_pool_end(&pool);
 }
 
-/* Strings are copied and checked a word at a time: every length up to
- * three words, with one byte to escape at every position (or none), is
- * written as jsondump_string() writes it. */
+/* Strings are copied and checked a word (or 16 bytes) at a time as they
+ * are written: every length up to five words, with one byte to escape at
+ * every position (or none), is written as jsondump_string() writes it. */
 static void test_escaping_at_every_length_and_position(void **state)
 {
     static const char specials[] = { '"', '\\', '\n', '\x1f', '\0' };
 
     (void)state;
-    for (size_t len = 0; len <= 24; len++)
+    for (size_t len = 0; len <= 40; len++)
         for (size_t at = 0; at <= len; at++)
             for (size_t k = 0; k < sizeof(specials); k++) {
                 struct node_pool pool;
                 struct strbuf got = STRBUF_INIT, want = STRBUF_INIT;
-                char s[24];
+                char s[40];
 
                 for (size_t i = 0; i < len; i++)
                     s[i] = (char)('a' + i);
@@ -121,7 +121,7 @@ static void test_copy_is_deep(void **state)
     node_pool_end(&pool);
 }
 
-/* Pools nest; a large string gets a chunk of its own. */
+/* Pools nest; a large text gets a chunk of its own. */
 static void test_pools_nest(void **state)
 {
     struct node_pool outer, inner;
@@ -133,7 +133,7 @@ static void test_pools_nest(void **state)
     node_pool_begin(&outer);
     kept = node_str("outer");
     node_pool_begin(&inner);
-    tmp = node_list(node_str(big), NULL);
+    tmp = node_list(node_str(node_cat(big, NULL)), NULL);
     assert_int_equal(tmp->u.kids.first->u.str.len, sizeof(big) - 1);
     node_pool_end(&inner);
     assert_string_equal(kept->u.str.s, "outer");
