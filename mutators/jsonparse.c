@@ -78,9 +78,19 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
 }
 
 /* Bytes from p that are plain string content: ASCII other than '"', '\\'
- * and controls. Eight at a time while no byte is special or >= 0x80. */
+ * and controls. Sixteen or eight at a time while no byte is special or
+ * >= 0x80 (a set high bit in the SSE2 register). */
 static const char *plain(const char *p, const char *end)
 {
+#ifdef __SSE2__
+    for (; end - p >= 16; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(sse2_json_special(x), x));
+
+        if (m)
+            return p + __builtin_ctz(m);
+    }
+#endif
     for (; end - p >= 8; p += 8) {
         uint64_t v, m;
 

@@ -145,18 +145,21 @@ static void test_skipped_duplicates(void **state)
 
 /* A byte that ends the plain run of a string (its closing quote, an
  * escape, a control, a multibyte or invalid UTF-8 sequence) at every
- * position of the eight-byte scan, in a string and as a key. */
+ * position of the sixteen- and eight-byte scans, in a string and as a key. */
+#define A40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define B40 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
 static void test_strings_at_every_offset(void **state)
 {
     static const char *const specials[] = { "\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\x7f",
                                             "\xc3\xa9", "\xe2\x82\xac", "\xc3", "\xff" };
-    char buf[96];
+    char buf[160];
 
     (void)state;
     for (size_t s = 0; s < sizeof(specials) / sizeof(specials[0]); s++) {
-        for (size_t at = 0; at < 20; at++) {
-            int n = snprintf(buf, sizeof(buf), "{\"%.*s%sz\":\"%.*s%sz\"}", (int)at, "aaaaaaaaaaaaaaaaaaaa",
-                             specials[s], (int)at, "bbbbbbbbbbbbbbbbbbbb", specials[s]);
+        for (size_t at = 0; at < 40; at++) {
+            int n = snprintf(buf, sizeof(buf), "{\"%.*s%sz\":\"%.*s%sz\"}", (int)at, A40,
+                             specials[s], (int)at, B40, specials[s]);
 
             agree(buf, (size_t)n);
         }
