@@ -36,16 +36,6 @@ static inline uint64_t swar_json_special(uint64_t v)
     return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
 }
 
-/* The mask of the first n bytes in memory order of a word (0 < n < 8). */
-static inline uint64_t swar_prefix_mask(size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return ~(~0ULL >> (8 * n));
-#else
-    return ~(~0ULL << (8 * n));
-#endif
-}
-
 #ifdef __SSE2__
 /* 0xff on the bytes of x a JSON string must escape: '"', '\\' and the
  * controls (the bytes whose minimum with 0x1f is themselves). */
@@ -60,7 +50,7 @@ static inline __m128i sse2_json_special(__m128i x)
 /* Copies s[0..len) to d and tells whether any of the bytes is one a JSON
  * string must escape (nonzero then). Nothing outside either range is read
  * or written: the last block overlaps the one before it, and a string
- * shorter than a word goes through a zeroed one. */
+ * shorter than a word is read in pieces that overlap. */
 static inline int swar_copy_json(char *d, const char *s, size_t len)
 {
     uint64_t v, special = 0;
@@ -90,12 +80,23 @@ static inline int swar_copy_json(char *d, const char *s, size_t len)
         memcpy(&v, s + len - 8, 8);
         memcpy(d + len - 8, &v, 8);
         special |= swar_json_special(v);
+    } else if (len >= 4) {
+        /* two words of four that overlap, tested as one of eight */
+        uint32_t a, b;
+
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + len - 4, &b, 4);
+        special = swar_json_special((uint64_t)a | (uint64_t)b << 32);
     } else if (len) {
-        /* the zeros' flags (controls, for the test) are masked off */
-        v = 0;
-        memcpy(&v, s, len);
-        memcpy(d, &v, len);
-        special = swar_json_special(v) & swar_prefix_mask(len);
+        /* first, middle and last cover them; 'a' fills the word */
+        unsigned char a = (unsigned char)s[0], b = (unsigned char)s[len / 2], c = (unsigned char)s[len - 1];
+
+        d[0] = (char)a;
+        d[len / 2] = (char)b;
+        d[len - 1] = (char)c;
+        special = swar_json_special((uint64_t)a | (uint64_t)b << 8 | (uint64_t)c << 16 | 0x6161616161000000ULL);
     }
     return special != 0;
 }
