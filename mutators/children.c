@@ -13,11 +13,12 @@
 
 struct node *children_literal(const char *s)
 {
+    const char *dollar = strchrnul(s, '$');
     struct strbuf sb = STRBUF_INIT;
     struct node *v;
 
-    if (!strchr(s, '$'))
-        return node_str(s);
+    if (!*dollar)
+        return node_strn(s, (size_t)(dollar - s));
     for (; *s; s++) {
         if (*s == '$')
             strbuf_addch(&sb, '$');

@@ -112,13 +112,8 @@ static const char *cat(const char *first, va_list ap)
         len += strlen(s);
     va_end(count);
     q = text = alloc(len + 1);
-    for (s = first; s; s = va_arg(ap, const char *)) {
-        size_t n = strlen(s);
-
-        memcpy(q, s, n);
-        q += n;
-    }
-    *q = '\0';
+    for (s = first; s; s = va_arg(ap, const char *))
+        q = stpcpy(q, s);
     return text;
 }
 
@@ -327,7 +322,7 @@ static void dump(struct strbuf *sb, const struct node *n)
             if (m != n->u.kids.first)
                 q[k++] = ',';
             q[k++] = '"';
-            memcpy(q + k, m->key, m->klen);
+            swar_copy(q + k, m->key, m->klen);
             k += m->klen;
             q[k++] = '"';
             q[k++] = ':';

@@ -47,6 +47,32 @@ static inline __m128i sse2_json_special(__m128i x)
 }
 #endif
 
+/* Copies s[0..len) to d without a call when it is short, in pieces that
+ * overlap (nothing outside either range is read or written). */
+static inline void swar_copy(char *d, const char *s, size_t len)
+{
+    uint64_t a, b;
+    uint32_t c, e;
+
+    if (len > 16) {
+        memcpy(d, s, len);
+    } else if (len >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + len - 8, &b, 8);
+    } else if (len >= 4) {
+        memcpy(&c, s, 4);
+        memcpy(&e, s + len - 4, 4);
+        memcpy(d, &c, 4);
+        memcpy(d + len - 4, &e, 4);
+    } else if (len) {
+        d[0] = s[0];
+        d[len / 2] = s[len / 2];
+        d[len - 1] = s[len - 1];
+    }
+}
+
 /* Copies s[0..len) to d and tells whether any of the bytes is one a JSON
  * string must escape (nonzero then). Nothing outside either range is read
  * or written: the last block overlaps the one before it, and a string

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -84,6 +85,30 @@ static void test_escaping_at_every_length_and_position(void **state)
                 strbuf_release(&got);
                 strbuf_release(&want);
             }
+}
+
+/* Keys are copied in pieces that overlap when short: every length up to
+ * past two words is written whole. */
+static void test_keys_of_every_length(void **state)
+{
+    static const char keys[] = "abcdefghijklmnopqrstuvwxyz";
+
+    (void)state;
+    for (size_t len = 1; len < sizeof(keys); len++) {
+        struct node_pool pool;
+        struct strbuf got = STRBUF_INIT;
+        char want[64];
+        struct node *o;
+
+        node_pool_begin(&pool);
+        o = node_object();
+        node_setn(o, keys, len, node_int(1));
+        node_dump(&got, o);
+        node_pool_end(&pool);
+        snprintf(want, sizeof(want), "{\"%.*s\":1}", (int)len, keys);
+        assert_string_equal(got.buf, want);
+        strbuf_release(&got);
+    }
 }
 
 static void test_set_replaces_in_place(void **state)
@@ -212,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_dump_in_insertion_order),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_escaping_at_every_length_and_position),
+        cmocka_unit_test(test_keys_of_every_length),
         cmocka_unit_test(test_set_replaces_in_place),
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_pools_nest),
