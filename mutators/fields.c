@@ -573,7 +573,7 @@ int fields_pretrain_file(const char *url, int stem, char *buf, size_t len)
     struct url u;
     const char *file;
     size_t flen;
-    static const char ext[] = ".pdparams";
+    static const char ext[] = FIELDS_PRETRAIN_EXT;
 
     if (fields_parse_url(url, &u) < 0 || u.path_len == 0)
         return -1;

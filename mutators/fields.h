@@ -67,9 +67,11 @@ void fields_check_pretrain_model(const char *path, const json_t *v, struct field
 /* The endpoint without its trailing '/': a new string, or NULL when s has none. */
 json_t *fields_normalize_endpoint(const char *s);
 
+#define FIELDS_PRETRAIN_EXT ".pdparams"
+
 /* The file name of a pretrainModel URL ("ch_ppocr.pdparams") into buf, and
- * with stem=1 without ".pdparams". Returns 0, or -1 when the URL has no
- * valid file name or buf is too small. */
+ * with stem=1 without FIELDS_PRETRAIN_EXT. Returns 0, or -1 when the URL
+ * has no valid file name or buf is too small. */
 int fields_pretrain_file(const char *url, int stem, char *buf, size_t len);
 
 /* The host of a URL into buf (lowercased). Returns 0 or -1. */

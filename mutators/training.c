@@ -179,9 +179,9 @@ struct training {
     long long workers, ps, gpus;
     int visualdl, save_inference, need_convert;
     json_t *overrides;               /* the user's "KEY=VALUE" entries (own reference) */
-    char pretrain_file[FIELDS_MAX_URI + 1]; /* "x.pdparams" */
-    char pretrain_stem[FIELDS_MAX_URI + 1]; /* "x" */
-    char config_stem[FIELDS_MAX_PATH + 1];
+    const char *pretrain_file;       /* "x.pdparams", in the node pool */
+    const char *pretrain_stem;       /* "x" */
+    const char *config_stem;
 };
 
 static int training_load(const json_t *obj, const struct context *ctx, struct training *t,
@@ -189,6 +189,7 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *changes = kinds_spec_string(spec, "configChanges"), *base, *dot;
+    char file[FIELDS_MAX_URI + 1];  /* a file name on its way into the pool */
     size_t n;
 
     memset(t, 0, sizeof(*t));
@@ -219,21 +220,25 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
                            : json_array();
     if (!t->overrides)
         return -1;
-    if (t->pretrain &&
-        (fields_pretrain_file(t->pretrain, 0, t->pretrain_file, sizeof(t->pretrain_file)) < 0 ||
-         fields_pretrain_file(t->pretrain, 1, t->pretrain_stem, sizeof(t->pretrain_stem)) < 0)) {
-        fielderr_add(errs, FIELDERR_INVALID, "spec.pretrainModel", NULL, "must name a file NAME.pdparams");
-        return -1;
+    if (t->pretrain) {
+        if (fields_pretrain_file(t->pretrain, 0, file, sizeof(file)) < 0) {
+            fielderr_add(errs, FIELDERR_INVALID, "spec.pretrainModel", NULL, "must name a file NAME.pdparams");
+            return -1;
+        }
+        t->pretrain_file = node_cat(file, NULL);
+        file[strlen(file) - strlen(FIELDS_PRETRAIN_EXT)] = '\0';     /* it ends so */
+        t->pretrain_stem = node_cat(file, NULL);
     }
     /* the config's file name without its extension, as ppdet's load_config */
     base = strrchr(t->config, '/');
     base = base ? base + 1 : t->config;
     dot = strrchr(base, '.');
     n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    if (n >= sizeof(t->config_stem))
-        n = sizeof(t->config_stem) - 1;     /* validate() bounds configPath */
-    memcpy(t->config_stem, base, n);
-    t->config_stem[n] = '\0';
+    if (n >= sizeof(file))
+        n = sizeof(file) - 1;       /* validate() bounds configPath */
+    memcpy(file, base, n);
+    file[n] = '\0';
+    t->config_stem = node_cat(file, NULL);
     return 0;
 }
 
