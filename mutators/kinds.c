@@ -91,9 +91,14 @@ static size_t field_index(const struct kind *k, const char *name)
     return i;
 }
 
-/* spec's value of each field (NULL when absent) into vals, found in one
- * walk over spec rather than a hashed lookup per field; returns how many
- * members are no field (spec.generated aside). */
+/* A spec's value of each field (NULL when absent), found in one walk over
+ * the spec rather than a hashed lookup per field, and kept current while
+ * defaults go in; the rules read them from here. */
+struct spec_values {
+    const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
+    size_t unknown;             /* members that are no field (spec.generated aside) */
+};
+
 static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals)
 {
     const char *key;
@@ -143,17 +148,15 @@ static void record_op(struct strbuf *ops, const char *op, const char *name, cons
     strbuf_addch(ops, '}');
 }
 
-/* Fills defaults and canonical spellings into spec (changed in place);
- * each member set is recorded in ops unless ops is NULL. */
+/* Fills defaults and canonical spellings into spec (changed in place), its
+ * values into sv; each member set is recorded in ops unless ops is NULL. */
 static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
-                          const struct context *ctx, struct strbuf *ops)
+                          const struct context *ctx, struct strbuf *ops, struct spec_values *sv)
 {
-    const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
-
-    spec_values(k, spec, vals);
+    sv->unknown = spec_values(k, spec, sv->vals);
     for (size_t i = 0; i < nfields(k); i++) {
         const struct field *f = field_at(k, i);
-        const json_t *v = vals[i];
+        const json_t *v = sv->vals[i];
         json_t *nv;
 
         if (!v)
@@ -168,12 +171,15 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
         if (ops)
             record_op(ops, v ? "replace" : "add", f->name, nv);
         json_object_set_new_nocheck(spec, f->name, nv);     /* names are ASCII */
+        sv->vals[i] = nv;
     }
 }
 
-/* A shallow copy of obj with a defaulted copy of its spec; new reference.
- * The spec is created when absent and left alone when not an object. */
-static json_t *make_view(const struct kind *k, const json_t *obj, const struct context *ctx)
+/* A shallow copy of obj with a defaulted copy of its spec, its values in
+ * sv; new reference. The spec is created when absent and left alone when
+ * not an object. */
+static json_t *make_view(const struct kind *k, const json_t *obj, const struct context *ctx,
+                         struct spec_values *sv)
 {
     json_t *view = json_copy((json_t *)obj);
     json_t *spec = json_object_get(obj, "spec");
@@ -183,7 +189,7 @@ static json_t *make_view(const struct kind *k, const json_t *obj, const struct c
     if (!spec || json_is_object(spec)) {
         spec = spec ? json_copy(spec) : json_object();
         json_object_set_new(view, "spec", spec);
-        fill_defaults(k, view, spec, ctx, NULL);
+        fill_defaults(k, view, spec, ctx, NULL, sv);
     }
     return view;
 }
@@ -346,14 +352,13 @@ static void unknown_fields(const struct kind *k, const json_t *spec, struct fiel
     }
 }
 
-/* Field rules, unknown fields and cross-field rules on a view. */
-static void check_view(const struct kind *k, const json_t *view, const struct context *ctx,
-                       struct fielderr_list *errs, json_t *warnings)
+/* Field rules, unknown fields and cross-field rules on a view, whose
+ * spec's values fill_defaults() left in sv. */
+static void check_view(const struct kind *k, const json_t *view, const struct spec_values *sv,
+                       const struct context *ctx, struct fielderr_list *errs, json_t *warnings)
 {
     const json_t *spec = json_object_get(view, "spec");
-    const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
     json_t *tn;
-    size_t unknown;
 
     check_metadata(view, spec, ctx, errs);
     if (!json_is_object(spec)) {
@@ -362,10 +367,9 @@ static void check_view(const struct kind *k, const json_t *view, const struct co
         json_decref(tn);
         return;
     }
-    unknown = spec_values(k, spec, vals);
     for (size_t i = 0; i < nfields(k); i++)
-        check_field(field_at(k, i), vals[i], ctx, errs);
-    if (unknown)
+        check_field(field_at(k, i), sv->vals[i], ctx, errs);
+    if (sv->unknown)
         unknown_fields(k, spec, errs);
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)
@@ -403,10 +407,11 @@ static json_t *render_json(const struct kind *k, const json_t *view, const struc
 json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
                      struct fielderr_list *errs, json_t *warnings)
 {
-    json_t *view = make_view(k, obj, ctx), *children = NULL;
+    struct spec_values sv;
+    json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
     size_t before = errs->len;
 
-    check_view(k, view, ctx, errs, warnings);
+    check_view(k, view, &sv, ctx, errs, warnings);
     if (errs->len == before)
         children = render_json(k, view, ctx, errs);
     policy_check(view, children, ctx, errs);
@@ -428,14 +433,15 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *warnings = json_array();
     struct node *children = NULL;
+    struct spec_values sv;
 
     if (!spec) {
         spec = json_object();
         json_object_set_new(obj, "spec", spec);
     }
     if (json_is_object(spec)) {
-        fill_defaults(k, obj, spec, ctx, ops);
-        check_view(k, obj, ctx, &errs, warnings);
+        fill_defaults(k, obj, spec, ctx, ops, &sv);
+        check_view(k, obj, &sv, ctx, &errs, warnings);
         if (!errs.len)
             children = render_view(k, obj, ctx, &errs);
     }
@@ -480,13 +486,14 @@ int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *c
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
                     struct fielderr_list *errs, json_t *warnings)
 {
-    json_t *view = make_view(k, obj, ctx), *children = NULL;
+    struct spec_values sv;
+    json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
     const json_t *generated = json_object_get(json_object_get(obj, "spec"), "generated");
     size_t before = errs->len;
     struct node_pool pool;
     struct node *rendered = NULL;
 
-    check_view(k, view, ctx, errs, warnings);
+    check_view(k, view, &sv, ctx, errs, warnings);
     node_pool_begin(&pool);
     if (errs->len == before)
         rendered = render_view(k, view, ctx, errs);
