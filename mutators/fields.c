@@ -568,19 +568,19 @@ void fields_check_model_version(const char *path, const json_t *v, struct fielde
                      "must match '[A-Za-z0-9][A-Za-z0-9._-]{0,62}'");
 }
 
-int fields_pretrain_file(const char *url, int stem, char *buf, size_t len)
+/* fields_pretrain_file() of a parsed URL. */
+static int pretrain_file(const struct url *u, int stem, char *buf, size_t len)
 {
-    struct url u;
     const char *file;
     size_t flen;
     static const char ext[] = FIELDS_PRETRAIN_EXT;
 
-    if (fields_parse_url(url, &u) < 0 || u.path_len == 0)
+    if (u->path_len == 0)
         return -1;
-    file = u.path + u.path_len;
-    while (file > u.path && file[-1] != '/')
+    file = u->path + u->path_len;
+    while (file > u->path && file[-1] != '/')
         file--;
-    flen = (size_t)(u.path + u.path_len - file);
+    flen = (size_t)(u->path + u->path_len - file);
     if (flen <= sizeof(ext) - 1 || memcmp(file + flen - (sizeof(ext) - 1), ext, sizeof(ext) - 1))
         return -1;
     for (size_t i = 0; i < flen; i++)
@@ -593,6 +593,13 @@ int fields_pretrain_file(const char *url, int stem, char *buf, size_t len)
     memcpy(buf, file, flen);
     buf[flen] = '\0';
     return 0;
+}
+
+int fields_pretrain_file(const char *url, int stem, char *buf, size_t len)
+{
+    struct url u;
+
+    return fields_parse_url(url, &u) < 0 ? -1 : pretrain_file(&u, stem, buf, len);
 }
 
 void fields_check_pretrain_model(const char *path, const json_t *v, struct fielderr_list *errs)
@@ -608,7 +615,7 @@ void fields_check_pretrain_model(const char *path, const json_t *v, struct field
         return;
     if (!is_http(&u))
         fielderr_add(errs, FIELDERR_INVALID, path, v, "must be an http:// or https:// URL");
-    else if (u.fragment || fields_pretrain_file(json_string_value(v), 1, name, sizeof(name)) < 0)
+    else if (u.fragment || pretrain_file(&u, 1, name, sizeof(name)) < 0)
         fielderr_add(errs, FIELDERR_INVALID, path, v,
                      "must name a file NAME.pdparams (NAME of letters, digits, '.', '_', '-')");
 }
