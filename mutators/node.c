@@ -112,6 +112,7 @@ static const char *cat(const char *first, va_list ap)
         len += strlen(s);
     va_end(count);
     q = text = alloc(len + 1);
+    *q = '\0';                  /* no strings: stpcpy() never runs */
     for (s = first; s; s = va_arg(ap, const char *))
         q = stpcpy(q, s);
     return text;
