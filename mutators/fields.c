@@ -206,14 +206,9 @@ static const char *image_problem(const char *s, int *pinned)
         n = (size_t)(at - s);
         *pinned = 1;
     }
-    slash = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '/')
-            slash = s + i;
-    colon = NULL;
-    for (size_t i = slash ? (size_t)(slash - s) : 0; i < n; i++)
-        if (s[i] == ':')
-            colon = s + i;
+    slash = memrchr(s, '/', n);
+    p = slash ? slash : s;
+    colon = memrchr(p, ':', n - (size_t)(p - s));
     name_len = n;
     if (colon) {
         if (!tag_ok(colon + 1, n - (size_t)(colon - s) - 1))
