@@ -6,6 +6,7 @@
 #include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/kinds_table.h"
 
 static const struct field fields[] = {
     { .name = "partitions", .type = FIELD_INT, .flags = FIELD_DEFAULT | FIELD_MIN, .idefault = 1,
@@ -26,7 +27,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     struct owner owner;
     struct node *set;
 
-    kinds_owner(obj, &owner);
+    kinds_owner(&dataset_kind, obj, &owner);
     set = kinds_child(&owner, "batch.paddlepaddle.org/v1alpha1", "SampleSet", owner.name, NULL);
 
     (void)ctx;

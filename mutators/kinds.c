@@ -515,13 +515,11 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     json_decref(view);
 }
 
-void kinds_owner(const json_t *obj, struct owner *o)
+void kinds_owner(const struct kind *k, const json_t *obj, struct owner *o)
 {
-    const struct kind *k = kinds_of_object(obj);
-
     o->name = kinds_name(obj);
     o->namespace = kinds_spec_string(json_object_get(obj, "spec"), "namespace");
-    o->label = k ? k->owner_label : KINDS_GROUP "/owner";
+    o->label = k->owner_label;
 }
 
 struct node *kinds_child(const struct owner *o, const char *api_version, const char *kind,

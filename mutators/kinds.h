@@ -125,8 +125,8 @@ struct owner {
     const char *label;           /* the label key naming it: its kind's owner_label */
 };
 
-/* The owner data of obj (borrowed, defaulted). */
-void kinds_owner(const json_t *obj, struct owner *o);
+/* The owner data of obj (borrowed, defaulted), an object of kind k. */
+void kinds_owner(const struct kind *k, const json_t *obj, struct owner *o);
 
 /* A new child {apiVersion, kind, metadata{name, namespace, labels}} of o;
  * after is "Kind/name" of the child it waits for, or NULL. */

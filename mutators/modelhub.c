@@ -7,6 +7,7 @@
 #include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/kinds_table.h"
 
 /* Waits for the packed model ($3: the convert Job of a Training publishes
  * it), then uploads it to bucket $2 of endpoint $1 under key $4, typed so
@@ -49,7 +50,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     struct node *c;
 
     (void)errs;
-    kinds_owner(obj, &owner);
+    kinds_owner(&modelhub_kind, obj, &owner);
     c = children_container("upload", ctx->settings->uploader_image, sh,
                            children_args((const char *const[]){ kinds_spec_string(spec, "endpoint"),
                                                                 CHILDREN_MODEL_BUCKET, file, key, NULL }));

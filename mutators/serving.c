@@ -7,6 +7,7 @@
 #include "mutators/children.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/kinds_table.h"
 
 static json_t *default_port(const json_t *obj, const struct context *ctx)
 {
@@ -41,7 +42,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
 
     (void)ctx;
     (void)errs;
-    kinds_owner(obj, &owner);
+    kinds_owner(&serving_kind, obj, &owner);
     isvc = kinds_child(&owner, "serving.kserve.io/v1beta1", "InferenceService", owner.name, NULL);
     children_arg(args, "--model");
     children_argcat(args, "/mnt/models/", model, "/server", NULL);

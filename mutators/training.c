@@ -17,6 +17,7 @@
 #include "mutators/configchanges.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/kinds_table.h"
 #include "mutators/projects.h"
 #include "mutators/strbuf.h"
 
@@ -195,7 +196,7 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
     memset(t, 0, sizeof(*t));
     t->obj = obj;
     t->ctx = ctx;
-    kinds_owner(obj, &t->owner);
+    kinds_owner(&training_kind, obj, &t->owner);
     t->name = t->owner.name;
     t->p = projects_find(kinds_spec_string(spec, "project"));
     t->image = kinds_spec_string(spec, "image");

@@ -510,7 +510,7 @@ static void test_child_metadata(void **state)
 
     (void)state;
     kinds_mutate(kind_of(o), o, &builtin_ctx);
-    kinds_owner(o, &owner);
+    kinds_owner(kind_of(o), o, &owner);
     node_pool_begin(&pool);
     child = node_to_json(kinds_child(&owner, "batch/v1", "Job", "ppocr-export", "PaddleJob/ppocr"));
     assert_string_equal(json_string_value(json_object_get(child, "apiVersion")), "batch/v1");
