@@ -19,8 +19,8 @@ static const struct field fields[] = {
 
 /* Dataset -> SampleSet (SPEC §4.4): the data set cached by paddle-operator;
  * a PaddleJob mounts it through sampleSetRef. */
-static int expand(const json_t *obj, const struct context *ctx, struct node *children,
-                  struct fielderr_list *errs)
+static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+                  struct node *children, struct fielderr_list *errs)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *secret = kinds_spec_string(spec, "sourceSecret");
@@ -31,6 +31,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     set = kinds_child(&owner, "batch.paddlepaddle.org/v1alpha1", "SampleSet", owner.name, NULL);
 
     (void)ctx;
+    (void)found;
     (void)errs;
     node_set(set, "spec",
                         node_obj("partitions", node_int(kinds_spec_int(spec, "partitions")), "source",

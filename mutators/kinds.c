@@ -97,6 +97,7 @@ static size_t field_index(const struct kind *k, const char *name)
 struct spec_values {
     const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
     size_t unknown;             /* members that are no field (spec.generated aside) */
+    json_t *found;              /* what the kind's validate left for expand, or NULL */
 };
 
 static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals)
@@ -154,6 +155,7 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
                           const struct context *ctx, struct strbuf *ops, struct spec_values *sv)
 {
     sv->unknown = spec_values(k, spec, sv->vals);
+    sv->found = NULL;
     for (size_t i = 0; i < nfields(k); i++) {
         const struct field *f = field_at(k, i);
         const json_t *v = sv->vals[i];
@@ -184,6 +186,7 @@ static json_t *make_view(const struct kind *k, const json_t *obj, const struct c
     json_t *view = json_copy((json_t *)obj);
     json_t *spec = json_object_get(obj, "spec");
 
+    sv->found = NULL;
     if (!view)
         return NULL;
     if (!spec || json_is_object(spec)) {
@@ -353,8 +356,9 @@ static void unknown_fields(const struct kind *k, const json_t *spec, struct fiel
 }
 
 /* Field rules, unknown fields and cross-field rules on a view, whose
- * spec's values fill_defaults() left in sv. */
-static void check_view(const struct kind *k, const json_t *view, const struct spec_values *sv,
+ * spec's values fill_defaults() left in sv (and the rules leave
+ * sv->found, which the caller releases). */
+static void check_view(const struct kind *k, const json_t *view, struct spec_values *sv,
                        const struct context *ctx, struct fielderr_list *errs, json_t *warnings)
 {
     const json_t *spec = json_object_get(view, "spec");
@@ -373,32 +377,32 @@ static void check_view(const struct kind *k, const json_t *view, const struct sp
         unknown_fields(k, spec, errs);
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)
-        k->validate(view, ctx, errs, warnings);
+        k->validate(view, ctx, errs, warnings, &sv->found);
 }
 
 /* Renders the children of a view that passed check_view() into the node
  * pool in force; NULL when the expansion refuses it, with the reasons in
  * errs. */
-static struct node *render_view(const struct kind *k, const json_t *view, const struct context *ctx,
-                                struct fielderr_list *errs)
+static struct node *render_view(const struct kind *k, const json_t *view, const struct spec_values *sv,
+                                const struct context *ctx, struct fielderr_list *errs)
 {
     struct node *children = node_array();
 
-    if (k->expand && k->expand(view, ctx, children, errs) < 0)
+    if (k->expand && k->expand(view, ctx, sv->found, children, errs) < 0)
         return NULL;
     return children;
 }
 
 /* The children of a view as a new jansson array, or NULL as render_view(). */
-static json_t *render_json(const struct kind *k, const json_t *view, const struct context *ctx,
-                           struct fielderr_list *errs)
+static json_t *render_json(const struct kind *k, const json_t *view, const struct spec_values *sv,
+                           const struct context *ctx, struct fielderr_list *errs)
 {
     struct node_pool pool;
     struct node *children;
     json_t *v;
 
     node_pool_begin(&pool);
-    children = render_view(k, view, ctx, errs);
+    children = render_view(k, view, sv, ctx, errs);
     v = children ? node_to_json(children) : NULL;
     node_pool_end(&pool);
     return v;
@@ -413,12 +417,13 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
 
     check_view(k, view, &sv, ctx, errs, warnings);
     if (errs->len == before)
-        children = render_json(k, view, ctx, errs);
+        children = render_json(k, view, &sv, ctx, errs);
     policy_check(view, children, ctx, errs);
     if (errs->len > before) {
         json_decref(children);
         children = NULL;
     }
+    json_decref(sv.found);
     json_decref(view);
     return children;
 }
@@ -443,7 +448,8 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
         fill_defaults(k, obj, spec, ctx, ops, &sv);
         check_view(k, obj, &sv, ctx, &errs, warnings);
         if (!errs.len)
-            children = render_view(k, obj, ctx, &errs);
+            children = render_view(k, obj, &sv, ctx, &errs);
+        json_decref(sv.found);
     }
     fielderr_release(&errs);
     json_decref(warnings);
@@ -496,7 +502,7 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     check_view(k, view, &sv, ctx, errs, warnings);
     node_pool_begin(&pool);
     if (errs->len == before)
-        rendered = render_view(k, view, ctx, errs);
+        rendered = render_view(k, view, &sv, ctx, errs);
     if (rendered && policy_checks_children(ctx))
         children = node_to_json(rendered);
     policy_check(view, children, ctx, errs);
@@ -512,6 +518,7 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
                      "mutating webhook and may not be edited");
     node_pool_end(&pool);
     json_decref(children);
+    json_decref(sv.found);
     json_decref(view);
 }
 

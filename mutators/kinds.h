@@ -69,14 +69,17 @@ struct kind {
     const struct field *fields;
     size_t nfields;
     /* Cross-field rules, run after every field has the right type. obj is
-     * defaulted. warnings is an array of strings to append to. */
+     * defaulted. warnings is an array of strings to append to. What they
+     * parse that the expansion needs too they may leave in *found (a new
+     * reference; *found is NULL on entry), so it is parsed once. */
     void (*validate)(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
-                     json_t *warnings);
+                     json_t *warnings, json_t **found);
     /* Appends the children (new objects, in the node pool in force) to
-     * children, in creation order. obj is defaulted and valid. Returns 0,
-     * or -1 on a rule only the expansion can see, with errors in errs. */
-    int (*expand)(const json_t *obj, const struct context *ctx, struct node *children,
-                  struct fielderr_list *errs);
+     * children, in creation order. obj is defaulted and valid; found is
+     * what validate left of it (borrowed), or NULL. Returns 0, or -1 on a
+     * rule only the expansion can see, with errors in errs. */
+    int (*expand)(const json_t *obj, const struct context *ctx, const json_t *found,
+                  struct node *children, struct fielderr_list *errs);
 };
 
 /* The kind of group/version/kind, or NULL when it is not one of ours. */

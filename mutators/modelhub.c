@@ -37,8 +37,8 @@ static const struct field fields[] = {
 };
 
 /* ModelHub -> <name>-upload Job (SPEC §4.5). */
-static int expand(const json_t *obj, const struct context *ctx, struct node *children,
-                  struct fielderr_list *errs)
+static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+                  struct node *children, struct fielderr_list *errs)
 {
     static const char *const sh[] = { "sh", "-c", upload_script, "paddlex-upload", NULL };
     const json_t *spec = json_object_get(obj, "spec");
@@ -49,6 +49,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     struct owner owner;
     struct node *c;
 
+    (void)found;
     (void)errs;
     kinds_owner(&modelhub_kind, obj, &owner);
     c = children_container("upload", ctx->settings->uploader_image, sh,

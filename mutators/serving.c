@@ -29,8 +29,8 @@ static const struct field fields[] = {
  * KServe's storage initializer downloads STORAGE_URI (the .tar.gz the
  * ModelHub uploaded) and unpacks it into /mnt/models, giving
  * /mnt/models/<modelName>/server. */
-static int expand(const json_t *obj, const struct context *ctx, struct node *children,
-                  struct fielderr_list *errs)
+static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+                  struct node *children, struct fielderr_list *errs)
 {
     static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
     const json_t *spec = json_object_get(obj, "spec");
@@ -41,6 +41,7 @@ static int expand(const json_t *obj, const struct context *ctx, struct node *chi
     char port_text[24];
 
     (void)ctx;
+    (void)found;
     (void)errs;
     kinds_owner(&serving_kind, obj, &owner);
     isvc = kinds_child(&owner, "serving.kserve.io/v1beta1", "InferenceService", owner.name, NULL);

@@ -88,8 +88,9 @@ static const struct field fields[] = {
     { .name = "needConvert", .type = FIELD_BOOL, .fdefault = default_need_convert },
 };
 
+/* Leaves the configChanges entries in *found for the expansion. */
 static void validate(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
-                     json_t *warnings)
+                     json_t *warnings, json_t **found)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const json_t *workers = json_object_get(spec, "workerReplicas");
@@ -124,7 +125,7 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     if (json_is_string(changes)) {
         entries = configchanges_parse(json_string_value(changes), "spec.configChanges",
                                       project ? projects_find(project) : NULL, errs);
-        json_decref(entries);
+        *found = entries;
     }
     check_labels(spec, project ? projects_find(project) : NULL, errs);
 }
@@ -185,8 +186,10 @@ struct training {
     const char *config_stem;
 };
 
-static int training_load(const json_t *obj, const struct context *ctx, struct training *t,
-                         struct fielderr_list *errs)
+/* The expansion's view of obj; found is the configChanges entries
+ * validate() parsed, or NULL to parse them here. */
+static int training_load(const json_t *obj, const struct context *ctx, const json_t *found,
+                         struct training *t, struct fielderr_list *errs)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *changes = kinds_spec_string(spec, "configChanges"), *base, *dot;
@@ -217,8 +220,11 @@ static int training_load(const json_t *obj, const struct context *ctx, struct tr
                      projects_supported());
         return -1;
     }
-    t->overrides = changes ? configchanges_parse(changes, "spec.configChanges", t->p, errs)
-                           : json_array();
+    if (found)
+        t->overrides = json_incref((json_t *)found);
+    else
+        t->overrides = changes ? configchanges_parse(changes, "spec.configChanges", t->p, errs)
+                               : json_array();
     if (!t->overrides)
         return -1;
     if (t->pretrain) {
@@ -546,13 +552,13 @@ static struct node *convert_job(const struct training *t)
                                  NULL));
 }
 
-static int expand(const json_t *obj, const struct context *ctx, struct node *children,
-                  struct fielderr_list *errs)
+static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+                  struct node *children, struct fielderr_list *errs)
 {
     struct training t;
     int rc = -1;
 
-    if (training_load(obj, ctx, &t, errs) < 0)
+    if (training_load(obj, ctx, found, &t, errs) < 0)
         goto out;
     node_append(children, paddlejob(&t));
     if (t.visualdl)
