@@ -173,7 +173,6 @@ static const char find_checkpoint_script[] =
 
 /* The defaulted, valid spec the children are built from. */
 struct training {
-    const json_t *obj;               /* borrowed: the defaulted Training */
     struct owner owner;
     const struct context *ctx;
     const struct project *p;
@@ -197,7 +196,6 @@ static int training_load(const json_t *obj, const struct context *ctx, const jso
     size_t n;
 
     memset(t, 0, sizeof(*t));
-    t->obj = obj;
     t->ctx = ctx;
     kinds_owner(&training_kind, obj, &t->owner);
     t->name = t->owner.name;
