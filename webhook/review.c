@@ -131,7 +131,6 @@ static void admit(enum review_mode mode, const struct kind *k, json_t *object,
                   const struct context *ctx, struct verdict *v, struct review_result *out)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
-    json_t *copy;
 
     if (mode == REVIEW_MUTATE) {
         strbuf_grow(&v->patch, REVIEW_OUT_HINT);
@@ -161,7 +160,8 @@ static void admit(enum review_mode mode, const struct kind *k, json_t *object,
             strbuf_release(&ops);
         } else {
             /* no spec: it is added whole, children included */
-            copy = json_copy(object);
+            json_t *copy = json_copy(object);
+
             kinds_mutate(k, copy, ctx);
             patch_diff_append(object, copy, &v->patch, 0);
             json_decref(copy);
