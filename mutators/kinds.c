@@ -468,25 +468,25 @@ void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
     node_pool_end(&pool);
 }
 
-int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
-                      struct strbuf *generated, struct strbuf *ops)
+void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
+                        struct strbuf *ops)
 {
     struct node_pool pool;
     struct node *children;
     const json_t *old;
-    int rc = 0;
 
     if (!json_is_object(json_object_get(obj, "spec")))
-        return 0;
+        return;
     node_pool_begin(&pool);
     children = mutate(k, obj, ctx, ops);
     old = json_object_get(json_object_get(obj, "spec"), "generated");
     if (children && !(old && node_equal_json(children, old))) {
-        node_dump(generated, children);
-        rc = 1;
+        strbuf_addstr(ops, old ? ",{\"op\":\"replace\"" : ",{\"op\":\"add\"");
+        strbuf_addstr(ops, ",\"path\":\"/spec/generated\",\"value\":");
+        node_dump(ops, children);
+        strbuf_addch(ops, '}');
     }
     node_pool_end(&pool);
-    return rc;
 }
 
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,

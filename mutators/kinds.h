@@ -97,15 +97,15 @@ const struct kind *kinds_of_object(const json_t *obj);
 void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
 
 /* kinds_mutate() of an object whose spec is an object (else nothing is
- * done and 0 returned), except that spec.generated is left as it was:
- * when the object validates and its spec.generated differs from (or lacks)
- * the rendered children, they are appended to generated as JSON text and 1
- * is returned; otherwise 0. Every member set in spec is appended to ops as
- * a JSON Patch operation, each after a comma. The mutating webhook's path:
- * its patch is written without copying the object to diff it, and the
- * children go into it without becoming jansson values. */
-int kinds_mutate_text(const struct kind *k, json_t *obj, const struct context *ctx,
-                      struct strbuf *generated, struct strbuf *ops);
+ * done), written as JSON Patch operations onto ops, each after a comma:
+ * one per member of spec set (defaults, canonical spellings), then, when
+ * the object validates and its spec.generated differs from (or lacks) the
+ * rendered children, one that adds or replaces spec.generated, which obj
+ * itself keeps as it was. The mutating webhook's path: its patch is
+ * written without copying the object to diff it, and the children go into
+ * it as text, never as jansson values. */
+void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
+                        struct strbuf *ops);
 
 /* Judges obj (borrowed, unchanged) as the validating webhook does: field
  * rules on a defaulted view, cross-field rules, policy, and the tamper check

@@ -135,29 +135,13 @@ static void admit(enum review_mode mode, const struct kind *k, json_t *object,
     if (mode == REVIEW_MUTATE) {
         strbuf_grow(&v->patch, REVIEW_OUT_HINT);
         if (json_is_object(json_object_get(object, "spec"))) {
-            /* The children go into the patch as text (they are most of its
-             * bytes), as its first operation; the fields defaulted follow,
-             * as kinds_mutate_text() records them: they set other members
-             * of spec, so the order is free. object is ours to change. */
-            const json_t *old = json_object_get(json_object_get(object, "spec"), "generated");
-            struct strbuf ops = STRBUF_INIT;
-
-            strbuf_addstr(&v->patch, old ? "[{\"op\":\"replace\"" : "[{\"op\":\"add\"");
-            strbuf_addstr(&v->patch, ",\"path\":\"/spec/generated\",\"value\":");
-            if (kinds_mutate_text(k, object, ctx, &v->patch, &ops))
-                strbuf_addch(&v->patch, '}');
-            else
-                v->patch.len = 0;
-            if (ops.len) {
-                /* each op starts with a comma; the first makes way for
-                 * the '[' when the children were left out */
-                if (!v->patch.len)
-                    ops.buf[0] = '[';
-                strbuf_add(&v->patch, ops.buf, ops.len);
-            }
-            if (v->patch.len)
+            /* the operations as the mutation makes them (object is ours
+             * to change), each after a comma: the first makes way for '[' */
+            kinds_mutate_patch(k, object, ctx, &v->patch);
+            if (v->patch.len) {
+                v->patch.buf[0] = '[';
                 strbuf_addch(&v->patch, ']');
-            strbuf_release(&ops);
+            }
         } else {
             /* no spec: it is added whole, children included */
             json_t *copy = json_copy(object);
