@@ -19,7 +19,7 @@
 #endif
 #endif
 
-/* A Training's children take ~40 KiB; under AddressSanitizer every
+/* A Training's children fit in one chunk; under AddressSanitizer every
  * allocation gets a chunk of its own, so overruns are caught. */
 #ifdef NODE_SANITIZED
 #define NODE_CHUNK 0
