@@ -1,0 +1,309 @@
+/*
+ * seal.c - HMAC-SHA256 over an admitted spec (see seal.h).
+ */
+#include "certs/seal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "mutators/jsondump.h"
+#include "mutators/strbuf.h"
+
+#define SEAL_LABEL "paddlex-webhook admission seal v1\n"
+
+static const char hex[] = "0123456789abcdef";
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* The digest states of key k after its inner and outer pads. */
+static int pads(struct seal_keys *keys, size_t k)
+{
+    unsigned char ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    int ok;
+
+    memset(ipad, 0x36, sizeof(ipad));
+    memset(opad, 0x5c, sizeof(opad));
+    for (size_t i = 0; i < sizeof(keys->key[k]); i++) {
+        ipad[i] ^= keys->key[k][i];
+        opad[i] ^= keys->key[k][i];
+    }
+    keys->ipad[k] = EVP_MD_CTX_new();
+    keys->opad[k] = EVP_MD_CTX_new();
+    ok = sha256 && keys->ipad[k] && keys->opad[k] && EVP_DigestInit_ex(keys->ipad[k], sha256, NULL) &&
+         EVP_DigestUpdate(keys->ipad[k], ipad, sizeof(ipad)) && EVP_DigestInit_ex(keys->opad[k], sha256, NULL) &&
+         EVP_DigestUpdate(keys->opad[k], opad, sizeof(opad));
+    EVP_MD_free(sha256);
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    OPENSSL_cleanse(opad, sizeof(opad));
+    if (!ok) {
+        EVP_MD_CTX_free(keys->ipad[k]);
+        EVP_MD_CTX_free(keys->opad[k]);
+        keys->ipad[k] = keys->opad[k] = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void seal_keys_release(struct seal_keys *keys)
+{
+    for (size_t k = 0; k < keys->n; k++) {
+        EVP_MD_CTX_free(keys->ipad[k]);
+        EVP_MD_CTX_free(keys->opad[k]);
+    }
+    OPENSSL_cleanse(keys, sizeof(*keys));
+    keys->n = 0;
+}
+
+int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size_t errlen)
+{
+    unsigned char *buf = NULL, digest[SHA256_DIGEST_LENGTH];
+    struct stat st;
+    ssize_t got;
+    size_t len = 0;
+    int fd, rc = -1;
+    EVP_MD_CTX *md = NULL;
+
+    if (keys->n >= SEAL_MAX_KEYS) {
+        snprintf(err, errlen, "%s: at most %d seal keys", path, SEAL_MAX_KEYS);
+        return -1;
+    }
+    /* never blocks on a FIFO or a device: only a regular file is read */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        goto out;
+    }
+    buf = malloc(SEAL_MAX_KEY_FILE + 1);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    while ((got = read(fd, buf + len, SEAL_MAX_KEY_FILE + 1 - len)) > 0 && len <= SEAL_MAX_KEY_FILE)
+        len += (size_t)got;
+    if (got < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (len > SEAL_MAX_KEY_FILE) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path, SEAL_MAX_KEY_FILE);
+        goto out;
+    }
+    if (len < 16) {
+        snprintf(err, errlen, "%s: a seal key needs at least 16 bytes of secret", path);
+        goto out;
+    }
+    md = EVP_MD_CTX_new();
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+        !EVP_DigestUpdate(md, SEAL_LABEL, sizeof(SEAL_LABEL) - 1) || !EVP_DigestUpdate(md, buf, len) ||
+        !EVP_DigestFinal_ex(md, keys->key[keys->n], NULL)) {
+        snprintf(err, errlen, "%s: cannot derive the seal key", path);
+        goto out;
+    }
+    SHA256(keys->key[keys->n], sizeof(keys->key[0]), digest);
+    to_hex(digest, 4, keys->id[keys->n]);
+    if (pads(keys, keys->n) < 0) {
+        snprintf(err, errlen, "%s: cannot derive the seal key", path);
+        goto out;
+    }
+    keys->n++;
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    if (buf)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+#define SEAL_SORT_STACK 64       /* members of an object sorted without malloc */
+
+struct member {
+    const char *key;
+    const json_t *value;        /* NULL: the text given for spec.generated */
+};
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
+}
+
+static int canon(struct strbuf *sb, const json_t *v, const struct strbuf *gen);
+
+/* Appends the members of object v in key order; at the top of the spec
+ * (gen not NULL), without its seal, and spec.generated as gen's text when
+ * gen->len (the caller's canonical text of it). Returns 0, or -1. */
+static int canon_object(struct strbuf *sb, const json_t *v, const struct strbuf *gen)
+{
+    struct member stack[SEAL_SORT_STACK], *m;
+    size_t n = json_object_size(v) + 1, k = 0;
+    const char *key;
+    json_t *value;
+    int rc = 0;
+
+    m = n <= SEAL_SORT_STACK ? stack : malloc(n * sizeof(*m));
+    if (!m)
+        return -1;
+    json_object_foreach((json_t *)v, key, value) {
+        if (gen && (!strcmp(key, "seal") || (gen->len && !strcmp(key, "generated"))))
+            continue;
+        m[k++] = (struct member){ key, value };
+    }
+    if (gen && gen->len)
+        m[k++] = (struct member){ "generated", NULL };
+    qsort(m, k, sizeof(*m), by_key);
+    strbuf_addch(sb, '{');
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        if (i)
+            strbuf_addch(sb, ',');
+        jsondump_string(sb, m[i].key, strlen(m[i].key));
+        strbuf_addch(sb, ':');
+        if (m[i].value)
+            rc = canon(sb, m[i].value, NULL);
+        else
+            strbuf_add(sb, gen->buf, gen->len);
+    }
+    strbuf_addch(sb, '}');
+    if (m != stack)
+        free(m);
+    return rc;
+}
+
+/* Appends v as canonical JSON: sorted keys, no white space, strings and
+ * numbers as jsondump (and node_dump) write them, a function of the value
+ * alone. Returns 0, or -1 when memory ran out. */
+static int canon(struct strbuf *sb, const json_t *v, const struct strbuf *gen)
+{
+    char num[JSONDUMP_NUMBER_SIZE];
+    int rc = 0;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return canon_object(sb, v, gen);
+    case JSON_ARRAY:
+        strbuf_addch(sb, '[');
+        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+            if (i)
+                strbuf_addch(sb, ',');
+            rc = canon(sb, json_array_get(v, i), NULL);
+        }
+        strbuf_addch(sb, ']');
+        return rc;
+    case JSON_STRING:
+        jsondump_string(sb, json_string_value(v), json_string_length(v));
+        return 0;
+    case JSON_INTEGER:
+    case JSON_REAL:
+        strbuf_add(sb, num, jsondump_number(num, v));
+        return 0;
+    default:
+        strbuf_addstr(sb, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
+        return 0;
+    }
+}
+
+/* The canonical text {"kind":...,"name":...,"spec":...} of kind, name
+ * and spec without its seal, spec.generated being gen's text when gen is
+ * not empty: a new string (free()), or NULL. */
+static char *canonical(const char *kind, const char *name, const json_t *spec, const struct strbuf *gen)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_grow(&sb, 4096 + gen->len);
+    strbuf_addstr(&sb, "{\"kind\":");
+    jsondump_string(&sb, kind ? kind : "", kind ? strlen(kind) : 0);
+    strbuf_addstr(&sb, ",\"name\":");
+    jsondump_string(&sb, name ? name : "", name ? strlen(name) : 0);
+    strbuf_addstr(&sb, ",\"spec\":");
+    if (canon_object(&sb, spec, gen) < 0) {
+        strbuf_release(&sb);
+        return NULL;
+    }
+    strbuf_addch(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+/* The mac of text under key k into out (65 bytes): HMAC-SHA256 (RFC 2104)
+ * from the digest states after the padded key, computed once per key at
+ * load (OpenSSL's one-shot HMAC() fetches the algorithm on every call:
+ * ~240 k instructions, a /mutate's worth). */
+static int mac(const struct seal_keys *keys, size_t k, const char *text, char *out)
+{
+    unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok;
+
+    ok = c && EVP_MD_CTX_copy_ex(c, keys->ipad[k]) && EVP_DigestUpdate(c, text, strlen(text)) &&
+         EVP_DigestFinal_ex(c, inner, NULL) && EVP_MD_CTX_copy_ex(c, keys->opad[k]) &&
+         EVP_DigestUpdate(c, inner, sizeof(inner)) && EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return -1;
+    to_hex(md, sizeof(md), out);
+    return 0;
+}
+
+int seal_sign(const void *k, const char *kind, const char *name, const json_t *spec,
+              const char *generated, size_t len, char *out)
+{
+    const struct seal_keys *keys = k;
+    struct strbuf gen = { (char *)generated, generated ? len : 0, 0 };
+    char *text;
+    int rc = -1;
+
+    if (!keys || keys->n == 0 || !json_is_object(spec))
+        return -1;
+    text = canonical(kind, name, spec, &gen);
+    if (!text)
+        return -1;
+    memcpy(out, "v1:", 3);
+    memcpy(out + 3, keys->id[0], 8);
+    out[11] = ':';
+    rc = mac(keys, 0, text, out + 12);
+    free(text);
+    return rc;
+}
+
+int seal_verify(const void *ks, const char *kind, const char *name, const json_t *spec,
+                const char *seal)
+{
+    const struct seal_keys *keys = ks;
+    const struct strbuf none = STRBUF_INIT;
+    char want[65], *text;
+    size_t k;
+    int ok = 0;
+
+    if (!keys || !seal || !json_is_object(spec) || strlen(seal) != SEAL_TEXT_LEN ||
+        memcmp(seal, "v1:", 3) != 0 || seal[11] != ':')
+        return 0;
+    for (k = 0; k < keys->n && memcmp(keys->id[k], seal + 3, 8) != 0; k++)
+        ;
+    if (k == keys->n)
+        return 0;
+    text = canonical(kind, name, spec, &none);
+    if (text && mac(keys, k, text, want) == 0)
+        ok = CRYPTO_memcmp(want, seal + 12, 64) == 0;
+    free(text);
+    return ok;
+}

@@ -1,0 +1,67 @@
+/*
+ * seal.h - the admission seal: proof that this webhook admitted a spec.
+ *
+ * The mutating webhook writes spec.seal, an HMAC-SHA256 over the object's
+ * kind, name and spec (spec.generated included, spec.seal itself left out)
+ * in a canonical form. Whoever holds a key can tell later, without asking
+ * the policy in force now, that a spec and its children are what this
+ * webhook admitted: the sync hook materialises a sealed spec.generated
+ * as it is (a policy edit or an upgrade changes nothing that exists), and
+ * the validating replica accepts a sealed spec.generated that its own,
+ * possibly newer, policy would have rendered differently (no denial from
+ * skew). Nothing else can make a seal: an object created where the webhook
+ * does not run (kube-system, its own namespace) or while it was down has
+ * none, and is judged afresh.
+ *
+ * Text: "v1:<key id>:<mac>", the key id the first 8 hex digits of
+ * SHA-256(key), the mac 64 hex digits. Canonical form: the JSON text of
+ * {"kind", "name", "spec"} with sorted keys and no white space, as jansson
+ * writes it; the apiserver's own re-serialisation (key order, escaping)
+ * does not matter, since both sides parse and write it again.
+ */
+#ifndef SEAL_H
+#define SEAL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define SEAL_MAX_KEYS 4             /* one signs; the others still verify */
+#define SEAL_MAX_KEY_FILE 65536     /* bytes read of a key file */
+#define SEAL_TEXT_LEN (3 + 8 + 1 + 64)
+
+/* Keys: the first signs, every one verifies (key rotation). Immutable
+ * once loaded; shared between threads. */
+struct seal_keys {
+    unsigned char key[SEAL_MAX_KEYS][32];
+    char id[SEAL_MAX_KEYS][9];
+    EVP_MD_CTX *ipad[SEAL_MAX_KEYS], *opad[SEAL_MAX_KEYS];  /* HMAC states after the pads */
+    size_t n;
+};
+
+/* Adds the key derived from the bytes of the regular file at path (any
+ * secret: a random key file, or a private key in PEM): SHA-256 over a
+ * fixed label and the bytes. Returns 0, or -1 with the reason in err. */
+int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size_t errlen);
+
+/* Frees the keys' digest states and wipes the keys. */
+void seal_keys_release(struct seal_keys *keys);
+
+/* The seal of an object of kind and name with spec (borrowed; its member
+ * "seal" is left out) under the first key of keys (a struct seal_keys:
+ * void, to serve as struct sealer's sign in mutators/kinds.h), into out
+ * (SEAL_TEXT_LEN + 1 bytes). When generated is not NULL, its len bytes
+ * are the canonical JSON text (node_sort + node_dump) of the
+ * spec.generated to seal, in place of spec's own: the mutating webhook
+ * hashes the very text its patch carries. Returns 0, or -1 when there is
+ * no key or memory ran out. */
+int seal_sign(const void *keys, const char *kind, const char *name, const json_t *spec,
+              const char *generated, size_t len, char *out);
+
+/* 1 when seal (a string, may be NULL) is the seal of kind, name and spec
+ * under one of the keys, else 0. Compared in constant time. */
+int seal_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
+                const char *seal);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * Unit tests of certs/seal.c: the admission seal.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "certs/seal.h"
+
+static char dir[] = "/tmp/paddlex-seal-XXXXXX";
+
+static const char *write_key(const char *name, const char *bytes)
+{
+    static char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(bytes, f);
+    fclose(f);
+    return path;
+}
+
+static void load(struct seal_keys *keys, const char *name, const char *bytes)
+{
+    char err[256];
+
+    if (seal_keys_add_file(keys, write_key(name, bytes), err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+}
+
+static json_t *spec(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+
+    assert_non_null(v);
+    return v;
+}
+
+#define SPEC_A "{\"image\": \"r/x:1\", \"workerReplicas\": 2, \"generated\": [{\"kind\": \"Job\", \"a\": [1, \"\\u00e9\"]}]}"
+/* the same spec as another serialiser writes it: other key order, escapes */
+#define SPEC_A2 "{\"generated\": [{\"a\": [1, \"\\u00E9\"], \"kind\": \"Job\"}], \"workerReplicas\": 2, \"image\": \"r/x:1\"}"
+
+static void test_round_trip(void **state)
+{
+    struct seal_keys keys = { .n = 0 };
+    json_t *a = spec(SPEC_A), *a2 = spec(SPEC_A2);
+    char seal[SEAL_TEXT_LEN + 1];
+
+    (void)state;
+    load(&keys, "k1", "0123456789abcdef0123456789abcdef");
+    assert_int_equal(seal_sign(&keys, "Training", "t", a, seal), 0);
+    assert_int_equal(strlen(seal), SEAL_TEXT_LEN);
+    assert_memory_equal(seal, "v1:", 3);
+    assert_true(seal_verify(&keys, "Training", "t", a, seal));
+    /* key order and escaping are the apiserver's business */
+    assert_true(seal_verify(&keys, "Training", "t", a2, seal));
+    /* the seal member itself is not sealed */
+    json_object_set_new(a2, "seal", json_string(seal));
+    assert_true(seal_verify(&keys, "Training", "t", a2, seal));
+    /* another kind or name, a changed value, a forged text */
+    assert_false(seal_verify(&keys, "Serving", "t", a, seal));
+    assert_false(seal_verify(&keys, "Training", "u", a, seal));
+    json_object_set_new(a, "workerReplicas", json_integer(3));
+    assert_false(seal_verify(&keys, "Training", "t", a, seal));
+    assert_false(seal_verify(&keys, "Training", "t", a2, "v1:00000000:"));
+    assert_false(seal_verify(&keys, "Training", "t", a2, NULL));
+    seal[SEAL_TEXT_LEN - 1] ^= 1;
+    assert_false(seal_verify(&keys, "Training", "t", a2, seal));
+    json_decref(a);
+    json_decref(a2);
+}
+
+static void test_keys(void **state)
+{
+    struct seal_keys old = { .n = 0 }, rotated = { .n = 0 }, other = { .n = 0 };
+    json_t *a = spec(SPEC_A);
+    char seal[SEAL_TEXT_LEN + 1], err[256];
+
+    (void)state;
+    load(&old, "old", "old secret, 32 bytes long......");
+    assert_int_equal(seal_sign(&old, "Training", "t", a, seal), 0);
+    /* a new key signs, the previous one still verifies */
+    load(&rotated, "new", "new secret, 32 bytes long......");
+    load(&rotated, "old", "old secret, 32 bytes long......");
+    assert_true(seal_verify(&rotated, "Training", "t", a, seal));
+    load(&other, "other", "another secret of enough length");
+    assert_false(seal_verify(&other, "Training", "t", a, seal));
+    /* no key: nothing signs, nothing verifies */
+    other.n = 0;
+    assert_int_equal(seal_sign(&other, "Training", "t", a, seal), -1);
+    assert_false(seal_verify(NULL, "Training", "t", a, seal));
+    /* too short, missing, not a regular file (a FIFO would block) */
+    assert_int_equal(seal_keys_add_file(&other, write_key("short", "tiny"), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at least 16 bytes"));
+    assert_int_equal(seal_keys_add_file(&other, "/nonexistent/key", err, sizeof(err)), -1);
+    snprintf(err, sizeof(err), "%s/fifo", dir);
+    assert_int_equal(mkfifo(err, 0600), 0);
+    {
+        char path[256];
+
+        snprintf(path, sizeof(path), "%s", err);
+        assert_int_equal(seal_keys_add_file(&other, path, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "not a regular file"));
+        unlink(path);
+    }
+    assert_int_equal(other.n, 0);
+    json_decref(a);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_keys),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
