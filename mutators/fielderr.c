@@ -50,6 +50,7 @@ static void vadd(struct fielderr_list *l, enum fielderr_type type, int policy, c
     e->value = value ? json_incref((json_t *)value) : NULL;
     e->detail = NULL;
     e->policy = policy;
+    e->also = NULL;
     if (fmt && vasprintf(&e->detail, fmt, ap) < 0)
         abort();
     if (!e->path)
@@ -76,13 +77,37 @@ void fielderr_add_policy(struct fielderr_list *l, const char *path, const json_t
     va_end(ap);
 }
 
+void fielderr_also(struct fielderr_list *l, size_t from, const char *path)
+{
+    for (size_t i = from; i < l->len; i++)
+        l->v[i].also = path;
+}
+
+static void drop(struct fielderr *e)
+{
+    free(e->path);
+    free(e->detail);
+    json_decref(e->value);
+}
+
+void fielderr_filter(struct fielderr_list *l, size_t from,
+                     int (*keep)(const struct fielderr *e, void *arg), void *arg)
+{
+    size_t n = from;
+
+    for (size_t i = from; i < l->len; i++) {
+        if (keep(&l->v[i], arg))
+            l->v[n++] = l->v[i];
+        else
+            drop(&l->v[i]);
+    }
+    l->len = n;
+}
+
 void fielderr_release(struct fielderr_list *l)
 {
-    for (size_t i = 0; i < l->len; i++) {
-        free(l->v[i].path);
-        free(l->v[i].detail);
-        json_decref(l->v[i].value);
-    }
+    for (size_t i = 0; i < l->len; i++)
+        drop(&l->v[i]);
     free(l->v);
     l->v = NULL;
     l->len = l->cap = 0;

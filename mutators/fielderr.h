@@ -29,6 +29,7 @@ struct fielderr {
     json_t *value;          /* the bad value (own reference), or NULL */
     char *detail;           /* may be NULL */
     int policy;             /* 1 when a policy rule, not the schema, refused it */
+    const char *also;       /* a second field the rule read (static), or NULL */
 };
 
 struct fielderr_list {
@@ -47,6 +48,16 @@ void fielderr_add(struct fielderr_list *l, enum fielderr_type type, const char *
 /* Same, marked as a policy denial (403 Forbidden when it is the only kind). */
 void fielderr_add_policy(struct fielderr_list *l, const char *path, const json_t *value,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Records that entries from index `from` on also read the field at path
+ * (a static string, e.g. "spec.psReplicas"), so that an UPDATE judges
+ * them again when either field changed. */
+void fielderr_also(struct fielderr_list *l, size_t from, const char *path);
+
+/* Drops the entries from index `from` on for which keep() returns 0,
+ * keeping the order of the others. */
+void fielderr_filter(struct fielderr_list *l, size_t from,
+                     int (*keep)(const struct fielderr *e, void *arg), void *arg);
 
 /* Frees every entry; the list can be reused. */
 void fielderr_release(struct fielderr_list *l);

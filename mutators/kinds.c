@@ -100,6 +100,12 @@ struct spec_values {
     json_t *found;              /* what the kind's validate left for expand, or NULL */
 };
 
+/* 1 for the spec members the webhook writes, not the user. */
+static int system_member(const char *key)
+{
+    return !strcmp(key, "generated") || !strcmp(key, "seal");
+}
+
 static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals)
 {
     const char *key;
@@ -113,7 +119,7 @@ static size_t spec_values(const struct kind *k, const json_t *spec, const json_t
         i = field_index(k, key);
         if (i < nfields(k))
             vals[i] = v;
-        else if (strcmp(key, "generated") != 0)
+        else if (!system_member(key))
             unknown++;
     }
     return unknown;
@@ -346,7 +352,7 @@ static void unknown_fields(const struct kind *k, const json_t *spec, struct fiel
     json_object_foreach((json_t *)spec, key, v) {
         char path[PATH_MAX_LEN];
 
-        if (field_index(k, key) < nfields(k) || !strcmp(key, "generated"))
+        if (field_index(k, key) < nfields(k) || system_member(key))
             continue;
         int n = (int)fields_utf8_clip(key, 100);
 
@@ -378,6 +384,67 @@ static void check_view(const struct kind *k, const json_t *view, struct spec_val
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)
         k->validate(view, ctx, errs, warnings, &sv->found);
+}
+
+/* The member an error path names, "spec.<field>..." or
+ * "metadata.<field>...", of obj into *v (NULL when absent); 0 for a path
+ * that names none, or names spec.generated (tampering is always judged). */
+static int member_at(const json_t *obj, const char *path, const json_t **v)
+{
+    const char *dot = strchr(path, '.'), *end;
+    char top[16], field[PATH_MAX_LEN];
+
+    if (!dot || (size_t)(dot - path) >= sizeof(top))
+        return 0;
+    memcpy(top, path, (size_t)(dot - path));
+    top[dot - path] = '\0';
+    if (strcmp(top, "spec") != 0 && strcmp(top, "metadata") != 0)
+        return 0;
+    end = dot + 1 + strcspn(dot + 1, ".[");
+    if ((size_t)(end - dot - 1) >= sizeof(field))
+        return 0;
+    memcpy(field, dot + 1, (size_t)(end - dot - 1));
+    field[end - dot - 1] = '\0';
+    if (!strcmp(top, "spec") && system_member(field))
+        return 0;
+    *v = json_object_get(json_object_get(obj, top), field);
+    return 1;
+}
+
+/* 1 when obj and old hold the same value (or both none) at path. */
+static int same_at(const json_t *obj, const json_t *old, const char *path)
+{
+    const json_t *a, *b;
+
+    if (!member_at(obj, path, &a) || !member_at(old, path, &b))
+        return 0;
+    return a == b || (a && b && json_equal((json_t *)a, (json_t *)b));
+}
+
+struct ratchet {
+    const json_t *obj, *old;
+};
+
+/* Keeps an error to judge: one whose field (or the second field its
+ * rule read) has a value the old object did not have. */
+static int changed(const struct fielderr *e, void *arg)
+{
+    const struct ratchet *r = arg;
+
+    return !same_at(r->obj, r->old, e->path) || (e->also && !same_at(r->obj, r->old, e->also));
+}
+
+/* Ratchets errs from index `from` on, as the apiserver does on UPDATE
+ * (apiextensions-apiserver pkg/apiserver/validation/ratcheting.go): a
+ * value unchanged since ctx->old is not failed again by a rule or limit
+ * that tightened since; a changed one is judged in full. */
+static void ratchet(const json_t *view, const struct context *ctx, struct fielderr_list *errs,
+                    size_t from)
+{
+    struct ratchet r = { view, ctx->old };
+
+    if (ctx->old && errs->len > from)
+        fielderr_filter(errs, from, changed, &r);
 }
 
 /* Renders the children of a view that passed check_view() into the node
@@ -447,6 +514,7 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
     if (json_is_object(spec)) {
         fill_defaults(k, obj, spec, ctx, ops, &sv);
         check_view(k, obj, &sv, ctx, &errs, warnings);
+        ratchet(obj, ctx, &errs, 0);
         if (!errs.len)
             children = render_view(k, obj, &sv, ctx, &errs);
         json_decref(sv.found);
@@ -463,29 +531,106 @@ void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
 
     node_pool_begin(&pool);
     children = mutate(k, obj, ctx, NULL);
-    if (children)
-        json_object_set_new(json_object_get(obj, "spec"), "generated", node_to_json(children));
+    if (children) {
+        json_t *spec = json_object_get(obj, "spec");
+        char seal[KINDS_SEAL_MAX];
+
+        json_object_set_new(spec, "generated", node_to_json(children));
+        if (ctx->sealer && ctx->sealer->sign(ctx->sealer->keys, k->name, kinds_name(obj), spec, NULL, 0,
+                                             seal) == 0)
+            json_object_set_new(spec, "seal", json_string(seal));
+    }
     node_pool_end(&pool);
+}
+
+int kinds_sealed(const struct kind *k, const json_t *obj, const struct context *ctx)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *seal = json_string_value(json_object_get(spec, "seal"));
+
+    return ctx->sealer && seal && json_is_array(json_object_get(spec, "generated")) &&
+           ctx->sealer->verify(ctx->sealer->keys, k->name, kinds_name(obj), spec, seal);
+}
+
+/* 1 when specs a and b hold the same members, the webhook's own aside. */
+static int same_but_system(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+    size_t na = 0, nb = 0;
+
+    json_object_foreach((json_t *)a, key, v) {
+        const json_t *w = json_object_get(b, key);
+
+        if (system_member(key))
+            continue;
+        if (!w || !json_equal(v, (json_t *)w))
+            return 0;
+        na++;
+    }
+    json_object_foreach((json_t *)b, key, v)
+        nb += !system_member(key);
+    return na == nb;
+}
+
+/* Appends an operation that sets spec.<name> to v (text of a JSON value
+ * when text, else v) unless spec already holds it. */
+static void set_member_op(struct strbuf *ops, const json_t *spec, const char *name, const json_t *v)
+{
+    const json_t *cur = json_object_get(spec, name);
+
+    if (cur && json_equal((json_t *)cur, (json_t *)v))
+        return;
+    record_op(ops, cur ? "replace" : "add", name, v);
 }
 
 void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
                         struct strbuf *ops)
 {
+    json_t *spec = json_object_get(obj, "spec");
+    const json_t *prev = json_object_get(ctx->old, "spec"), *old;
+    struct strbuf own = STRBUF_INIT, *text = &own;
     struct node_pool pool;
     struct node *children;
-    const json_t *old;
+    size_t start = 0, end = 0;         /* of the children's text in *text */
+    char seal[KINDS_SEAL_MAX];
 
-    if (!json_is_object(json_object_get(obj, "spec")))
+    if (!json_is_object(spec))
         return;
     node_pool_begin(&pool);
     children = mutate(k, obj, ctx, ops);
-    old = json_object_get(json_object_get(obj, "spec"), "generated");
-    if (children && !(old && node_equal_json(children, old))) {
+    if (!children)
+        goto out;
+    if (prev && same_but_system(spec, prev) && kinds_sealed(k, ctx->old, ctx)) {
+        /* the spec the owner wrote is unchanged: what was admitted stays */
+        set_member_op(ops, spec, "generated", json_object_get(prev, "generated"));
+        set_member_op(ops, spec, "seal", json_object_get(prev, "seal"));
+        goto out;
+    }
+    /* canonical key order: the text the seal covers is the patch's own */
+    node_sort(children);
+    old = json_object_get(spec, "generated");
+    if (!(old && node_equal_json(children, old))) {
         strbuf_addstr(ops, old ? ",{\"op\":\"replace\"" : ",{\"op\":\"add\"");
         strbuf_addstr(ops, ",\"path\":\"/spec/generated\",\"value\":");
+        start = ops->len;
         node_dump(ops, children);
+        end = ops->len;
         strbuf_addch(ops, '}');
+        text = ops;
+    } else if (ctx->sealer) {
+        node_dump(&own, children);
+        end = own.len;
     }
+    if (ctx->sealer && ctx->sealer->sign(ctx->sealer->keys, k->name, kinds_name(obj), spec,
+                                         text->buf + start, end - start, seal) == 0) {
+        json_t *v = json_string(seal);
+
+        set_member_op(ops, spec, "seal", v);
+        json_decref(v);
+    }
+out:
+    strbuf_release(&own);
     node_pool_end(&pool);
 }
 
@@ -499,13 +644,19 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     struct node_pool pool;
     struct node *rendered = NULL;
 
+    int sealed = kinds_sealed(k, obj, ctx);
+
     check_view(k, view, &sv, ctx, errs, warnings);
+    ratchet(view, ctx, errs, before);
     node_pool_begin(&pool);
-    if (errs->len == before)
+    /* a sealed spec.generated was rendered from this very spec by a
+     * mutating replica, with defaults its policy had checked at load */
+    if (errs->len == before && !sealed)
         rendered = render_view(k, view, &sv, ctx, errs);
     if (rendered && policy_checks_children(ctx))
         children = node_to_json(rendered);
     policy_check(view, children, ctx, errs);
+    ratchet(view, ctx, errs, before);
     if (!rendered)
         ;
     else if (!generated)

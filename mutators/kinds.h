@@ -21,6 +21,20 @@
 #define KINDS_VERSION "v1alpha1"
 #define KINDS_API_VERSION KINDS_GROUP "/" KINDS_VERSION
 
+/* The admission seal (certs/seal.c behind two calls, so that this layer
+ * knows only json_t): sign() writes the seal of kind, name and spec into
+ * out (KINDS_SEAL_MAX bytes), spec.generated being the canonical text
+ * generated (len bytes) when it is not NULL, and returns 0, or -1;
+ * verify() returns 1 when seal is the seal of kind, name and spec. */
+#define KINDS_SEAL_MAX 96
+struct sealer {
+    const void *keys;
+    int (*sign)(const void *keys, const char *kind, const char *name, const json_t *spec,
+                const char *generated, size_t len, char *out);
+    int (*verify)(const void *keys, const char *kind, const char *name, const json_t *spec,
+                  const char *seal);
+};
+
 /* What the object is judged against, besides itself. */
 struct context {
     const char *namespace;           /* request.namespace; NULL when unknown (offline) */
@@ -28,6 +42,10 @@ struct context {
     const json_t *groups;            /* request.userInfo.groups (borrowed) or NULL */
     const struct settings *settings; /* never NULL */
     int exempt;                      /* user or group exempt from policy */
+    const json_t *old;               /* an UPDATE's oldObject (borrowed), or NULL: an
+                                      * error on a field whose value it shares is
+                                      * not raised again (ratcheting) */
+    const struct sealer *sealer;     /* NULL: no seal is written nor trusted */
 };
 
 enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL };
@@ -99,17 +117,23 @@ void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
 /* kinds_mutate() of an object whose spec is an object (else nothing is
  * done), written as JSON Patch operations onto ops, each after a comma:
  * one per member of spec set (defaults, canonical spellings), then, when
- * the object validates and its spec.generated differs from (or lacks) the
- * rendered children, one that adds or replaces spec.generated, which obj
- * itself keeps as it was. The mutating webhook's path: its patch is
- * written without copying the object to diff it, and the children go into
- * it as text, never as jansson values. */
+ * the object validates, those that make spec.generated and spec.seal what
+ * is admitted now: the rendered children and their seal (with a sealer),
+ * or, on an UPDATE that leaves the rest of the defaulted spec as
+ * ctx->old had it under a seal that verifies, ctx->old's own (a replace
+ * that drops them, or a policy edit since, changes no child). obj itself
+ * keeps spec.generated and spec.seal as they were. The mutating
+ * webhook's path: its patch is written without copying the object to
+ * diff it, and the children go into it as text. */
 void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
                         struct strbuf *ops);
 
 /* Judges obj (borrowed, unchanged) as the validating webhook does: field
  * rules on a defaulted view, cross-field rules, policy, and the tamper check
- * of spec.generated. Appends errors to errs and warning strings to warnings. */
+ * of spec.generated, which a verifying spec.seal passes whatever this
+ * replica's policy would render (no denial from skew). Errors on fields
+ * whose values ctx->old shares are dropped (ratcheting). Appends errors to
+ * errs and warning strings to warnings. */
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
                     struct fielderr_list *errs, json_t *warnings);
 
@@ -118,6 +142,10 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
  * `render` and the sync hook. */
 json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
                      struct fielderr_list *errs, json_t *warnings);
+
+/* 1 when obj's spec.seal verifies under ctx->sealer: its spec, and so its
+ * spec.generated, is what this webhook admitted. */
+int kinds_sealed(const struct kind *k, const json_t *obj, const struct context *ctx);
 
 /* Label, annotation and metadata helpers for the kinds' expand functions. */
 

@@ -353,6 +353,35 @@ static void dump(struct strbuf *sb, const struct node *n)
     }
 }
 
+void node_sort(struct node *n)
+{
+    struct node *sorted = NULL, *tail = NULL, *m, *next, **at;
+
+    if (n->type != NODE_OBJECT && n->type != NODE_ARRAY)
+        return;
+    for (m = n->u.kids.first; m; m = m->next)
+        node_sort(m);
+    if (n->type != NODE_OBJECT)
+        return;
+    /* insertion into a list: an object has a handful of members, most
+     * of them built in order already, so the tail is tried first */
+    for (m = n->u.kids.first; m; m = next) {
+        next = m->next;
+        if (tail && strcmp(tail->key, m->key) <= 0) {
+            at = &tail->next;
+        } else {
+            for (at = &sorted; *at && strcmp((*at)->key, m->key) <= 0; at = &(*at)->next)
+                ;
+        }
+        m->next = *at;
+        *at = m;
+        if (!m->next)
+            tail = m;
+    }
+    n->u.kids.first = sorted;
+    n->u.kids.last = tail;
+}
+
 void node_dump(struct strbuf *sb, const struct node *n)
 {
     dump(sb, n);

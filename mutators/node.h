@@ -113,6 +113,11 @@ struct node *node_copy(const struct node *n);
 /* Appends n as compact JSON. */
 void node_dump(struct strbuf *sb, const struct node *n);
 
+/* Orders the members of every object in n by key (byte order), in place:
+ * node_dump() then writes canonical JSON, the text Go's encoder writes
+ * and the admission seal covers. */
+void node_sort(struct node *n);
+
 /* 1 when n and v hold the same JSON value, as json_equal() judges:
  * objects by their members in any order, arrays in order. */
 int node_equal_json(const struct node *n, const json_t *v);

@@ -99,18 +99,23 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     long long w = json_integer_value(workers), ps = kinds_spec_int(spec, "psReplicas");
     long long gpus = kinds_spec_int(spec, "gpuPerNode"), cap = ctx->settings->max_total_gpus;
     json_t *entries;
+    size_t before;
 
     const json_t *save = json_object_get(spec, "saveInference");
     int counts = json_is_integer(workers) && json_is_integer(json_object_get(spec, "psReplicas"));
 
     /* every rule reads only values of the right type: a wrong type is
      * reported by the field rules, the other errors still come with it */
-    if (counts && w >= 0 && ps >= 0 && w + ps < 1)
+    if (counts && w >= 0 && ps >= 0 && w + ps < 1) {
         fielderr_add(errs, FIELDERR_INVALID, "spec.workerReplicas", workers,
                      "workerReplicas + psReplicas must be at least 1");
-    if (kinds_spec_bool(spec, "needConvert") && json_is_false(save))
+        fielderr_also(errs, errs->len - 1, "spec.psReplicas");
+    }
+    if (kinds_spec_bool(spec, "needConvert") && json_is_false(save)) {
         fielderr_add(errs, FIELDERR_INVALID, "spec.needConvert", json_true(),
                      "requires spec.saveInference to be true");
+        fielderr_also(errs, errs->len - 1, "spec.saveInference");
+    }
     if (kinds_spec_bool(spec, "useVisualDL") && json_is_integer(workers) && w != 1) {
         char msg[160];
 
@@ -118,16 +123,21 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
                  "spec.useVisualDL: VisualDL shows the logs of one worker, but workerReplicas is %lld", w);
         json_array_append_new(warnings, json_string(msg));
     }
-    if (!ctx->exempt && cap != POLICY_NO_LIMIT && w > 0 && gpus > 0 && w * gpus > cap)
+    if (!ctx->exempt && cap != POLICY_NO_LIMIT && w > 0 && gpus > 0 && w * gpus > cap) {
         fielderr_add_policy(errs, "spec.gpuPerNode", json_object_get(spec, "gpuPerNode"),
                             "workerReplicas x gpuPerNode = %lld exceeds the limit maxTotalGpus=%lld "
                             "(policy rule: %s)", w * gpus, cap, ctx->settings->rule);
+        fielderr_also(errs, errs->len - 1, "spec.workerReplicas");
+    }
+    /* what the project reserves or forbids: judged again when it changes */
+    before = errs->len;
     if (json_is_string(changes)) {
         entries = configchanges_parse(json_string_value(changes), "spec.configChanges",
                                       project ? projects_find(project) : NULL, errs);
         *found = entries;
     }
     check_labels(spec, project ? projects_find(project) : NULL, errs);
+    fielderr_also(errs, before, "spec.project");
 }
 
 /* Expansion (SPEC §4.2). Everything a Training runs lives on the pvcName

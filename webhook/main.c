@@ -17,6 +17,8 @@
 #include "mutators/arena.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
+#include "certs/seal.h"
+#include "mutators/kinds.h"
 #include "webhook/policyfile.h"
 #include "webhook/render.h"
 #include "webhook/review.h"
@@ -42,6 +44,10 @@ static const struct option_spec {
       "PEM private key (re-read when it changes)" },
     { "policy", OPT_STRING, offsetof(struct server_config, policy_file), 0, 0,
       "policy file, YAML or JSON (re-read when it changes)" },
+    { "seal-key", OPT_STRING, offsetof(struct server_config, seal_key_file), 0, 0,
+      "secret file keying the admission seals (default: derived from --tls-key)" },
+    { "seal-key-previous", OPT_STRING, offsetof(struct server_config, seal_key_previous), 0, 0,
+      "a former --seal-key: its seals still verify" },
     { "max-body", OPT_SIZE, offsetof(struct server_config, max_body), 1024, 64ULL << 20,
       "largest request body in bytes (default 3 MiB)" },
     { "max-buffered", OPT_SIZE, offsetof(struct server_config, max_buffered), 1ULL << 20, 1ULL << 34,
@@ -181,9 +187,12 @@ static int cmd_review(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "policy", required_argument, NULL, 'p' },
+        { "seal-key", required_argument, NULL, 's' },
         { 0 },
     };
-    const char *policy_file = NULL;
+    const char *policy_file = NULL, *seal_file = NULL;
+    struct seal_keys keys = { .n = 0 };
+    struct sealer sealer = { &keys, seal_sign, seal_verify };
     struct policy *policy = NULL;
     char err[POLICYFILE_MAX_ERROR];
     enum review_mode mode;
@@ -194,12 +203,20 @@ static int cmd_review(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c != 'p')
+        if (c == 'p')
+            policy_file = optarg;
+        else if (c == 's')
+            seal_file = optarg;
+        else
             return EXIT_USAGE;
-        policy_file = optarg;
     }
     if (optind + 1 != argc || (strcmp(argv[optind], "mutate") && strcmp(argv[optind], "validate"))) {
-        fprintf(stderr, "usage: paddlex-webhook review mutate|validate [--policy FILE] < review.json\n");
+        fprintf(stderr, "usage: paddlex-webhook review mutate|validate [--policy FILE] [--seal-key FILE] "
+                        "< review.json\n");
+        return EXIT_USAGE;
+    }
+    if (seal_file && seal_keys_add_file(&keys, seal_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "paddlex-webhook: %s\n", err);
         return EXIT_USAGE;
     }
     if (policy_file && !(policy = policyfile_load(policy_file, err, sizeof(err)))) {
@@ -213,7 +230,7 @@ static int cmd_review(int argc, char **argv)
         policy_unref(policy);
         return 1;
     }
-    if (review_handle(mode, body, len, policy, &res) < 0) {
+    if (review_handle(mode, body, len, policy, seal_file ? &sealer : NULL, &res) < 0) {
         fprintf(stderr, "paddlex-webhook: out of memory\n");
     } else if (res.http_status != 200) {
         fprintf(stderr, "paddlex-webhook: %s", res.body);

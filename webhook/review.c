@@ -27,9 +27,9 @@
 static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
 
 /* Members of request that no verdict reads: refused as strictly as the
- * rest, but kept as null (an UPDATE's oldObject is as big as its object). */
+ * rest, but kept as null. */
 static const char *const unread[] = { "resource", "requestKind", "requestResource", "subResource",
-                                      "requestSubResource", "oldObject", "options", NULL };
+                                      "requestSubResource", "options", NULL };
 static const struct jsonparse_skip unread_members = { 2, unread };
 
 static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
@@ -212,8 +212,22 @@ static const struct kind *kind_of(const json_t *request, const json_t *object, s
     return kinds_of_object(object);
 }
 
+/* 1 when an UPDATE of object is admitted as it is: the object is being
+ * deleted (the garbage collector's or a controller's finalizer removal
+ * must never be refused), or its spec is the old one's (only metadata
+ * changed). */
+static int unchanged_update(const json_t *object, const json_t *old)
+{
+    const json_t *deleting = json_object_get(json_object_get(object, "metadata"), "deletionTimestamp");
+    const json_t *spec = json_object_get(object, "spec"), *was = json_object_get(old, "spec");
+
+    if (deleting && !json_is_null(deleting))
+        return 1;
+    return old && (spec == was || (spec && was && json_equal((json_t *)spec, (json_t *)was)));
+}
+
 int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
-                  struct review_result *out)
+                  const struct sealer *sealer, struct review_result *out)
 {
     json_t *review = NULL, *request, *object;
     struct verdict v = { .allowed = 1, .patch = STRBUF_INIT, .warnings = json_array() };
@@ -262,8 +276,13 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
             copy_field(out->name, sizeof(out->name), kinds_name(object));
         ctx.username = json_string_value(json_object_get(json_object_get(request, "userInfo"), "username"));
         ctx.groups = json_object_get(json_object_get(request, "userInfo"), "groups");
+        ctx.sealer = sealer;
+        /* an UPDATE without an oldObject object is judged on its own */
+        if (!strcmp(op, "UPDATE") && json_is_object(json_object_get(request, "oldObject")))
+            ctx.old = json_object_get(request, "oldObject");
         policy_apply(p, &ctx);
-        admit(mode, k, object, &ctx, &v, out);
+        if (strcmp(op, "UPDATE") != 0 || !unchanged_update(object, ctx.old))
+            admit(mode, k, object, &ctx, &v, out);
     }
     {
         struct strbuf sb = STRBUF_INIT;

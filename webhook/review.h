@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct policy;
+struct sealer;
 
 #define REVIEW_MAX_JSON_DEPTH 100   /* nesting of arrays and objects */
 #define REVIEW_MAX_FIELD 253        /* bytes kept of uid/kind/name for logs */
@@ -34,11 +35,18 @@ struct review_result {
 };
 
 /* Answers one AdmissionReview request body (not necessarily NUL-terminated)
- * under policy p (borrowed, may be NULL). Fills out, whose body the caller
- * frees with review_result_release(). Returns 0; -1 only when memory ran
- * out (out->body is then NULL). */
+ * under policy p (borrowed, may be NULL), sealing what it admits and
+ * trusting what is sealed with sealer (borrowed; NULL for neither). Fills
+ * out, whose body the caller frees with review_result_release(). Returns
+ * 0; -1 only when memory ran out (out->body is then NULL).
+ *
+ * An UPDATE is judged against its oldObject (SPEC §9.1): one whose object
+ * is being deleted (metadata.deletionTimestamp set) or whose spec equals
+ * the old one (labels, annotations, finalizers, ownerReferences changed)
+ * is admitted as it is, without a patch; otherwise errors on values it
+ * shares with the old object are not raised again (ratcheting). */
 int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
-                  struct review_result *out);
+                  const struct sealer *sealer, struct review_result *out);
 
 void review_result_release(struct review_result *r);
 

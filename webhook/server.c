@@ -35,6 +35,8 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "certs/seal.h"
+#include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/metrics.h"
@@ -86,6 +88,8 @@ struct server {
     struct worker *workers;
     unsigned nworkers;
     atomic_int stop;                /* asked of the workers by the main thread */
+    struct seal_keys seal_keys;     /* loaded once, before the workers start */
+    struct sealer sealer;           /* admission seals (SPEC §9.1), over seal_keys */
 };
 
 /* A thread with a libmicrohttpd daemon of its own, fed sockets by the
@@ -237,7 +241,7 @@ static void do_review(struct server *s, struct request *r, struct reply *out, en
 {
     struct review_result res;
     struct policy *p = current_policy(s);
-    int rc = review_handle(mode, r->body ? r->body : "", r->len, p, &res);
+    int rc = review_handle(mode, r->body ? r->body : "", r->len, p, &s->sealer, &res);
 
     policy_unref(p);
     if (rc < 0) {
@@ -277,7 +281,7 @@ static void do_validate(struct server *s, struct request *r, struct reply *out)
 static void do_sync(struct server *s, struct request *r, struct reply *out)
 {
     struct policy *p = current_policy(s);
-    int status = sync_handle(r->body ? r->body : "", r->len, p, &out->body, &out->len);
+    int status = sync_handle(r->body ? r->body : "", r->len, p, &s->sealer, &out->body, &out->len);
 
     policy_unref(p);
     if (!out->body) {
@@ -1215,6 +1219,24 @@ fail:
     return -1;
 }
 
+/* Loads the seal keys: --seal-key (else the TLS key file, as it is now),
+ * then --seal-key-previous, which only verifies. */
+static int load_seal(struct server *s, char *err, size_t errlen)
+{
+    const struct server_config *cfg = s->cfg;
+
+    if (seal_keys_add_file(&s->seal_keys, cfg->seal_key_file ? cfg->seal_key_file : cfg->key_file, err,
+                           errlen) < 0)
+        return -1;
+    if (!cfg->seal_key_file)
+        LOG(LOG_WARN, "admission seals use a key derived from --tls-key: a new serving key makes "
+                      "existing seals unverifiable; give --seal-key in a cluster");
+    if (cfg->seal_key_previous && seal_keys_add_file(&s->seal_keys, cfg->seal_key_previous, err, errlen) < 0)
+        return -1;
+    s->sealer = (struct sealer){ &s->seal_keys, seal_sign, seal_verify };
+    return 0;
+}
+
 int server_run(const struct server_config *cfg)
 {
     struct server s = { .cfg = cfg, .policy_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -1248,6 +1270,12 @@ int server_run(const struct server_config *cfg)
     }
     if (reload_policy(&s, 1) < 0) {
         tls_release();
+        return 1;
+    }
+    if (load_seal(&s, err, sizeof(err)) < 0) {
+        LOG(LOG_ERROR, "%s", err);
+        tls_release();
+        policy_unref(s.policy);
         return 1;
     }
     /* worker threads inherit the mask: only this thread takes the signals */

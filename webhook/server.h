@@ -14,6 +14,8 @@ struct server_config {
     const char *cert_file;
     const char *key_file;
     const char *policy_file;        /* NULL: built-in settings */
+    const char *seal_key_file;      /* admission seal key; NULL: derived from key_file */
+    const char *seal_key_previous;  /* a former seal key, still verified; may be NULL */
     size_t max_body;                /* bytes; larger bodies get 413 */
     size_t max_buffered;            /* bytes of all bodies held at once; past it 503 */
     unsigned threads;               /* worker threads; 0 = one per usable core */

@@ -22,10 +22,19 @@
  *   resourceVersion, managedFields, ...). action create and patch also keep
  *   observed children the spec no longer renders (neither action deletes);
  *   only apply prunes them.
- * - Policy (limits, allow-lists) is judged at admission, where the
- *   requester is known; here every parent is treated as exempt, so an
- *   exemption or a later tightening of the policy never deletes children of
- *   an object the apiserver admitted. Policy defaults still apply.
+ * - The children are what was admitted (SPEC §9.1). A parent whose
+ *   spec.seal verifies gets its spec.generated as it is: rendered and
+ *   sealed by the mutating webhook under the policy of that moment, so a
+ *   later policy edit or an upgrade of this binary changes no child (a
+ *   changed desired form would make Metacontroller recreate or update
+ *   it). Any other parent (created where the webhook does not run, or
+ *   while it was down, or before seals existed) is judged afresh, in full,
+ *   under the rules and the policy in force, with no exemption (no
+ *   requester is known here), and gets the children they render.
+ * - A parent that is invalid now keeps every child Metacontroller
+ *   observes, as it is, and gets no new one; status.message says why.
+ *   Returning no children would make Metacontroller delete its running
+ *   PaddleJob or InferenceService.
  */
 #include "webhook/sync.h"
 
@@ -425,12 +434,16 @@ static json_t *status_new(const json_t *parent, enum phase phase)
 }
 
 static json_t *status_of(const json_t *parent, const struct state *st, size_t n, enum action act,
-                         int finalizing)
+                         int finalizing, const char *note)
 {
-    json_t *status = status_new(parent, parent_phase(st, n)), *entries = json_array(), *e;
+    /* an invalid parent without children has failed */
+    json_t *status = status_new(parent, note && n == 0 ? PH_FAILED : parent_phase(st, n));
+    json_t *entries = json_array(), *e;
     struct strbuf msg = STRBUF_INIT;
     const char *url;
 
+    if (note)
+        strbuf_addstr(&msg, note);
     for (size_t i = 0; i < n; i++) {
         e = json_pack("{s:s, s:s, s:s}", "kind", st[i].kind, "name", st[i].name, "phase",
                       phase_names[st[i].phase]);
@@ -471,11 +484,11 @@ static size_t count_observed(const json_t *observed)
     return n;
 }
 
-/* The answer for a valid parent whose children rendered (new reference). */
+/* The answer for children rendered (new reference) under act; note, when
+ * not NULL, opens status.message. */
 static json_t *children_answer(const json_t *parent, const json_t *rendered, const json_t *observed,
-                               int finalizing)
+                               enum action act, int finalizing, const char *note)
 {
-    enum action act = action_of(parent);
     int creating = !finalizing && (act == ACT_APPLY || act == ACT_CREATE);
     size_t n = json_array_size(rendered), total;
     struct state *st = calloc(n + count_observed(observed) + 1, sizeof(*st));
@@ -494,7 +507,7 @@ static json_t *children_answer(const json_t *parent, const json_t *rendered, con
             json_array_append_new(desired, child);
         waiting |= st[i].phase == PH_WAITING;
     }
-    answer = json_pack("{s:o, s:o}", "status", status_of(parent, st, total, act, finalizing),
+    answer = json_pack("{s:o, s:o}", "status", status_of(parent, st, total, act, finalizing, note),
                        "children", desired);
     if (answer && waiting)
         json_object_set_new(answer, "resyncAfterSeconds", json_integer(SYNC_RESYNC_SECONDS));
@@ -502,11 +515,10 @@ static json_t *children_answer(const json_t *parent, const json_t *rendered, con
     return answer;
 }
 
-/* The answer for a parent that does not validate: why, and no children. */
-static json_t *invalid_answer(const struct kind *k, const json_t *parent,
-                              const struct fielderr_list *errs)
+/* Why a parent that does not validate gets nothing new: a new string
+ * "<Kind> "<name>" is invalid: [...]: ..." (free()). */
+static char *invalid_note(const struct kind *k, const json_t *parent, const struct fielderr_list *errs)
 {
-    json_t *status = status_new(parent, PH_FAILED);
     struct strbuf msg = STRBUF_INIT;
     const char *name = kinds_name(parent);
 
@@ -521,25 +533,46 @@ static json_t *invalid_answer(const struct kind *k, const json_t *parent,
     }
     if (errs->len > 1)
         strbuf_addch(&msg, ']');
-    json_object_set_new(status, "message", json_string(msg.buf));
-    json_object_set_new(status, "children", json_array());
-    strbuf_release(&msg);
-    return json_pack("{s:o, s:[]}", "status", status, "children");
+    strbuf_addstr(&msg, ": existing children are kept as they are, none is created or updated");
+    return strbuf_detach(&msg);
+}
+
+/* 1 when parent's spec.seal verifies and its spec names its own
+ * namespace (the seal covers the spec, not metadata). */
+static int admitted(const struct kind *k, const json_t *parent, const struct context *ctx)
+{
+    const char *ns = get_string(get(parent, "metadata"), "namespace");
+    const char *sns = get_string(get(parent, "spec"), "namespace");
+
+    return ns && sns && !strcmp(ns, sns) && kinds_sealed(k, parent, ctx);
 }
 
 static json_t *answer(const struct kind *k, const json_t *parent, const json_t *observed,
-                      int finalizing, const struct policy *p)
+                      int finalizing, const struct policy *p, const struct sealer *sealer)
 {
     struct context ctx = { 0 };
     struct fielderr_list errs = FIELDERR_LIST_INIT;
-    json_t *warnings = json_array(), *rendered, *ans;
+    json_t *warnings = json_array(), *rendered, *ans, *none;
+    char *note;
 
     ctx.namespace = get_string(get(parent, "metadata"), "namespace");
+    ctx.sealer = sealer;
     policy_apply(p, &ctx);
-    ctx.exempt = 1;     /* policy was judged at admission: see the top of this file */
-    rendered = kinds_render(k, parent, &ctx, &errs, warnings);
-    ans = rendered ? children_answer(parent, rendered, observed, finalizing)
-                   : invalid_answer(k, parent, &errs);
+    ctx.exempt = 0;     /* judged afresh: no requester to exempt */
+    if (admitted(k, parent, &ctx))
+        rendered = json_incref((json_t *)get(get(parent, "spec"), "generated"));
+    else
+        rendered = kinds_render(k, parent, &ctx, &errs, warnings);
+    if (rendered) {
+        ans = children_answer(parent, rendered, observed, action_of(parent), finalizing, NULL);
+    } else {
+        /* keep what exists, as patch keeps it, and create nothing */
+        none = json_array();
+        note = invalid_note(k, parent, &errs);
+        ans = children_answer(parent, none, observed, ACT_PATCH, finalizing, note);
+        free(note);
+        json_decref(none);
+    }
     if (ans && finalizing)
         json_object_set_new(ans, "finalized", json_boolean(count_observed(observed) == 0));
     json_decref(rendered);
@@ -600,7 +633,8 @@ static int reply_text(const char *text, char **out, size_t *outlen)
     return 400;
 }
 
-int sync_handle(const char *body, size_t len, const struct policy *p, char **out, size_t *outlen)
+int sync_handle(const char *body, size_t len, const struct policy *p, const struct sealer *sealer,
+                char **out, size_t *outlen)
 {
     json_t *req = NULL, *ans = NULL;
     const struct kind *k = NULL;
@@ -622,7 +656,7 @@ int sync_handle(const char *body, size_t len, const struct policy *p, char **out
         goto out;
     }
     ans = answer(k, get(req, "parent"), json_is_object(get(req, "children")) ? get(req, "children") : NULL,
-                 json_is_true(get(req, "finalizing")), p);
+                 json_is_true(get(req, "finalizing")), p, sealer);
     if (ans) {
         struct strbuf sb = STRBUF_INIT;
 

@@ -3,8 +3,8 @@
  *
  * Bytes in, bytes out, like review.h: POST /sync hands the body here and
  * sends back what comes out. The desired children are the ones admission
- * renders (kinds_render), filtered by ordering and spec.action; the status
- * reports what Metacontroller observed.
+ * sealed (else the ones kinds_render() gives now), filtered by ordering and
+ * spec.action; the status reports what Metacontroller observed.
  *
  * Request  {controller, parent, children, related, finalizing}, children
  *          mapping "<Kind>.<apiVersion>" to {name: object}.
@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 struct policy;
+struct sealer;
 
 #define SYNC_RESYNC_SECONDS 15      /* resyncAfterSeconds while a child waits */
 
@@ -36,12 +37,17 @@ struct policy;
  * status: 200 with the JSON response in *out, 400 with a short plain-text
  * reason for a malformed request, 500 with *out NULL when memory ran out.
  * *out is malloc'd; the caller frees it.
+ * Children: a parent's sealed spec.generated as admitted (sealer,
+ * borrowed, may be NULL: then nothing is sealed), else what the rules and
+ * policy in force render; an invalid parent keeps its observed children.
  * Malformed: not JSON (duplicate keys included), nested deeper than
  * REVIEW_MAX_JSON_DEPTH, not an object, no parent object, a parent not of
  * our kinds, children not a map of maps of objects, finalizing not a
  * boolean. Absent or null children/finalizing mean none/false, as
  * Metacontroller's Go decoding reads them. A parent that does not validate
- * is a 200: status phase Failed listing every field error, no children. */
-int sync_handle(const char *body, size_t len, const struct policy *p, char **out, size_t *outlen);
+ * is a 200: status.message lists every field error, its observed children
+ * are returned unchanged and none is created (phase Failed when it has none). */
+int sync_handle(const char *body, size_t len, const struct policy *p, const struct sealer *sealer,
+                char **out, size_t *outlen);
 
 #endif

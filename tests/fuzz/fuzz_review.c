@@ -194,7 +194,7 @@ static void check_patched(const json_t *review, const json_t *patched, const str
         free(text);
         return;
     }
-    FZ_CHECK(review_handle(REVIEW_MUTATE, text, len, p, &res) == 0, "second mutate ran out of memory");
+    FZ_CHECK(review_handle(REVIEW_MUTATE, text, len, p, NULL, &res) == 0, "second mutate ran out of memory");
     FZ_CHECK(res.http_status == 200, "second mutate of the patched object answered %d: %s",
              res.http_status, res.body);
     answer = json_loadb(res.body, res.len, JSON_ALLOW_NUL, NULL);
@@ -204,7 +204,7 @@ static void check_patched(const json_t *review, const json_t *patched, const str
     json_decref(answer);
     review_result_release(&res);
 
-    FZ_CHECK(review_handle(REVIEW_VALIDATE, text, len, p, &res) == 0, "validate ran out of memory");
+    FZ_CHECK(review_handle(REVIEW_VALIDATE, text, len, p, NULL, &res) == 0, "validate ran out of memory");
     FZ_CHECK(res.http_status == 200, "validate of the patched object answered %d", res.http_status);
     answer = json_loadb(res.body, res.len, JSON_ALLOW_NUL, NULL);
     causes = json_object_get(json_object_get(json_object_get(json_object_get(answer, "response"), "status"),
@@ -286,7 +286,7 @@ static void check_one(enum review_mode mode, const char *body, size_t size, cons
     struct review_result res, again;
     int want = expected_status(review);
 
-    FZ_CHECK(review_handle(mode, body, size, p, &res) == 0 && res.body, "review_handle ran out of memory");
+    FZ_CHECK(review_handle(mode, body, size, p, NULL, &res) == 0 && res.body, "review_handle ran out of memory");
     FZ_CHECK(res.http_status == want, "status %d, expected %d: %.200s", res.http_status, want, res.body);
     if (res.http_status == 400) {
         FZ_CHECK(res.len > 0 && res.len < 300 && res.body[res.len - 1] == '\n' &&
@@ -295,7 +295,7 @@ static void check_one(enum review_mode mode, const char *body, size_t size, cons
     } else {
         check_answer(mode, review, &res, p);
     }
-    FZ_CHECK(review_handle(mode, body, size, p, &again) == 0, "review_handle ran out of memory");
+    FZ_CHECK(review_handle(mode, body, size, p, NULL, &again) == 0, "review_handle ran out of memory");
     FZ_CHECK(again.len == res.len && !memcmp(again.body, res.body, res.len),
              "the same input answered twice gives different bytes");
     review_result_release(&again);

@@ -161,7 +161,7 @@ static void check_one(const char *body, size_t size, const json_t *req, const js
 {
     char *out = NULL, *again = NULL;
     size_t len = 0, len2 = 0;
-    int status = sync_handle(body, size, p, &out, &len), want = expected_status(req);
+    int status = sync_handle(body, size, p, NULL, &out, &len), want = expected_status(req);
 
     FZ_CHECK(status != 500 && out, "sync_handle ran out of memory");
     if (status != want && !req && req_nul && status == expected_status(req_nul))
@@ -173,7 +173,7 @@ static void check_one(const char *body, size_t size, const json_t *req, const js
         FZ_CHECK(len > 0 && len < 300 && out[len - 1] == '\n', "a 400 reason must be one short line");
     else
         check_answer(req, out, len);
-    FZ_CHECK(sync_handle(body, size, p, &again, &len2) == status && len2 == len && !memcmp(out, again, len),
+    FZ_CHECK(sync_handle(body, size, p, NULL, &again, &len2) == status && len2 == len && !memcmp(out, again, len),
              "the same input answered twice gives different bytes");
     free(again);
     free(out);

@@ -45,15 +45,15 @@ static void test_review_answers_survive(void **state)
     char *big = malloc(3 * ARENA_CHUNK);
 
     (void)state;
-    assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &first), 0);
+    assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, NULL, &first), 0);
     for (int i = 0; i < 50; i++) {
-        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &r), 0);
+        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, NULL, &r), 0);
         assert_string_equal(r.body, first.body);
         review_result_release(&r);
     }
     /* a body larger than a chunk: a 400, but parsed through the arena */
     memset(big, '[', 3 * ARENA_CHUNK);
-    assert_int_equal(review_handle(REVIEW_VALIDATE, big, 3 * ARENA_CHUNK, NULL, &r), 0);
+    assert_int_equal(review_handle(REVIEW_VALIDATE, big, 3 * ARENA_CHUNK, NULL, NULL, &r), 0);
     assert_int_equal(r.http_status, 400);
     review_result_release(&r);
     review_result_release(&first);
@@ -72,12 +72,12 @@ static void test_no_growth(void **state)
 
     (void)state;
     for (int i = 0; i < 20; i++) {      /* warm: chunks, caches */
-        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &r), 0);
+        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, NULL, &r), 0);
         review_result_release(&r);
     }
     before = mallinfo2().uordblks;
     for (int i = 0; i < 1000; i++) {
-        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, &r), 0);
+        assert_int_equal(review_handle(REVIEW_MUTATE, review, sizeof(review) - 1, NULL, NULL, &r), 0);
         review_result_release(&r);
     }
     after = mallinfo2().uordblks;

@@ -51,7 +51,7 @@ static void answer(enum review_mode mode, const char *body, size_t len, struct a
     json_error_t err;
 
     memset(a, 0, sizeof(*a));
-    assert_int_equal(review_handle(mode, body, len, NULL, &a->res), 0);
+    assert_int_equal(review_handle(mode, body, len, NULL, NULL, &a->res), 0);
     assert_non_null(a->res.body);
     assert_int_equal(strlen(a->res.body), a->res.len);
     if (a->res.http_status == 200) {

@@ -97,7 +97,7 @@ static json_t *observe(json_t *children, const char *api_version, const char *ki
 static int send_text(const char *text, size_t len, const struct policy *p, char **body)
 {
     size_t outlen = 0;
-    int status = sync_handle(text, len, p, body, &outlen);
+    int status = sync_handle(text, len, p, NULL, body, &outlen);
 
     assert_non_null(*body);
     assert_int_equal(strlen(*body), outlen);
@@ -286,8 +286,8 @@ static void test_invalid_parent(void **state)
     const char *msg;
 
     (void)state;
-    observe(children, PADDLEJOB, "PaddleJob", "pp-ocr", "{\"phase\": \"Running\"}");
-    answer = sync_ok(request(par, children, 0));
+    /* nothing observed: nothing to keep, and the parent has failed */
+    answer = sync_ok(request(json_deep_copy(par), json_object(), 0));
     assert_string_equal(parent_phase(answer), "Failed");
     assert_int_equal(json_integer_value(json_object_get(status_of(answer), "observedGeneration")), 3);
     msg = message(answer);
@@ -296,6 +296,21 @@ static void test_invalid_parent(void **state)
     assert_non_null(strstr(msg, "spec.workerReplicas: Invalid value: -1"));
     assert_int_equal(nchildren(answer), 0);
     assert_null(json_object_get(answer, "resyncAfterSeconds"));
+    json_decref(answer);
+
+    /* a running PaddleJob is kept as it is (SPEC §9.1): leaving it out
+     * would make Metacontroller delete it (manage_children.go deletes
+     * every owned child missing from the answer) */
+    observe(children, PADDLEJOB, "PaddleJob", "pp-ocr", "{\"phase\": \"Running\"}");
+    answer = sync_ok(request(par, children, 0));
+    assert_string_equal(parent_phase(answer), "Running");
+    msg = message(answer);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "spec.workerReplicas: Invalid value: -1"));
+    assert_non_null(strstr(msg, "existing children are kept"));
+    assert_int_equal(nchildren(answer), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(child(answer, "PaddleJob", "pp-ocr"),
+                                                                          "spec"), "observed")), "yes");
     json_decref(answer);
 }
 
@@ -664,13 +679,15 @@ static void test_finalizing_returns_no_children(void **state)
 /* The policy's defaults shape the children, but its limits and allow-lists
  * were judged at admission (which knew the requester and its exemptions):
  * the sync hook never fails a parent, nor deletes its children, for them. */
-static void test_policy_defaults_apply_but_not_its_limits(void **state)
+/* A parent nobody sealed (made where the webhook does not run) is judged
+ * afresh under the policy in force: its defaults, and its limits too. */
+static void test_unsealed_parent_judged_under_policy(void **state)
 {
     json_t *doc = json_loads("{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", "
                              "\"kind\": \"WebhookPolicy\", "
                              "\"defaults\": {\"visualdlImage\": \"registry.example.com/visualdl:2.5.3\"}, "
                              "\"limits\": {\"maxGpuPerNode\": 1}, "
-                             "\"allow\": {\"imageRegistries\": [\"registry.example.com/\"]}}",
+                             "\"allow\": {\"imageRegistries\": [\"registry.example.com/\", \"registry.baidubce.com/\"]}}",
                              0, NULL);
     char err[256] = "";
     struct policy *p = policy_parse(doc, "test", err, sizeof(err));
@@ -681,6 +698,11 @@ static void test_policy_defaults_apply_but_not_its_limits(void **state)
     if (!p)
         fail_msg("policy: %s", err);
     answer = sync_under(request(training("\"gpuPerNode\": 4, \"useVisualDL\": true"), NULL, 0), p);
+    assert_string_equal(parent_phase(answer), "Failed");
+    assert_int_equal(nchildren(answer), 0);
+    assert_non_null(strstr(message(answer), "maxGpuPerNode=1"));
+    json_decref(answer);
+    answer = sync_under(request(training("\"gpuPerNode\": 1, \"useVisualDL\": true"), NULL, 0), p);
     assert_string_equal(parent_phase(answer), "Pending");
     assert_non_null(child(answer, "PaddleJob", "pp-ocr"));
     c = child(answer, "Deployment", "pp-ocr-visualdl");
@@ -872,7 +894,7 @@ int main(void)
         cmocka_unit_test(test_patch_updates_existing_children_only),
         cmocka_unit_test(test_delete_returns_no_children),
         cmocka_unit_test(test_finalizing_returns_no_children),
-        cmocka_unit_test(test_policy_defaults_apply_but_not_its_limits),
+        cmocka_unit_test(test_unsealed_parent_judged_under_policy),
         cmocka_unit_test(test_paddlejob_phases),
         cmocka_unit_test(test_job_phases),
         cmocka_unit_test(test_inferenceservice_phases),
