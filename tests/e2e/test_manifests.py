@@ -794,7 +794,7 @@ class TestCrds(unittest.TestCase):
             props = self.spec_schema(kind)["properties"]
             want = dict(COMMON_FIELDS, **fields)
             with self.subTest(kind=kind):
-                self.assertEqual(sorted(props), sorted(list(want) + ["generated"]))
+                self.assertEqual(sorted(props), sorted(list(want) + ["generated", "seal"]))
             for f, t in want.items():
                 with self.subTest(kind=kind, field=f):
                     self.assertEqual(props[f]["type"], t)
@@ -953,8 +953,10 @@ class TestMetacontroller(unittest.TestCase):
         "datasets": {("batch.paddlepaddle.org/v1alpha1", "samplesets")},
         "modelhubs": {("batch/v1", "jobs")},
     }
-    # The chosen update methods (see manifests/metacontroller/compositecontrollers.yaml).
-    METHODS = {"paddlejobs": "Recreate", "jobs": "Recreate", "deployments": "InPlace", "services": "InPlace",
+    # The chosen update methods (see manifests/metacontroller/compositecontrollers.yaml):
+    # what runs to completion is never recreated behind the owner's back
+    # (SPEC §9.1), what its controller rolls out is updated in place.
+    METHODS = {"paddlejobs": "OnDelete", "jobs": "OnDelete", "deployments": "InPlace", "services": "InPlace",
                "inferenceservices": "InPlace", "samplesets": "InPlace"}
     METACONTROLLER = ("metacontroller", "metacontroller")
 
@@ -983,9 +985,9 @@ class TestMetacontroller(unittest.TestCase):
                 with self.subTest(parent=res, child=c["resource"]):
                     method = c["updateStrategy"]["method"]
                     self.assertIn(method, ("OnDelete", "Recreate", "InPlace", "RollingRecreate", "RollingInPlace"))
-                    if c["resource"] == "jobs":
-                        # A Job's pod template is immutable.
-                        self.assertIn(method, ("Recreate", "OnDelete"))
+                    if c["resource"] in ("jobs", "paddlejobs"):
+                        # A run to completion: Recreate would repeat a finished one.
+                        self.assertEqual(method, "OnDelete")
                     self.assertEqual(method, self.METHODS[c["resource"]])
 
     def test_sync_hook(self):
