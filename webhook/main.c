@@ -221,12 +221,14 @@ static int cmd_review(int argc, char **argv)
     }
     if (policy_file && !(policy = policyfile_load(policy_file, err, sizeof(err)))) {
         fprintf(stderr, "paddlex-webhook: %s\n", err);
+        seal_keys_release(&keys);
         return EXIT_USAGE;
     }
     mode = !strcmp(argv[optind], "mutate") ? REVIEW_MUTATE : REVIEW_VALIDATE;
     body = read_all(stdin, SERVER_MAX_BODY_DEFAULT, &len);
     if (!body) {
         fprintf(stderr, "paddlex-webhook: request body is unreadable or larger than the limit\n");
+        seal_keys_release(&keys);
         policy_unref(policy);
         return 1;
     }
@@ -240,6 +242,7 @@ static int cmd_review(int argc, char **argv)
     }
     review_result_release(&res);
     free(body);
+    seal_keys_release(&keys);
     policy_unref(policy);
     arena_thread_release();
     return rc;

@@ -1274,6 +1274,7 @@ int server_run(const struct server_config *cfg)
     }
     if (load_seal(&s, err, sizeof(err)) < 0) {
         LOG(LOG_ERROR, "%s", err);
+        seal_keys_release(&s.seal_keys);
         tls_release();
         policy_unref(s.policy);
         return 1;
@@ -1289,6 +1290,7 @@ int server_run(const struct server_config *cfg)
         LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
         if (s.listen_fd != MHD_INVALID_SOCKET)
             close(s.listen_fd);
+        seal_keys_release(&s.seal_keys);
         tls_release();
         policy_unref(s.policy);
         return 1;
@@ -1310,6 +1312,7 @@ int server_run(const struct server_config *cfg)
     drain(&s, &set);
     stop_workers(&s, s.nworkers);
     close(s.listen_fd);
+    seal_keys_release(&s.seal_keys);
     tls_release();
     policy_unref(s.policy);
     LOG(LOG_INFO, "stopped");
