@@ -15,9 +15,12 @@
  *
  * Text: "v1:<key id>:<mac>", the key id the first 8 hex digits of
  * SHA-256(key), the mac 64 hex digits. Canonical form: the JSON text of
- * {"kind", "name", "spec"} with sorted keys and no white space, as jansson
- * writes it; the apiserver's own re-serialisation (key order, escaping)
- * does not matter, since both sides parse and write it again.
+ * {"kind", "name", "spec"} with the keys of every object in byte order and
+ * no white space; strings raw UTF-8 but for \" \\ \n \t \r \b \f and
+ * \u00XX (upper-case hex) for the other control characters, integers in
+ * decimal (mutators/jsondump.c, node.c). The apiserver's own
+ * re-serialisation (key order, escaping) does not matter: both sides parse
+ * and write it again. tests/e2e/test_lifecycle.py computes it in Python.
  */
 #ifndef SEAL_H
 #define SEAL_H

@@ -17,13 +17,15 @@ What the tests rely on, upstream:
   the sync answer leaves out; ``Metacontroller`` in test_sync.py plays it.
 """
 import copy
+import hashlib
+import hmac
 import json
 import os
 import tempfile
 import unittest
 
 import jsonpatch
-from common import Server, client, mutate_and_apply, needs_binary, post_json, review, send_review
+from common import Server, client, default_certs, mutate_and_apply, needs_binary, review, send_review
 from test_sync import COMPLETE, Metacontroller, cr
 
 REGISTRY = "registry.baidubce.com/"
@@ -54,6 +56,20 @@ def training(**spec):
     for key in ("uid", "generation", "resourceVersion"):
         del obj["metadata"][key]
     return obj
+
+
+def seal(obj, key_file):
+    """spec.seal as certs/seal.h defines it, written again here: HMAC-SHA256
+    keyed by SHA-256 of a label and the key file, over the canonical JSON of
+    kind, name and spec without its seal (sorted keys, no white space; the
+    test data is ASCII, where Python's escaping and the server's agree)."""
+    with open(key_file, "rb") as f:
+        key = hashlib.sha256(b"paddlex-webhook admission seal v1\n" + f.read()).digest()
+    spec = {k: v for k, v in obj["spec"].items() if k != "seal"}
+    text = json.dumps({"kind": obj["kind"], "name": obj["metadata"]["name"], "spec": spec},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    mac = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    return "v1:%s:%s" % (hashlib.sha256(key).hexdigest()[:8], mac)
 
 
 def stored(obj):
@@ -150,6 +166,29 @@ class LifecycleTest(unittest.TestCase):
                     want = next(c for c in admitted if key(c) == key(child))
                     self.assertEqual(json.dumps(child, sort_keys=True), json.dumps(want, sort_keys=True))
         self.assertNotIn("curl:9.0.0", json.dumps(mc.children))
+
+    def test_binary_change_changes_no_child(self):
+        """Children sealed by an older binary, which rendered them otherwise,
+        are materialised as they were, and still pass /validate."""
+        obj = self.admit(training())
+        key = default_certs().key
+        self.assertEqual(seal(obj, key), obj["spec"]["seal"], "the canonical form drifted")
+        old = copy.deepcopy(obj)
+        paddlejob = old["spec"]["generated"][0]
+        paddlejob["metadata"].setdefault("annotations", {})["rendered-by"] = "paddlex-webhook 0.0.9"
+        paddlejob["spec"]["worker"]["template"]["spec"]["containers"][0]["args"].append("Global.old=1")
+        old["spec"]["seal"] = seal(old, key)
+        for on in ("defaults", "tighter"):
+            with self.subTest(server=on):
+                mc = Metacontroller(self, self.conns[on], copy.deepcopy(old))
+                answer = mc.sync()
+                self.assertEqual(answer["children"][0], paddlejob)
+        verdict = send_review(self.conns["defaults"], "/validate", review(old))
+        self.assertTrue(verdict["response"]["allowed"], verdict["response"].get("status"))
+        # and without its seal, the same text is tampering
+        del old["spec"]["seal"]
+        self.assertIn("spec.generated: Forbidden",
+                      self.denial(send_review(self.conns["defaults"], "/validate", review(old))))
 
     def test_other_key_judges_afresh(self):
         """A seal made under another key proves nothing: the object is judged

@@ -25,9 +25,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "certs/seal.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -54,10 +56,22 @@ static const char policy_text[] =
 
 static struct policy *fixed_policy;
 
+/* Every review is sealed and checked against seals, as the server does. */
+static struct seal_keys fixed_keys;
+static const struct sealer fixed_sealer = { &fixed_keys, seal_sign, seal_verify };
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    char path[] = "/tmp/fuzz-seal-XXXXXX", err[256];
+    int fd = mkstemp(path);
+
     (void)argc, (void)argv;
     fixed_policy = fz_start(policy_text);
+    if (fd < 0 || write(fd, "a fixed key for the fuzz target", 31) != 31 ||
+        seal_keys_add_file(&fixed_keys, path, err, sizeof(err)) < 0)
+        abort();
+    close(fd);
+    unlink(path);
     return 0;
 }
 
@@ -194,7 +208,7 @@ static void check_patched(const json_t *review, const json_t *patched, const str
         free(text);
         return;
     }
-    FZ_CHECK(review_handle(REVIEW_MUTATE, text, len, p, NULL, &res) == 0, "second mutate ran out of memory");
+    FZ_CHECK(review_handle(REVIEW_MUTATE, text, len, p, &fixed_sealer, &res) == 0, "second mutate ran out of memory");
     FZ_CHECK(res.http_status == 200, "second mutate of the patched object answered %d: %s",
              res.http_status, res.body);
     answer = json_loadb(res.body, res.len, JSON_ALLOW_NUL, NULL);
@@ -204,7 +218,7 @@ static void check_patched(const json_t *review, const json_t *patched, const str
     json_decref(answer);
     review_result_release(&res);
 
-    FZ_CHECK(review_handle(REVIEW_VALIDATE, text, len, p, NULL, &res) == 0, "validate ran out of memory");
+    FZ_CHECK(review_handle(REVIEW_VALIDATE, text, len, p, &fixed_sealer, &res) == 0, "validate ran out of memory");
     FZ_CHECK(res.http_status == 200, "validate of the patched object answered %d", res.http_status);
     answer = json_loadb(res.body, res.len, JSON_ALLOW_NUL, NULL);
     causes = json_object_get(json_object_get(json_object_get(json_object_get(answer, "response"), "status"),
@@ -286,7 +300,7 @@ static void check_one(enum review_mode mode, const char *body, size_t size, cons
     struct review_result res, again;
     int want = expected_status(review);
 
-    FZ_CHECK(review_handle(mode, body, size, p, NULL, &res) == 0 && res.body, "review_handle ran out of memory");
+    FZ_CHECK(review_handle(mode, body, size, p, &fixed_sealer, &res) == 0 && res.body, "review_handle ran out of memory");
     FZ_CHECK(res.http_status == want, "status %d, expected %d: %.200s", res.http_status, want, res.body);
     if (res.http_status == 400) {
         FZ_CHECK(res.len > 0 && res.len < 300 && res.body[res.len - 1] == '\n' &&
@@ -295,7 +309,7 @@ static void check_one(enum review_mode mode, const char *body, size_t size, cons
     } else {
         check_answer(mode, review, &res, p);
     }
-    FZ_CHECK(review_handle(mode, body, size, p, NULL, &again) == 0, "review_handle ran out of memory");
+    FZ_CHECK(review_handle(mode, body, size, p, &fixed_sealer, &again) == 0, "review_handle ran out of memory");
     FZ_CHECK(again.len == res.len && !memcmp(again.body, res.body, res.len),
              "the same input answered twice gives different bytes");
     review_result_release(&again);
