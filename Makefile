@@ -13,9 +13,13 @@ BUILD    ?= build
 CC       ?= cc
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS   := -std=c11 -D_GNU_SOURCE -DPADDLEX_VERSION='"$(VERSION)"' $(OPT) $(SAN) -Wall -Wextra -Werror -MMD -MP -I. \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# The libraries' flags are asked of pkg-config on first use, not when the
+# Makefile is read: `make deps demo` on a fresh machine installs them first.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
+CFLAGS   = -std=c11 -D_GNU_SOURCE -DPADDLEX_VERSION='"$(VERSION)"' $(OPT) $(SAN) -Wall -Wextra -Werror -MMD -MP -I. \
+            $(PKG_CFLAGS)
+LDLIBS   = $(PKG_LIBS) -lpthread
 LDFLAGS  := $(SAN)
 
 LIB_SRCS := $(sort $(filter-out webhook/main.c,$(wildcard webhook/*.c mutators/*.c certs/*.c)))
@@ -98,8 +102,8 @@ bench: deps $(PROG)
 FUZZ_TARGETS := review configchanges sync yaml $(if $(wildcard mutators/jsonparse.c),jsonparse)
 FUZZ_SECONDS ?= 60
 FUZZ_OPT     ?= -O1 -g -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Wall -Wextra -Werror -I. \
-                $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Wall -Wextra -Werror -I. \
+                $(PKG_CFLAGS) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 fuzz: $(PROG)

@@ -60,7 +60,7 @@ static void test_round_trip(void **state)
 
     (void)state;
     load(&keys, "k1", "0123456789abcdef0123456789abcdef");
-    assert_int_equal(seal_sign(&keys, "Training", "t", a, seal), 0);
+    assert_int_equal(seal_sign(&keys, "Training", "t", a, NULL, 0, seal), 0);
     assert_int_equal(strlen(seal), SEAL_TEXT_LEN);
     assert_memory_equal(seal, "v1:", 3);
     assert_true(seal_verify(&keys, "Training", "t", a, seal));
@@ -91,7 +91,7 @@ static void test_keys(void **state)
 
     (void)state;
     load(&old, "old", "old secret, 32 bytes long......");
-    assert_int_equal(seal_sign(&old, "Training", "t", a, seal), 0);
+    assert_int_equal(seal_sign(&old, "Training", "t", a, NULL, 0, seal), 0);
     /* a new key signs, the previous one still verifies */
     load(&rotated, "new", "new secret, 32 bytes long......");
     load(&rotated, "old", "old secret, 32 bytes long......");
@@ -102,7 +102,7 @@ static void test_keys(void **state)
     seal_keys_release(&rotated);
     seal_keys_release(&other);
     /* no key: nothing signs, nothing verifies */
-    assert_int_equal(seal_sign(&other, "Training", "t", a, seal), -1);
+    assert_int_equal(seal_sign(&other, "Training", "t", a, NULL, 0, seal), -1);
     assert_false(seal_verify(NULL, "Training", "t", a, seal));
     /* too short, missing, not a regular file (a FIFO would block) */
     assert_int_equal(seal_keys_add_file(&other, write_key("short", "tiny"), err, sizeof(err)), -1);
