@@ -146,7 +146,7 @@ class TestGolden(RenderCase):
         try:
             import yaml  # PyYAML, a YAML 1.1 reader, when installed
         except ImportError:
-            self.skipTest("PyYAML is not installed")
+            self.fail("PyYAML is not installed: run `make deps` (python3-yaml)")
         self.assertEqual(list(yaml.safe_load_all(render(EXAMPLE, test=self).stdout)), docs)
 
     def test_rendered_crs_render_the_same(self):
