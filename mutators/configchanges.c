@@ -7,6 +7,7 @@
 #include "mutators/strbuf.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,24 +48,65 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-/* 1 when out already holds an entry for key[0..klen). */
-static int has_key(const json_t *out, const char *key, size_t klen)
+/* The keys seen so far: open addressing over at least twice as many slots
+ * as the field can have entries, so a lookup is a probe or two and a field
+ * of CONFIGCHANGES_MAX_ENTRIES keys is checked in linear time (a scan of
+ * every earlier entry was quadratic: 256 entries cost 30 times a plain
+ * Training). A few keys use the stack. */
+#define KEYSET_STACK 64
+
+struct keyslot {
+    const char *key;                    /* into the field's text; NULL: free */
+    size_t len;
+};
+
+struct keyset {
+    struct keyslot *slot, stack[KEYSET_STACK];
+    size_t n;                           /* slots, a power of two */
+};
+
+/* Sized for a field of s; 0, or -1 when memory ran out. */
+static int keyset_init(struct keyset *set, const char *s)
 {
+    size_t entries = 1;
+
+    for (const char *c = s; (c = strchr(c, ',')); c++)
+        entries++;
+    if (entries > CONFIGCHANGES_MAX_ENTRIES + 1)
+        entries = CONFIGCHANGES_MAX_ENTRIES + 1;
+    for (set->n = KEYSET_STACK; set->n < 2 * entries; set->n *= 2)
+        ;
+    set->slot = set->n == KEYSET_STACK ? set->stack : malloc(set->n * sizeof(*set->slot));
+    if (!set->slot)
+        return -1;
+    memset(set->slot, 0, set->n * sizeof(*set->slot));
+    return 0;
+}
+
+static void keyset_release(struct keyset *set)
+{
+    if (set->slot != set->stack)
+        free(set->slot);
+}
+
+/* Adds key[0..klen) to set; returns 0, or 1 when it was there already. */
+static int keyset_add(struct keyset *set, const char *key, size_t klen)
+{
+    uint32_t h = 2166136261u;           /* FNV-1a */
     size_t i;
-    json_t *prev;
 
-    json_array_foreach(out, i, prev) {
-        const char *ps = json_string_value(prev);
-
-        if (!strncmp(ps, key, klen) && ps[klen] == '=')
+    for (i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    for (i = h & (set->n - 1); set->slot[i].key; i = (i + 1) & (set->n - 1))
+        if (set->slot[i].len == klen && !memcmp(set->slot[i].key, key, klen))
             return 1;
-    }
+    set->slot[i] = (struct keyslot){ key, klen };
     return 0;
 }
 
 /* Judges one trimmed entry; appends "KEY=VALUE" to out or an error. */
 static void add_entry(const char *e, size_t n, const char *path, const struct project *p,
-                      json_t *out, struct fielderr_list *errs)
+                      struct keyset *seen, json_t *out, struct fielderr_list *errs)
 {
     const char *eq = memchr(e, '=', n), *key = e, *val, *field;
     size_t klen, vlen;
@@ -99,7 +141,7 @@ static void add_entry(const char *e, size_t n, const char *path, const struct pr
     if (field) {
         fielderr_add(errs, FIELDERR_FORBIDDEN, path, NULL, "key \"%.*s\" is set by the webhook: use %s",
                      (int)klen, key, field);
-    } else if (has_key(out, key, klen)) {
+    } else if (keyset_add(seen, key, klen)) {
         kv = json_stringn_nocheck(key, klen);
         fielderr_add(errs, FIELDERR_DUPLICATE, path, kv, NULL);
     } else if (val == key + klen + 1) {
@@ -133,11 +175,14 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
                             struct fielderr_list *errs)
 {
     json_t *out = json_array();
+    struct keyset seen;
     char stack[MAX_NESTING];
     size_t depth = 0, before = errs->len;
     char quote = 0;
     const char *start = s, *c;
 
+    if (keyset_init(&seen, s) < 0)
+        abort();                        /* as every allocation in mutators/ */
     if (strlen(s) > CONFIGCHANGES_MAX_LEN) {
         fielderr_add(errs, FIELDERR_TOO_LONG, path, NULL, "must have at most %d bytes",
                      CONFIGCHANGES_MAX_LEN);
@@ -157,7 +202,7 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
                 goto fail;
             }
             if (n)
-                add_entry(e, n, path, p, out, errs);
+                add_entry(e, n, path, p, &seen, out, errs);
             if (*c == '\0')
                 break;
             start = c + 1;
@@ -188,8 +233,10 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
     }
     if (errs->len > before)
         goto fail;
+    keyset_release(&seen);
     return out;
 fail:
+    keyset_release(&seen);
     json_decref(out);
     return NULL;
 }

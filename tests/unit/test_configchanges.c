@@ -316,6 +316,30 @@ static void test_entry_cap(void **state)
     free(s);
 }
 
+/* Duplicates are found among as many keys as the cap allows, wherever
+ * they stand (the key set is a hash table past its stack slots). */
+static void test_duplicates_among_many(void **state)
+{
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    char *s = entries(CONFIGCHANGES_MAX_ENTRIES - 1), *t;
+
+    (void)state;
+    assert_non_null(t = malloc(strlen(s) + 32));
+    snprintf(t, strlen(s) + 32, "%s,k0=2", s);     /* the first key, again, last */
+    parse_errors(t, NULL, &errs);
+    assert_int_equal(errs.len, 1);
+    assert_int_equal(errs.v[0].type, FIELDERR_DUPLICATE);
+    assert_string_equal(json_string_value(errs.v[0].value), "k0");
+    fielderr_release(&errs);
+    snprintf(t, strlen(s) + 32, "%s,k200=2", s);   /* one from the middle */
+    parse_errors(t, NULL, &errs);
+    assert_int_equal(errs.len, 1);
+    assert_string_equal(json_string_value(errs.v[0].value), "k200");
+    fielderr_release(&errs);
+    free(t);
+    free(s);
+}
+
 /* Bad entries count towards the cap too: a flood of them is one error
  * list of bounded length, not thousands of causes. */
 static void test_error_flood_is_capped(void **state)
@@ -352,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_nesting_cap),
         cmocka_unit_test(test_length_cap),
         cmocka_unit_test(test_entry_cap),
+        cmocka_unit_test(test_duplicates_among_many),
         cmocka_unit_test(test_error_flood_is_capped),
     };
 
