@@ -353,6 +353,14 @@ static void dump(struct strbuf *sb, const struct node *n)
     }
 }
 
+/* Key order; most keys of an object differ in their first byte. */
+static inline int key_before_or_at(const struct node *a, const struct node *b)
+{
+    unsigned char x = (unsigned char)a->key[0], y = (unsigned char)b->key[0];
+
+    return x != y ? x < y : strcmp(a->key, b->key) <= 0;
+}
+
 void node_sort(struct node *n)
 {
     struct node *sorted = NULL, *tail = NULL, *m, *next, **at;
@@ -367,10 +375,10 @@ void node_sort(struct node *n)
      * of them built in order already, so the tail is tried first */
     for (m = n->u.kids.first; m; m = next) {
         next = m->next;
-        if (tail && strcmp(tail->key, m->key) <= 0) {
+        if (tail && key_before_or_at(tail, m)) {
             at = &tail->next;
         } else {
-            for (at = &sorted; *at && strcmp((*at)->key, m->key) <= 0; at = &(*at)->next)
+            for (at = &sorted; *at && key_before_or_at(*at, m); at = &(*at)->next)
                 ;
         }
         m->next = *at;
