@@ -73,12 +73,21 @@ def rss_kib(pid, field="VmHWM"):
 
 def start_nginx(tmp, certs, port, answer):
     conf = os.path.join(tmp, "nginx.conf")
-    if "'" in answer or "\\" in answer or "$" in answer:
-        raise SystemExit("answer bytes need escaping for nginx; not expected")
     # nginx caps one configuration token at 4 KiB: the answer is cut into
     # chunks held by maps (looked up once per request) and joined by return.
-    chunks = [answer[i:i + 3000] for i in range(0, len(answer), 3000)]
-    maps = "".join("    map $scheme $answer%d { default '%s'; }\n" % (i, c) for i, c in enumerate(chunks))
+    # In a quoted map value '\\' escapes, and '$' would start a variable:
+    # it is written as ${dollar}, a geo variable holding a plain "$".
+    def quoted(text):
+        return text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}")
+    chunks, cur = [], ""
+    for ch in answer:
+        if len(cur) + len(quoted(ch)) > 3500:
+            chunks.append(cur)
+            cur = ""
+        cur += quoted(ch)
+    chunks.append(cur)
+    maps = "    geo $dollar { default \"$\"; }\n" + "".join(
+        "    map $scheme $answer%d { default '%s'; }\n" % (i, c) for i, c in enumerate(chunks))
     joined = "".join("$answer%d" % i for i in range(len(chunks)))
     with open(conf, "w") as f:
         f.write("""worker_processes %d;
@@ -133,6 +142,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--soak", type=int, default=1000000, help="reviews in the RSS growth check")
+    ap.add_argument("--no-scaling", action="store_true", help="only the SPEC §7 figures")
     args = ap.parse_args()
     threads = 2
     tmp = tempfile.mkdtemp(prefix="paddlex-bench-")
@@ -213,6 +223,9 @@ def main():
           % (big_run["rps"], big_serial["latency_ms"].get(50, 0), big_peak / 1024.0))
     print("  review from stdin    %10.2f ms per process (median of %d)" % (statistics.median(cli) * 1e3, len(cli)))
     print("  errors under load    %d" % errors)
+    if not args.no_scaling:
+        import scaling
+        errors += scaling.run(args.bin, tmp, certs)
     return 0 if errors == 0 else 1
 
 
