@@ -18,6 +18,13 @@ static const char *const kind_names[MK_COUNT] = {
 static const char *const op_names[MO_COUNT] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other", "" };
 static const char *const result_names[MR_COUNT] = { "allowed", "denied", "error", "ok" };
 static const char *const reason_names[MD_COUNT] = { "Invalid", "Forbidden", "BadRequest", "TooLarge" };
+/* The statuses the server answers with; the rest of code_names: classes. */
+static const unsigned code_known[] = { 200, 400, 404, 405, 413, 500, 503 };
+#define CODE_KNOWN (sizeof(code_known) / sizeof(code_known[0]))
+static const char *const code_names[METRICS_CODES] = {
+    "200", "400", "404", "405", "413", "500", "503", "1xx", "2xx", "3xx", "4xx", "5xx", "other",
+};
+_Static_assert(CODE_KNOWN + 6 == METRICS_CODES, "code_names: the known codes, 5 classes, other");
 
 void metrics_init(struct metrics *m)
 {
@@ -60,10 +67,21 @@ void metrics_request(struct metrics *m, enum metrics_path p, enum metrics_kind k
     while (b < METRICS_BUCKETS && seconds > bucket_le[b])
         b++;
     if (b < METRICS_BUCKETS)
-        atomic_fetch_add_explicit(&m->latency_buckets[p][b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_sum_ns[p], (unsigned long long)(seconds * 1e9),
+        atomic_fetch_add_explicit(&m->latency_buckets[p][k][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_sum_ns[p][k], (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_count[p], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_count[p][k], 1, memory_order_relaxed);
+}
+
+void metrics_response(struct metrics *m, enum metrics_path p, unsigned status)
+{
+    size_t c = 0;
+
+    while (c < CODE_KNOWN && code_known[c] != status)
+        c++;
+    if (c == CODE_KNOWN)
+        c = status >= 100 && status <= 599 ? CODE_KNOWN + status / 100 - 1 : METRICS_CODES - 1;
+    atomic_fetch_add_explicit(&m->responses[p][c], 1, memory_order_relaxed);
 }
 
 void metrics_denial(struct metrics *m, enum metrics_reason reason)
@@ -95,31 +113,48 @@ static void render_requests(struct metrics *m, struct strbuf *out)
 
 static void render_latency(struct metrics *m, struct strbuf *out)
 {
-    strbuf_addstr(out, "# HELP paddlex_webhook_request_duration_seconds Request latency by path.\n"
+    strbuf_addstr(out, "# HELP paddlex_webhook_request_duration_seconds Request latency by path and kind.\n"
                        "# TYPE paddlex_webhook_request_duration_seconds histogram\n");
-    for (int p = 0; p < MP_COUNT; p++) {
-        unsigned long long count = get(&m->latency_count[p]), cum = 0;
+    for (int p = 0; p < MP_COUNT; p++)
+        for (int k = 0; k < MK_COUNT; k++) {
+            unsigned long long count = get(&m->latency_count[p][k]), cum = 0;
 
-        if (!count)
-            continue;
-        for (int b = 0; b < METRICS_BUCKETS; b++) {
-            cum += get(&m->latency_buckets[p][b]);
-            strbuf_addf(out, "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",le=\"%g\"} %llu\n",
-                        path_names[p], bucket_le[b], cum);
+            if (!count)
+                continue;
+            for (int b = 0; b < METRICS_BUCKETS; b++) {
+                cum += get(&m->latency_buckets[p][k][b]);
+                strbuf_addf(out, "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",kind=\"%s\","
+                                 "le=\"%g\"} %llu\n",
+                            path_names[p], kind_names[k], bucket_le[b], cum);
+            }
+            strbuf_addf(out,
+                        "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",kind=\"%s\",le=\"+Inf\"} %llu\n"
+                        "paddlex_webhook_request_duration_seconds_sum{path=\"%s\",kind=\"%s\"} %.9f\n"
+                        "paddlex_webhook_request_duration_seconds_count{path=\"%s\",kind=\"%s\"} %llu\n",
+                        path_names[p], kind_names[k], count, path_names[p], kind_names[k],
+                        get(&m->latency_sum_ns[p][k]) / 1e9, path_names[p], kind_names[k], count);
         }
-        strbuf_addf(out,
-                    "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %llu\n"
-                    "paddlex_webhook_request_duration_seconds_sum{path=\"%s\"} %.9f\n"
-                    "paddlex_webhook_request_duration_seconds_count{path=\"%s\"} %llu\n",
-                    path_names[p], count, path_names[p], get(&m->latency_sum_ns[p]) / 1e9,
-                    path_names[p], count);
-    }
+}
+
+static void render_responses(struct metrics *m, struct strbuf *out)
+{
+    strbuf_addstr(out, "# HELP paddlex_webhook_responses_total Answers by path and HTTP status code.\n"
+                       "# TYPE paddlex_webhook_responses_total counter\n");
+    for (int p = 0; p < MP_COUNT; p++)
+        for (int c = 0; c < METRICS_CODES; c++) {
+            unsigned long long n = get(&m->responses[p][c]);
+
+            if (n)
+                strbuf_addf(out, "paddlex_webhook_responses_total{path=\"%s\",code=\"%s\"} %llu\n",
+                            path_names[p], code_names[c], n);
+        }
 }
 
 void metrics_render(struct metrics *m, struct strbuf *out)
 {
     render_requests(m, out);
     render_latency(m, out);
+    render_responses(m, out);
     strbuf_addstr(out, "# HELP paddlex_webhook_denials_total Denied or refused requests by reason.\n"
                        "# TYPE paddlex_webhook_denials_total counter\n");
     for (int r = 0; r < MD_COUNT; r++)

@@ -19,12 +19,16 @@ enum metrics_result { MR_ALLOWED, MR_DENIED, MR_ERROR, MR_OK, MR_COUNT };
 enum metrics_reason { MD_INVALID, MD_FORBIDDEN, MD_BAD_REQUEST, MD_TOO_LARGE, MD_COUNT };
 
 #define METRICS_BUCKETS 14
+/* HTTP status codes counted one by one (metrics.c: code_known), then the
+ * classes 1xx..5xx for any other, then "other" (outside 100..599). */
+#define METRICS_CODES 13
 
 struct metrics {
     atomic_ullong requests[MP_COUNT][MK_COUNT][MO_COUNT][MR_COUNT];
-    atomic_ullong latency_buckets[MP_COUNT][METRICS_BUCKETS]; /* cumulative at render */
-    atomic_ullong latency_sum_ns[MP_COUNT];
-    atomic_ullong latency_count[MP_COUNT];
+    atomic_ullong latency_buckets[MP_COUNT][MK_COUNT][METRICS_BUCKETS]; /* cumulative at render */
+    atomic_ullong latency_sum_ns[MP_COUNT][MK_COUNT];
+    atomic_ullong latency_count[MP_COUNT][MK_COUNT];
+    atomic_ullong responses[MP_COUNT][METRICS_CODES];
     atomic_ullong denials[MD_COUNT];
     atomic_llong cert_not_after;       /* unix seconds, 0 when unknown */
     atomic_ullong cert_reloads[2];     /* [0] ok, [1] failed */
@@ -38,9 +42,13 @@ enum metrics_path metrics_path_of(const char *url);
 enum metrics_kind metrics_kind_of(const char *kind);
 enum metrics_op metrics_op_of(const char *operation);
 
-/* Counts one request and its latency. */
+/* Counts one request and its latency (the histogram by path and kind). */
 void metrics_request(struct metrics *m, enum metrics_path p, enum metrics_kind k, enum metrics_op o,
                      enum metrics_result r, double seconds);
+
+/* Counts one answer by its HTTP status: what the caller (the apiserver,
+ * Metacontroller) saw, 5xx apart from 4xx, 503 apart from 413. */
+void metrics_response(struct metrics *m, enum metrics_path p, unsigned status);
 
 void metrics_denial(struct metrics *m, enum metrics_reason reason);
 

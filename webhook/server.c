@@ -679,6 +679,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (rep.status >= 400 && rep.result == MR_OK)
         rep.result = MR_ERROR;
     metrics_request(&s->metrics, mp, rep.kind, rep.op, rep.result, since(&r->start));
+    metrics_response(&s->metrics, mp, rep.status);
     ret = send_reply(s, c, early ? NULL : r, &rep);
     return ret;
 }

@@ -405,8 +405,12 @@ class MetricsTest(unittest.TestCase):
             (("kind", ""), ("operation", ""), ("path", "/validate"), ("result", "error")): 1,
             (("kind", ""), ("operation", ""), ("path", "/metrics"), ("result", "ok")): 1,  # the first scrape
         })
-        self.assertEqual(moved(before, after, "paddlex_webhook_request_duration_seconds_count"),
-                         {(("path", "/validate"),): 4, (("path", "/mutate"),): 1, (("path", "/metrics"),): 1})
+        self.assertEqual(moved(before, after, "paddlex_webhook_request_duration_seconds_count"), {
+            (("kind", "Training"), ("path", "/validate")): 3, (("kind", ""), ("path", "/validate")): 1,
+            (("kind", "Dataset"), ("path", "/mutate")): 1, (("kind", ""), ("path", "/metrics")): 1})
+        self.assertEqual(moved(before, after, "paddlex_webhook_responses_total"), {
+            (("code", "200"), ("path", "/validate")): 3, (("code", "400"), ("path", "/validate")): 1,
+            (("code", "200"), ("path", "/mutate")): 1, (("code", "200"), ("path", "/metrics")): 1})
         self.assertEqual(moved(before, after, "paddlex_webhook_denials_total"),
                          {(("reason", "Invalid"),): 1, (("reason", "BadRequest"),): 1})
         version = subprocess.run([binary(), "version"], capture_output=True, text=True, check=True).stdout
