@@ -29,6 +29,8 @@ _Static_assert(CODE_KNOWN + 6 == METRICS_CODES, "code_names: the known codes, 5 
 void metrics_init(struct metrics *m)
 {
     memset(m, 0, sizeof(*m));
+    atomic_store(&m->cert_reload_ok, 1);    /* the first load failing stops the server */
+    atomic_store(&m->policy_reload_ok, 1);
 }
 
 static int index_of(const char *const *names, int n, const char *s, int other)
@@ -87,6 +89,18 @@ void metrics_response(struct metrics *m, enum metrics_path p, unsigned status)
 void metrics_denial(struct metrics *m, enum metrics_reason reason)
 {
     atomic_fetch_add_explicit(&m->denials[reason], 1, memory_order_relaxed);
+}
+
+void metrics_cert_reload(struct metrics *m, int ok)
+{
+    atomic_fetch_add_explicit(&m->cert_reloads[ok ? 0 : 1], 1, memory_order_relaxed);
+    atomic_store(&m->cert_reload_ok, ok ? 1 : 0);
+}
+
+void metrics_policy_reload(struct metrics *m, int ok)
+{
+    atomic_fetch_add_explicit(&m->policy_reloads[ok ? 0 : 1], 1, memory_order_relaxed);
+    atomic_store(&m->policy_reload_ok, ok ? 1 : 0);
 }
 
 static unsigned long long get(atomic_ullong *a)
@@ -172,6 +186,14 @@ void metrics_render(struct metrics *m, struct strbuf *out)
                 "# TYPE paddlex_webhook_policy_reloads_total counter\n"
                 "paddlex_webhook_policy_reloads_total{result=\"success\"} %llu\n"
                 "paddlex_webhook_policy_reloads_total{result=\"failure\"} %llu\n"
+                "# HELP paddlex_webhook_certificate_last_reload_successful 1 when the last load of the "
+                "certificate pair succeeded, 0 when it failed and the previous pair is still served.\n"
+                "# TYPE paddlex_webhook_certificate_last_reload_successful gauge\n"
+                "paddlex_webhook_certificate_last_reload_successful %d\n"
+                "# HELP paddlex_webhook_policy_last_reload_successful 1 when the last load of the "
+                "policy succeeded, 0 when it failed and the previous policy is still applied.\n"
+                "# TYPE paddlex_webhook_policy_last_reload_successful gauge\n"
+                "paddlex_webhook_policy_last_reload_successful %d\n"
                 "# HELP paddlex_webhook_in_flight_requests Requests being handled.\n"
                 "# TYPE paddlex_webhook_in_flight_requests gauge\n"
                 "paddlex_webhook_in_flight_requests %d\n"
@@ -180,5 +202,6 @@ void metrics_render(struct metrics *m, struct strbuf *out)
                 "paddlex_webhook_build_info{version=\"%s\"} 1\n",
                 (long long)atomic_load(&m->cert_not_after), get(&m->cert_reloads[0]),
                 get(&m->cert_reloads[1]), get(&m->policy_reloads[0]), get(&m->policy_reloads[1]),
+                atomic_load(&m->cert_reload_ok), atomic_load(&m->policy_reload_ok),
                 atomic_load(&m->in_flight), PADDLEX_VERSION);
 }

@@ -33,6 +33,8 @@ struct metrics {
     atomic_llong cert_not_after;       /* unix seconds, 0 when unknown */
     atomic_ullong cert_reloads[2];     /* [0] ok, [1] failed */
     atomic_ullong policy_reloads[2];   /* [0] ok, [1] failed */
+    atomic_int cert_reload_ok;         /* 1: the last load of the pair succeeded */
+    atomic_int policy_reload_ok;       /* 1: the last load of the policy succeeded */
     atomic_int in_flight;
 };
 
@@ -51,6 +53,11 @@ void metrics_request(struct metrics *m, enum metrics_path p, enum metrics_kind k
 void metrics_response(struct metrics *m, enum metrics_path p, unsigned status);
 
 void metrics_denial(struct metrics *m, enum metrics_reason reason);
+
+/* Counts one reload of the certificate pair or the policy (ok: 1 loaded,
+ * 0 failed and the previous one kept) and remembers its outcome. */
+void metrics_cert_reload(struct metrics *m, int ok);
+void metrics_policy_reload(struct metrics *m, int ok);
 
 /* Appends the text exposition format (version 0.0.4) to out. */
 void metrics_render(struct metrics *m, struct strbuf *out);

@@ -872,12 +872,12 @@ static void reload_certs(struct server *s, int first)
     s->key_sig = key;
     if (tls_load(s->cfg->cert_file, s->cfg->key_file, err, sizeof(err)) < 0) {
         if (!first)
-            atomic_fetch_add(&s->metrics.cert_reloads[1], 1);
+            metrics_cert_reload(&s->metrics, 0);
         LOG(LOG_ERROR, first ? "certificate: %s" : "certificate reload: %s; keeping the previous one", err);
         return;
     }
     if (!first) {
-        atomic_fetch_add(&s->metrics.cert_reloads[0], 1);
+        metrics_cert_reload(&s->metrics, 1);
         LOG(LOG_INFO, "certificate reloaded from %s", s->cfg->cert_file);
     }
     atomic_store(&s->metrics.cert_not_after, (long long)tls_not_after());
@@ -905,7 +905,7 @@ static int reload_policy(struct server *s, int first)
         return -1;
     }
     if (!p) {
-        atomic_fetch_add(&s->metrics.policy_reloads[1], 1);
+        metrics_policy_reload(&s->metrics, 0);
         LOG(LOG_ERROR, "policy reload: %s; keeping the previous policy", err);
         return 0;
     }
@@ -915,7 +915,7 @@ static int reload_policy(struct server *s, int first)
     pthread_mutex_unlock(&s->policy_lock);
     policy_unref(old);
     if (!first) {
-        atomic_fetch_add(&s->metrics.policy_reloads[0], 1);
+        metrics_policy_reload(&s->metrics, 1);
         LOG(LOG_INFO, "policy reloaded from %s", s->cfg->policy_file);
     }
     return 0;
