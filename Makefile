@@ -31,13 +31,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libcurl4-openssl-dev libyaml-dev libssl-dev libgnutls28-dev \
             libcmocka-dev python3 python3-yaml openssl curl clang libclang-rt-14-dev \
-            wrk nginx-light
+            wrk nginx-light prometheus
 # Debian's interpreter, whatever else is first on PATH: the tests and the
 # demo use its python3-yaml.
 PYTHON   ?= /usr/bin/python3
 
 .PHONY: all deps demo test unit cases e2e check asan bench clean
-.PHONY: fuzz valgrind
+.PHONY: fuzz valgrind monitoring-rules
 all: $(PROG)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +79,12 @@ cases: $(PROG)
 
 e2e: $(PROG)
 	$(PYTHON) tests/e2e/run.py --bin $(PROG)
+
+# tests/monitoring/paddlex-webhook.rules.yaml, the rules file promtool's unit
+# tests load, from the PrometheusRule of manifests/monitoring/ (its spec);
+# tests/e2e/test_monitoring.py fails when the two differ.
+monitoring-rules:
+	$(PYTHON) tests/e2e/test_monitoring.py --write-rules
 
 test: deps
 	$(MAKE) unit cases e2e
