@@ -18,13 +18,6 @@ static const char *const kind_names[MK_COUNT] = {
 static const char *const op_names[MO_COUNT] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other", "" };
 static const char *const result_names[MR_COUNT] = { "allowed", "denied", "error", "ok" };
 static const char *const reason_names[MD_COUNT] = { "Invalid", "Forbidden", "BadRequest", "TooLarge" };
-/* The statuses the server answers with; the rest of code_names: classes. */
-static const unsigned code_known[] = { 200, 400, 404, 405, 413, 500, 503 };
-#define CODE_KNOWN (sizeof(code_known) / sizeof(code_known[0]))
-static const char *const code_names[METRICS_CODES] = {
-    "200", "400", "404", "405", "413", "500", "503", "1xx", "2xx", "3xx", "4xx", "5xx", "other",
-};
-_Static_assert(CODE_KNOWN + 6 == METRICS_CODES, "code_names: the known codes, 5 classes, other");
 
 void metrics_init(struct metrics *m)
 {
@@ -74,6 +67,14 @@ void metrics_request(struct metrics *m, enum metrics_path p, enum metrics_kind k
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&m->latency_count[p][k], 1, memory_order_relaxed);
 }
+
+/* The statuses the server answers with; the rest of code_names: classes. */
+static const unsigned code_known[] = { 200, 400, 404, 405, 413, 500, 503 };
+#define CODE_KNOWN (sizeof(code_known) / sizeof(code_known[0]))
+static const char *const code_names[METRICS_CODES] = {
+    "200", "400", "404", "405", "413", "500", "503", "1xx", "2xx", "3xx", "4xx", "5xx", "other",
+};
+_Static_assert(CODE_KNOWN + 6 == METRICS_CODES, "code_names: the known codes, 5 classes, other");
 
 void metrics_response(struct metrics *m, enum metrics_path p, unsigned status)
 {
