@@ -14,6 +14,12 @@
   and the dashboard use is a series it exports, every label they name one
   those series carry (or a target label Prometheus adds); the two
   last-reload gauges follow a broken and a repaired policy and key pair.
+- Debian's Prometheus scrapes the live server over TLS verified as the
+  ServiceMonitor says (the CA file, the server name) and loads the rules:
+  every rule evaluates without error, none is pending or firing on a
+  healthy server, every dashboard query and variable returns series; a
+  2-day certificate, a broken policy and then a stopped server make
+  CertificateExpiring, PolicyReloadFailing and PaddlexWebhookDown pending.
 - `kubectl kustomize` of an overlay that adds the component to each install
   (skipped without kubectl, as in test_manifests.py): the ServiceMonitor
   scrapes the Service's https port, path /metrics, verifying against ca.crt
@@ -38,10 +44,13 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
+import urllib.request
 
 import yaml  # Debian: python3-yaml (make deps)
 
-from common import Server, client, make_test_certs, needs_binary, post_json, request, review, send_review
+import common
+from common import Server, client, free_port, make_test_certs, needs_binary, post_json, request, review, send_review
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -88,12 +97,13 @@ DATASET = {"apiVersion": AV, "kind": "Dataset", "metadata": {"name": "ocr-data",
 
 # ------------------------------------------------------------------ tools
 
-def promtool():
-    """The promtool command; fails (never skips) when it is not installed."""
-    path = shutil.which("promtool")
+def promtool(name="promtool"):
+    """The promtool (or prometheus) command; fails, never skips, when it is
+    not installed."""
+    path = shutil.which(name)
     if not path:
-        raise AssertionError("promtool not found on PATH: `make deps` installs it "
-                             "(Debian package prometheus)")
+        raise AssertionError("%s not found on PATH: `make deps` installs it "
+                             "(Debian package prometheus)" % name)
     return path
 
 
@@ -514,6 +524,160 @@ class ReloadGaugeTest(unittest.TestCase):
                 with open(other.cert, "rb") as f:
                     replace_file(certs.cert, f.read())       # now the pair matches
                 eventually(lambda: gauge(scrape(srv), name) == 1, "the gauge back at 1")
+
+
+class Prometheus:
+    """Debian's prometheus, scraping one target every second as the
+    ServiceMonitor's endpoint does (https, /metrics, CA file, server name),
+    with the rules loaded and evaluated every second. Killed on every path."""
+
+    def __init__(self, target_port, ca, server_name, rules):
+        self.dir = tempfile.mkdtemp(prefix="paddlex-prometheus-")
+        self.port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "rule_files": [rules],
+            "scrape_configs": [{
+                "job_name": "paddlex-webhook", "scheme": "https", "metrics_path": "/metrics",
+                "tls_config": {"ca_file": ca, "server_name": server_name, "insecure_skip_verify": False},
+                # the target labels the Operator's relabelings add
+                "static_configs": [{"targets": ["127.0.0.1:%d" % target_port],
+                                    "labels": {"namespace": "paddlex-system", "pod": "paddlex-webhook-0"}}],
+            }],
+        }
+        path = os.path.join(self.dir, "prometheus.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump(config, f)
+        with open(os.path.join(self.dir, "log"), "wb") as log:
+            self.proc = subprocess.Popen(
+                [promtool("prometheus"), "--config.file=" + path,
+                 "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                 "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=common._die_with_parent)
+        try:
+            eventually(self.ready, "prometheus ready")
+        except BaseException:
+            self.close()
+            raise
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("prometheus exited %s: %s" % (self.proc.returncode, self.log()))
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def api(self, path, **params):
+        url = "http://127.0.0.1:%d/api/v1/%s?%s" % (self.port, path, urllib.parse.urlencode(params, doseq=True))
+        with urllib.request.urlopen(url, timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr):
+        return self.api("query", query=expr)["result"]
+
+    def rules(self):
+        return [r for g in self.api("rules")["groups"] for r in g["rules"]]
+
+    def alert_state(self, name):
+        """inactive, pending or firing."""
+        return next(r["state"] for r in self.rules() if r.get("name") == name)
+
+    def log(self):
+        with open(os.path.join(self.dir, "log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")[-3000:]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, True)
+
+
+@needs_binary
+class PrometheusTest(unittest.TestCase):
+    """The rules and the dashboard as Prometheus runs them, on the real
+    server's series. Traffic is healthy (allowed, a denial, a 404 on no
+    route), so no alert may be pending."""
+
+    def traffic(self):
+        conn = client(self.srv)
+        try:
+            send_review(conn, "/mutate", review(DATASET))
+            send_review(conn, "/validate", review(TRAINING))
+            send_review(conn, "/validate", review(dict(TRAINING, spec=dict(TRAINING["spec"], workerReplicas=-1))))
+            self.assertEqual(request(conn, "GET", "/nowhere")[0], 404)
+        finally:
+            conn.close()
+
+    def test_prometheus_scrapes_evaluates_and_alerts(self):
+        d = tempfile.mkdtemp(prefix="paddlex-monitoring-")
+        self.addCleanup(shutil.rmtree, d, True)
+        policy = os.path.join(d, "policy.yaml")
+        with open(os.path.join(ROOT, "examples", "policy.yaml"), "rb") as f:
+            replace_file(policy, f.read())
+        rules = os.path.join(d, "paddlex-webhook.rules.yaml")
+        write_rules(rules)
+        # 60 days: no certificate alert; then a 2-day pair under the same CA
+        good = make_test_certs(os.path.join(d, "good"), days=60)
+        short = make_test_certs(os.path.join(d, "short"), days=2, ca=(good.ca, good.ca_key))
+        live = os.path.join(d, "live")
+        os.mkdir(live)
+        certs = good._replace(cert=os.path.join(live, "tls.crt"), key=os.path.join(live, "tls.key"))
+        for src, dst in ((good.cert, certs.cert), (good.key, certs.key)):
+            shutil.copy(src, dst)
+        self.srv = Server(["--policy", policy, "--reload-interval", "200"], certs=certs)
+        self.srv.start()
+        self.addCleanup(self.srv.stop, False)
+        prom = Prometheus(self.srv.port, self.srv.ca, "localhost", rules)
+        self.addCleanup(prom.close)
+
+        eventually(lambda: [float(s["value"][1]) for s in prom.query('up{job="paddlex-webhook"}')] == [1.0],
+                   "Prometheus scraping the server over verified TLS")
+        self.traffic()
+        eventually(lambda: prom.query('paddlex_webhook_requests_total{result="denied"}'), "the traffic scraped")
+        self.traffic()                          # counters that move between scrapes: rates above 0
+        time.sleep(2.5)
+
+        dash = load_dashboard()
+        for title, t in dashboard_queries(dash):
+            with self.subTest(title):
+                self.assertTrue(prom.query(grafana_to_promql(t["expr"])), "no series for %r" % t["expr"])
+        for v in dash["templating"]["list"]:
+            if v["type"] == "query":
+                with self.subTest(v["name"]):
+                    inner, label = re.fullmatch(r"label_values\((.*), *(\w+)\)", v["definition"]).groups()
+                    series = prom.api("series", **{"match[]": grafana_to_promql(inner)})
+                    self.assertTrue(series and all(s.get(label) for s in series), (v["name"], series))
+
+        eventually(lambda: all(r.get("lastEvaluation", "").startswith("2") for r in prom.rules()),
+                   "every rule evaluated")
+        for r in prom.rules():
+            self.assertEqual((r["name"], r["health"], r.get("lastError", "")), (r["name"], "ok", ""))
+            self.assertEqual((r["name"], r["state"]), (r["name"], "inactive"), "on a healthy server")
+        self.assertEqual(len(prom.rules()), len(ALERTS))
+
+        for src, dst in ((short.key, certs.key), (short.cert, certs.cert)):
+            with open(src, "rb") as f:
+                replace_file(dst, f.read())
+        eventually(lambda: prom.alert_state("PaddlexWebhookCertificateExpiring") == "pending",
+                   "CertificateExpiring pending with 2 days left")
+        self.assertEqual(prom.alert_state("PaddlexWebhookCertificateExpiringSoon"), "inactive")
+
+        replace_file(policy, b"limits: [\n")
+        eventually(lambda: prom.alert_state("PaddlexWebhookPolicyReloadFailing") == "pending",
+                   "PolicyReloadFailing pending after a broken policy")
+        self.assertEqual(prom.alert_state("PaddlexWebhookDown"), "inactive")
+        self.srv.stop()
+        eventually(lambda: prom.alert_state("PaddlexWebhookDown") == "pending",
+                   "PaddlexWebhookDown pending once the server is gone")
 
 
 # ------------------------------------------------------------------ kustomize
