@@ -21,7 +21,7 @@
   2-day certificate, a broken policy and then a stopped server make
   CertificateExpiring, PolicyReloadFailing and PaddlexWebhookDown pending.
 - `kubectl kustomize` of an overlay that adds the component to each install
-  (skipped without kubectl, as in test_manifests.py): the ServiceMonitor
+  (a missing kubectl fails, as in test_manifests.py): the ServiceMonitor
   scrapes the Service's https port, path /metrics, verifying against ca.crt
   of Secret paddlex-webhook-tls for a name the certificate carries; the
   dashboard ConfigMap has the Grafana sidecar's label.
@@ -682,18 +682,21 @@ class PrometheusTest(unittest.TestCase):
 
 # ------------------------------------------------------------------ kustomize
 
-@unittest.skipUnless(shutil.which("kubectl"), "kubectl not found on PATH: the component's build needs "
-                     "`kubectl kustomize` (no cluster), as test_manifests.py")
 class ComponentBuildTest(unittest.TestCase):
 
     def build(self, install):
-        """kubectl kustomize of an overlay that adds the component to install."""
+        """kubectl kustomize of an overlay that adds the component to install.
+        A missing kubectl fails, as in test_manifests.py: make deps installs it."""
+        kubectl = shutil.which("kubectl")
+        if not kubectl:
+            raise AssertionError("kubectl not found on PATH: the component's build needs `kubectl kustomize` "
+                                 "(no cluster); run `make deps`")
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "kustomization.yaml"), "w") as f:
                 yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                                 "resources": [os.path.relpath(os.path.join(ROOT, "manifests", install), d)],
                                 "components": [os.path.relpath(COMPONENT, d)]}, f)
-            res = run(shutil.which("kubectl"), "kustomize", d)
+            res = run(kubectl, "kustomize", d)
         self.assertEqual(res.returncode, 0, res.stderr)
         return [o for o in yaml.safe_load_all(res.stdout) if o]
 

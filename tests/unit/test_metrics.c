@@ -13,6 +13,8 @@
 
 #include "webhook/metrics.h"
 
+#define DURATION "\npaddlex_webhook_request_duration_seconds"
+
 /* The exposition of m; the caller releases it. */
 static void render(struct metrics *m, struct strbuf *out)
 {
@@ -34,7 +36,7 @@ static void assert_lacks(const struct strbuf *sb, const char *text)
 
 static void test_codes_known_and_by_class(void **state)
 {
-    static struct metrics m;    /* static: the arrays are a few KiB */
+    static struct metrics m; /* static: the arrays are a few KiB */
     struct strbuf sb;
 
     (void)state;
@@ -57,7 +59,7 @@ static void test_codes_known_and_by_class(void **state)
     assert_has(&sb, "\npaddlex_webhook_responses_total{path=\"/mutate\",code=\"2xx\"} 1\n");
     assert_has(&sb, "\npaddlex_webhook_responses_total{path=\"other\",code=\"404\"} 1\n");
     assert_has(&sb, "\npaddlex_webhook_responses_total{path=\"other\",code=\"other\"} 2\n");
-    assert_lacks(&sb, "code=\"500\"");     /* series that never counted are left out */
+    assert_lacks(&sb, "code=\"500\""); /* series that never counted are left out */
     strbuf_release(&sb);
 }
 
@@ -69,16 +71,16 @@ static void test_latency_by_path_and_kind(void **state)
     (void)state;
     metrics_init(&m);
     metrics_request(&m, MP_MUTATE, MK_TRAINING, MO_CREATE, MR_ALLOWED, 0.003);
-    metrics_request(&m, MP_MUTATE, MK_TRAINING, MO_CREATE, MR_ALLOWED, 3.0);    /* over every bucket */
-    metrics_request(&m, MP_MUTATE, MK_DATASET, MO_UPDATE, MR_DENIED, 0.0001);  /* on a bound: le is <= */
+    metrics_request(&m, MP_MUTATE, MK_TRAINING, MO_CREATE, MR_ALLOWED, 3.0);  /* over every bucket */
+    metrics_request(&m, MP_MUTATE, MK_DATASET, MO_UPDATE, MR_DENIED, 0.0001); /* on a bound: le is <= */
     render(&m, &sb);
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.0025\"} 0\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.005\"} 1\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_bucket{path=\"/mutate\",kind=\"Training\",le=\"2.5\"} 1\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_bucket{path=\"/mutate\",kind=\"Training\",le=\"+Inf\"} 2\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_count{path=\"/mutate\",kind=\"Training\"} 2\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_sum{path=\"/mutate\",kind=\"Training\"} 3.003000000\n");
-    assert_has(&sb, "\npaddlex_webhook_request_duration_seconds_bucket{path=\"/mutate\",kind=\"Dataset\",le=\"0.0001\"} 1\n");
+    assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.0025\"} 0\n");
+    assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.005\"} 1\n");
+    assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"2.5\"} 1\n");
+    assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"+Inf\"} 2\n");
+    assert_has(&sb, DURATION "_count{path=\"/mutate\",kind=\"Training\"} 2\n");
+    assert_has(&sb, DURATION "_sum{path=\"/mutate\",kind=\"Training\"} 3.003000000\n");
+    assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Dataset\",le=\"0.0001\"} 1\n");
     assert_lacks(&sb, "path=\"/validate\"");
     strbuf_release(&sb);
 }
@@ -90,7 +92,7 @@ static void test_last_reload_gauges(void **state)
 
     (void)state;
     metrics_init(&m);
-    render(&m, &sb);        /* the first load succeeded, or the server did not start */
+    render(&m, &sb); /* the first load succeeded, or the server did not start */
     assert_has(&sb, "\npaddlex_webhook_certificate_last_reload_successful 1\n");
     assert_has(&sb, "\npaddlex_webhook_policy_last_reload_successful 1\n");
     strbuf_release(&sb);
