@@ -26,6 +26,10 @@
 
 static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io/v1beta1", NULL };
 
+/* request.operation as admission.k8s.io spells it (Operation in
+ * k8s.io/api/admission/v1 types.go); anything else is a malformed request. */
+static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", NULL };
+
 /* Members of request that no verdict reads: refused as strictly as the
  * rest, but kept as null. */
 static const char *const unread[] = { "resource", "requestKind", "requestResource", "subResource",
@@ -189,9 +193,43 @@ static void write_answer(struct strbuf *sb, const char *version, const json_t *u
     strbuf_addstr(sb, "}}");
 }
 
+/* The text of a json string that holds no NUL, else NULL: every string the
+ * verdict matches (versions, kinds, namespace, user) is compared whole,
+ * never up to a NUL ("system:masters\u0000x" is not "system:masters"). */
+static const char *exact_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* 1 when request.kind's group, version or kind, or request.namespace,
+ * holds a NUL: read up to it they would pass for another kind or namespace
+ * (and a policy rule's exact name), so the request is refused instead. */
+static int envelope_has_nul(const json_t *request)
+{
+    static const char *const gvk[] = { "group", "version", "kind", NULL };
+    const json_t *kind = json_object_get(request, "kind"), *ns = json_object_get(request, "namespace");
+
+    for (const char *const *m = gvk; *m; m++)
+        if (json_is_string(json_object_get(kind, *m)) && !exact_string(json_object_get(kind, *m)))
+            return 1;
+    return json_is_string(ns) && !exact_string(ns);
+}
+
+/* One of operations[] when v is exactly that string (a NUL or any other
+ * byte after it is another string), else NULL. */
+static const char *operation_of(const json_t *v)
+{
+    for (const char *const *o = operations; json_is_string(v) && *o; o++)
+        if (json_string_length(v) == strlen(*o) && !memcmp(json_string_value(v), *o, strlen(*o)))
+            return *o;
+    return NULL;
+}
+
 static const char *version_of(const json_t *review)
 {
-    const char *v = json_string_value(json_object_get(review, "apiVersion"));
+    const char *v = exact_string(json_object_get(review, "apiVersion"));
 
     for (const char *const *a = versions; v && *a; a++)
         if (!strcmp(*a, v))
@@ -248,7 +286,7 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     version = version_of(review);
     request = json_object_get(review, "request");
     if (!json_is_object(review) || !version ||
-        strcmp(json_string_value(json_object_get(review, "kind")) ?: "", "AdmissionReview") != 0 ||
+        strcmp(exact_string(json_object_get(review, "kind")) ?: "", "AdmissionReview") != 0 ||
         !json_is_object(request)) {
         fail(out, "request body is not an admission.k8s.io/v1 or v1beta1 AdmissionReview request");
         goto out;
@@ -259,22 +297,32 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
         goto out;
     }
     copy_field(out->uid, sizeof(out->uid), uid);
-    op = json_string_value(json_object_get(request, "operation"));
+    /* absent, null, "create", "PATCH": not the apiserver; allowing it
+     * unjudged would fail open */
+    op = operation_of(json_object_get(request, "operation"));
+    if (!op) {
+        fail(out, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+        goto out;
+    }
     copy_field(out->operation, sizeof(out->operation), op);
+    if (envelope_has_nul(request)) {
+        fail(out, "request.kind and request.namespace must not contain NUL characters");
+        goto out;
+    }
     object = json_object_get(request, "object");
     ctx.namespace = json_string_value(json_object_get(request, "namespace"));
     copy_field(out->namespace, sizeof(out->namespace), ctx.namespace);
     copy_field(out->name, sizeof(out->name), json_string_value(json_object_get(request, "name")));
     k = kind_of(request, object, out);
     /* DELETE, CONNECT and kinds not ours pass untouched */
-    if (k && op && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
+    if (k && (!strcmp(op, "CREATE") || !strcmp(op, "UPDATE"))) {
         if (!json_is_object(object)) {
             fail(out, "request.object is missing or not an object");
             goto out;
         }
         if (!out->name[0])
             copy_field(out->name, sizeof(out->name), kinds_name(object));
-        ctx.username = json_string_value(json_object_get(json_object_get(request, "userInfo"), "username"));
+        ctx.username = exact_string(json_object_get(json_object_get(request, "userInfo"), "username"));
         ctx.groups = json_object_get(json_object_get(request, "userInfo"), "groups");
         ctx.sealer = sealer;
         /* an UPDATE without an oldObject object is judged on its own */

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "mutators/policy.h"
 #include "mutators/strbuf.h"
 #include "webhook/review.h"
 
@@ -615,6 +616,103 @@ static void test_numbers_out_of_range_answered(void **state)
     free(body);
 }
 
+/* request.operation is exactly one of admission.k8s.io's four: anything
+ * else (absent, null, another type, another case, "PATCH", a NUL and more)
+ * was allowed unjudged before, failing open; it is a 400 now (issue 18). */
+static void test_malformed_operation_refused(void **state)
+{
+    static const char *const ops[] = {
+        NULL, "null", "7", "true", "[\"CREATE\"]", "{}", "\"\"", "\"create\"", "\"Create\"",
+        "\"PATCH\"", "\"CREATE \"", "\" CREATE\"", "\"CREATE\\u0000x\"", "\"UPDATE\\u0000\"",
+        "\"DELETEX\"",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        struct strbuf sb = STRBUF_INIT;
+
+        strbuf_addf(&sb, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                    "\"request\":{\"uid\":\"op\",\"kind\":%s,\"namespace\":\"kubeflow\"%s%s,"
+                    "\"object\":%s}}", GVK("Dataset"), ops[i] ? ",\"operation\":" : "",
+                    ops[i] ? ops[i] : "", DATASET_BAD);
+        assert_bad_request(sb.buf, sb.len, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+        strbuf_release(&sb);
+    }
+}
+
+/* request.kind and request.namespace are matched whole: a NUL inside is a
+ * 400, not a prefix that passes for Training or for a policy's namespace. */
+static void test_nul_in_envelope_refused(void **state)
+{
+    static const char *const gvks[] = {
+        "{\"group\":\"paddlex.paddlepaddle.org\\u0000x\",\"version\":\"v1alpha1\",\"kind\":\"Dataset\"}",
+        "{\"group\":\"paddlex.paddlepaddle.org\",\"version\":\"v1alpha1\\u0000\",\"kind\":\"Dataset\"}",
+        "{\"group\":\"paddlex.paddlepaddle.org\",\"version\":\"v1alpha1\",\"kind\":\"Dataset\\u0000x\"}",
+    };
+    const char *ns = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+                     "\"uid\":\"n\",\"kind\":" GVK("Dataset") ",\"namespace\":\"team-a\\u0000x\","
+                     "\"operation\":\"CREATE\",\"object\":" DATASET_BAD "}}";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(gvks) / sizeof(gvks[0]); i++) {
+        char *body = review_text("v1", "g", "CREATE", gvks[i], DATASET_BAD);
+
+        assert_bad_request(body, strlen(body), "must not contain NUL");
+        free(body);
+    }
+    assert_bad_request(ns, strlen(ns), "must not contain NUL");
+}
+
+/* An exempt user or group is matched byte for byte: "system:masters" with
+ * a NUL and more after it is another name (issue 18: the exemption went
+ * through json_string_value() + strcmp()). */
+static void test_exemption_is_byte_exact(void **state)
+{
+    static const struct {
+        const char *user, *groups;
+        int allowed;
+    } cases[] = {
+        { "alice", "[\"system:masters\"]", 1 },
+        { "alice", "[\"system:masters\\u0000x\"]", 0 },
+        { "alice", "[\"system:masters\\u0000\"]", 0 },
+        { "alice", "[\"system:authenticated\", \"system:masters\\u0000x\"]", 0 },
+        { "root", "[]", 1 },
+        { "root\\u0000x", "[]", 0 },
+        { "root\\u0000", "[]", 0 },
+    };
+    json_t *doc = json_loads("{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": "
+                             "\"WebhookPolicy\", \"limits\": {\"maxPartitions\": 2}, \"exempt\": "
+                             "{\"users\": [\"root\"], \"groups\": [\"system:masters\"]}}", 0, NULL);
+    char err[512];
+    struct policy *p = policy_parse(doc, "policy.yaml", err, sizeof(err));
+
+    (void)state;
+    assert_non_null(p);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct strbuf sb = STRBUF_INIT;
+        struct review_result res;
+        json_t *answer;
+
+        strbuf_addf(&sb, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                    "\"request\":{\"uid\":\"x\",\"kind\":%s,\"namespace\":\"kubeflow\","
+                    "\"operation\":\"CREATE\",\"userInfo\":{\"username\":\"%s\",\"groups\":%s},"
+                    "\"object\":%s}}", GVK("Dataset"), cases[i].user, cases[i].groups,
+                    OBJECT("Dataset", "ds", "{\"partitions\":9,\"sourceUri\":\"s3://bucket/x\","
+                                            "\"sourceSecret\":\"s\"}"));
+        assert_int_equal(review_handle(REVIEW_VALIDATE, sb.buf, sb.len, p, NULL, &res), 0);
+        assert_int_equal(res.http_status, 200);
+        answer = json_loadb(res.body, res.len, 0, NULL);
+        if (json_is_true(json_object_get(json_object_get(answer, "response"), "allowed")) != cases[i].allowed)
+            fail_msg("case %zu (%s, %s): allowed should be %d", i, cases[i].user, cases[i].groups,
+                     cases[i].allowed);
+        json_decref(answer);
+        review_result_release(&res);
+        strbuf_release(&sb);
+    }
+    policy_unref(p);
+    json_decref(doc);
+}
+
 /* ------------------------------------------------------------ depth cap */
 
 static char *nested(char open, char close, int depth)
@@ -728,6 +826,9 @@ int main(void)
         cmocka_unit_test(test_missing_uid),
         cmocka_unit_test(test_missing_object_for_our_kind),
         cmocka_unit_test(test_numbers_out_of_range_answered),
+        cmocka_unit_test(test_malformed_operation_refused),
+        cmocka_unit_test(test_nul_in_envelope_refused),
+        cmocka_unit_test(test_exemption_is_byte_exact),
         cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_deep_nesting_refused_before_parsing),
         cmocka_unit_test(test_dry_run_changes_nothing),
