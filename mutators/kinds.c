@@ -317,7 +317,9 @@ static void check_metadata(const json_t *obj, const json_t *spec, const struct c
 {
     const json_t *md = json_object_get(obj, "metadata");
     const json_t *name = json_object_get(md, "name");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const json_t *mdns = json_object_get(md, "namespace");
+    const char *ns = json_string_value(mdns);
+    size_t nslen = json_string_length(mdns);    /* compared whole: NULs included */
     const json_t *sns = json_object_get(spec, "namespace");
 
     if (!json_is_object(md)) {
@@ -336,9 +338,12 @@ static void check_metadata(const json_t *obj, const json_t *spec, const struct c
         else
             fields_check_name("metadata.name", name, errs);
     }
-    if (!ns || !*ns)
+    if (!ns || !*ns) {
         ns = ctx->namespace;
-    if (ns && *ns && json_is_string(sns) && strcmp(ns, json_string_value(sns)) != 0)
+        nslen = ns ? strlen(ns) : 0;
+    }
+    if (ns && *ns && json_is_string(sns) &&
+        (nslen != json_string_length(sns) || memcmp(ns, json_string_value(sns), nslen) != 0))
         fielderr_add(errs, FIELDERR_INVALID, "spec.namespace", sns,
                      "must equal the object's namespace \"%s\": children live beside their owner", ns);
 }

@@ -38,7 +38,7 @@ struct sealer {
 /* What the object is judged against, besides itself. */
 struct context {
     const char *namespace;           /* request.namespace; NULL when unknown (offline) */
-    const char *username;            /* request.userInfo.username or NULL */
+    const char *username;            /* request.userInfo.username or NULL (none with a NUL) */
     const json_t *groups;            /* request.userInfo.groups (borrowed) or NULL */
     const struct settings *settings; /* never NULL */
     int exempt;                      /* user or group exempt from policy */

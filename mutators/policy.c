@@ -643,27 +643,30 @@ static const struct settings *resolve(const struct policy *p, const char *namesp
     return &p->cluster;
 }
 
-/* 1 when s is one of list's strings. */
-static int listed(const json_t *list, const char *s)
+/* 1 when the n bytes at s are one of list's strings, byte for byte: a
+ * name with a NUL inside is never a prefix that passes for another. */
+static int listed(const json_t *list, const char *s, size_t n)
 {
     size_t i;
     json_t *v;
 
     json_array_foreach(list, i, v)
-        if (s && !strcmp(json_string_value(v), s))
+        if (s && json_string_length(v) == n && !memcmp(json_string_value(v), s, n))
             return 1;
     return 0;
 }
 
+/* user is a C string (the caller refuses names with a NUL); groups are
+ * json strings, compared whole. */
 static int is_exempt(const struct policy *p, const char *user, const json_t *groups)
 {
     size_t i;
     json_t *g;
 
-    if (listed(p->exempt_users, user))
+    if (user && listed(p->exempt_users, user, strlen(user)))
         return 1;
     json_array_foreach(groups, i, g)
-        if (listed(p->exempt_groups, json_string_value(g)))
+        if (listed(p->exempt_groups, json_string_value(g), json_string_length(g)))
             return 1;
     return 0;
 }
