@@ -100,13 +100,18 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     long long gpus = kinds_spec_int(spec, "gpuPerNode"), cap = ctx->settings->max_total_gpus;
     json_t *entries;
     size_t before;
-
+    long long sum, total;
     const json_t *save = json_object_get(spec, "saveInference");
     int counts = json_is_integer(workers) && json_is_integer(json_object_get(spec, "psReplicas"));
+    /* the field rules refuse values past int32, but this runs beside them
+     * (all errors at once), on whatever 64-bit values came: checked, so a
+     * workerReplicas of 2^62 cannot wrap a product under maxTotalGpus */
+    int sum_over = __builtin_add_overflow(w, ps, &sum);
+    int total_over = __builtin_mul_overflow(w, gpus, &total);
 
     /* every rule reads only values of the right type: a wrong type is
      * reported by the field rules, the other errors still come with it */
-    if (counts && w >= 0 && ps >= 0 && w + ps < 1) {
+    if (counts && w >= 0 && ps >= 0 && !sum_over && sum < 1) {
         fielderr_add(errs, FIELDERR_INVALID, "spec.workerReplicas", workers,
                      "workerReplicas + psReplicas must be at least 1");
         fielderr_also(errs, errs->len - 1, "spec.psReplicas");
@@ -123,10 +128,15 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
                  "spec.useVisualDL: VisualDL shows the logs of one worker, but workerReplicas is %lld", w);
         json_array_append_new(warnings, json_string(msg));
     }
-    if (!ctx->exempt && cap != POLICY_NO_LIMIT && w > 0 && gpus > 0 && w * gpus > cap) {
-        fielderr_add_policy(errs, "spec.gpuPerNode", json_object_get(spec, "gpuPerNode"),
-                            "workerReplicas x gpuPerNode = %lld exceeds the limit maxTotalGpus=%lld "
-                            "(policy rule: %s)", w * gpus, cap, ctx->settings->rule);
+    if (!ctx->exempt && cap != POLICY_NO_LIMIT && w > 0 && gpus > 0 && (total_over || total > cap)) {
+        if (total_over)
+            fielderr_add_policy(errs, "spec.gpuPerNode", json_object_get(spec, "gpuPerNode"),
+                                "workerReplicas x gpuPerNode = %lld x %lld exceeds the limit "
+                                "maxTotalGpus=%lld (policy rule: %s)", w, gpus, cap, ctx->settings->rule);
+        else
+            fielderr_add_policy(errs, "spec.gpuPerNode", json_object_get(spec, "gpuPerNode"),
+                                "workerReplicas x gpuPerNode = %lld exceeds the limit maxTotalGpus=%lld "
+                                "(policy rule: %s)", total, cap, ctx->settings->rule);
         fielderr_also(errs, errs->len - 1, "spec.workerReplicas");
     }
     /* what the project reserves or forbids: judged again when it changes */

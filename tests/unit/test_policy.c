@@ -428,6 +428,38 @@ static void test_limits(void **state)
     }
 }
 
+/* Issue 18: workerReplicas x gpuPerNode was a plain 64-bit product, so
+ * 2^62 x 4 wrapped to 0 and passed maxTotalGpus=8. Now the product is
+ * checked, and the value is refused as past the CRD's int32 besides. */
+static void test_total_gpus_cannot_overflow(void **state)
+{
+    static const char *const patches[] = {
+        "{\"workerReplicas\": 4611686018427387904, \"gpuPerNode\": 4}",
+        "{\"workerReplicas\": 9223372036854775807, \"gpuPerNode\": 2}",
+        "{\"workerReplicas\": 2305843009213693953, \"gpuPerNode\": 8}",
+    };
+    const char *policy = "{" HEAD ", \"limits\": {\"maxTotalGpus\": 8}}";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {
+        struct fielderr_list errs = judge(policy, training, patches[i], "alice");
+        int range = 0, total = 0;
+
+        for (size_t j = 0; j < errs.len; j++) {
+            if (!strcmp(errs.v[j].path, "spec.workerReplicas") && errs.v[j].type == FIELDERR_INVALID &&
+                strstr(errs.v[j].detail, "less than or equal to 2147483647"))
+                range++;
+            if (!strcmp(errs.v[j].path, "spec.gpuPerNode") && errs.v[j].policy &&
+                strstr(errs.v[j].detail, "exceeds the limit maxTotalGpus=8"))
+                total++;
+        }
+        if (range != 1 || total != 1)
+            fail_msg("%s: %zu errors, int32 %d, maxTotalGpus %d", patches[i], errs.len, range, total);
+        assert_false(fielderr_all_policy(&errs));   /* a 422: the field error with the denial */
+        fielderr_release(&errs);
+    }
+}
+
 /* An absent limit keeps the built-in cap, and names it. */
 static void test_builtin_caps(void **state)
 {
@@ -702,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_exemption),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_total_gpus_cannot_overflow),
         cmocka_unit_test(test_builtin_caps),
         cmocka_unit_test(test_allow_lists),
         cmocka_unit_test(test_allow_exempt_and_absent),
