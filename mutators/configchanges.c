@@ -177,7 +177,7 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
     json_t *out = json_array();
     struct keyset seen;
     char stack[MAX_NESTING];
-    size_t depth = 0, before = errs->len;
+    size_t depth = 0, before = errs->total;
     char quote = 0;
     const char *start = s, *c;
 
@@ -196,7 +196,7 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
             size_t n = (size_t)(c - start);
 
             trim(&e, &n);
-            if (n && json_array_size(out) + (errs->len - before) >= CONFIGCHANGES_MAX_ENTRIES) {
+            if (n && json_array_size(out) + (errs->total - before) >= CONFIGCHANGES_MAX_ENTRIES) {
                 fielderr_add(errs, FIELDERR_INVALID, path, NULL, "must have at most %d entries",
                              CONFIGCHANGES_MAX_ENTRIES);
                 goto fail;
@@ -231,7 +231,7 @@ json_t *configchanges_parse(const char *s, const char *path, const struct projec
         fielderr_add(errs, FIELDERR_INVALID, path, NULL, quote ? "unterminated quote" : "unclosed bracket");
         goto fail;
     }
-    if (errs->len > before)
+    if (errs->total > before)
         goto fail;
     keyset_release(&seen);
     return out;

@@ -21,6 +21,7 @@ static const struct {
     [FIELDERR_FORBIDDEN] = { "Forbidden", "FieldValueForbidden" },
     [FIELDERR_TOO_LONG] = { "Too long", "FieldValueTooLong" },
     [FIELDERR_DUPLICATE] = { "Duplicate value", "FieldValueDuplicate" },
+    [FIELDERR_TOO_MANY] = { "Too many", "FieldValueTooMany" },
 };
 
 const char *fielderr_type_string(enum fielderr_type type)
@@ -33,16 +34,69 @@ const char *fielderr_reason(enum fielderr_type type)
     return types[type].reason;
 }
 
+/* Cuts tail's path to the part it shares with path, ending where a path
+ * segment does: "spec.a" and "spec.b" share "spec"; "spec" and "spec[0]"
+ * share "spec"; "spec" and "metadata" nothing (""). */
+static void common_path(char *tail, const char *path)
+{
+    size_t i = 0, cut = 0;
+
+    while (tail[i] && tail[i] == path[i]) {
+        if (tail[i] == '.' || tail[i] == '[')
+            cut = i;
+        i++;
+    }
+    if (!tail[i] && (!path[i] || path[i] == '.' || path[i] == '['))
+        return;                 /* tail is path or one of its parents */
+    if (!path[i] && (tail[i] == '.' || tail[i] == '['))
+        cut = i;                /* path is one of tail's parents */
+    tail[cut] = '\0';
+}
+
+/* Counts one error past the cap into the list's last entry. */
+static void count_more(struct fielderr_list *l, int policy, const char *path)
+{
+    struct fielderr *e;
+
+    if (l->more++) {            /* the last entry counts them */
+        e = &l->v[l->len - 1];
+        json_integer_set(e->value, (json_int_t)l->total);
+        e->policy &= policy;
+        common_path(e->path, path);
+        return;
+    }
+    e = &l->v[l->len++];        /* grow() made the room */
+    e->path = strdup(path);
+    e->type = FIELDERR_TOO_MANY;
+    e->value = json_integer((json_int_t)l->total);
+    e->policy = policy;
+    e->also = NULL;
+    if (asprintf(&e->detail, "only the first %d errors are listed", FIELDERR_MAX_KEPT) < 0 ||
+        !e->path || !e->value)
+        abort();
+}
+
+/* Room for one more entry in l. */
+static void grow(struct fielderr_list *l)
+{
+    if (l->len < l->cap)
+        return;
+    l->cap = l->cap ? l->cap * 2 : 8;
+    l->v = realloc(l->v, l->cap * sizeof(*l->v));
+    if (!l->v)
+        abort();
+}
+
 static void vadd(struct fielderr_list *l, enum fielderr_type type, int policy, const char *path,
                  const json_t *value, const char *fmt, va_list ap)
 {
     struct fielderr *e;
 
-    if (l->len == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->v = realloc(l->v, l->cap * sizeof(*l->v));
-        if (!l->v)
-            abort();
+    l->total++;
+    grow(l);
+    if (l->more || l->len >= FIELDERR_MAX_KEPT) {
+        count_more(l, policy, path);
+        return;
     }
     e = &l->v[l->len++];
     e->path = strdup(path);
@@ -98,10 +152,15 @@ void fielderr_filter(struct fielderr_list *l, size_t from,
     for (size_t i = from; i < l->len; i++) {
         if (keep(&l->v[i], arg))
             l->v[n++] = l->v[i];
+        else if (l->more && i == l->len - 1)
+            drop(&l->v[i]), l->more = 0;        /* every counted error with it */
         else
             drop(&l->v[i]);
     }
     l->len = n;
+    l->total = l->len - (l->more ? 1 : 0) + l->more;
+    if (l->more)
+        json_integer_set(l->v[l->len - 1].value, (json_int_t)l->total);
 }
 
 void fielderr_release(struct fielderr_list *l)
@@ -110,7 +169,7 @@ void fielderr_release(struct fielderr_list *l)
         drop(&l->v[i]);
     free(l->v);
     l->v = NULL;
-    l->len = l->cap = 0;
+    l->len = l->cap = l->total = l->more = 0;
 }
 
 int fielderr_all_policy(const struct fielderr_list *l)
@@ -125,10 +184,24 @@ int fielderr_all_policy(const struct fielderr_list *l)
  * rest; JSON's encoding of a scalar is the same for what we meet. */
 static void append_value(struct strbuf *sb, const json_t *v)
 {
-    if (json_is_object(v) || json_is_array(v))
+    size_t n = json_string_length(v);
+
+    if (json_is_object(v) || json_is_array(v)) {
         strbuf_addstr(sb, json_is_object(v) ? "\"object\"" : "\"array\"");
-    else
+    } else if (json_is_string(v) && n > FIELDERR_MAX_VALUE) {
+        /* a long value is quoted in part: an error list of a hundred
+         * entries never repeats a megabyte string a hundred times */
+        const char *s = json_string_value(v);
+
+        n = FIELDERR_MAX_VALUE;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;                /* not inside a UTF-8 sequence */
+        jsondump_string(sb, s, n);
+        sb->len--;              /* its closing quote */
+        strbuf_addstr(sb, "...\"");
+    } else {
         jsondump_append(sb, v);
+    }
 }
 
 char *fielderr_body(const struct fielderr *e)
@@ -153,8 +226,10 @@ char *fielderr_string(const struct fielderr *e)
     struct strbuf sb = STRBUF_INIT;
     char *body = fielderr_body(e);
 
-    strbuf_addstr(&sb, e->path);
-    strbuf_addstr(&sb, ": ");
+    if (*e->path) {             /* "" when the errors counted by a cap share no path */
+        strbuf_addstr(&sb, e->path);
+        strbuf_addstr(&sb, ": ");
+    }
     strbuf_addstr(&sb, body);
     free(body);
     return strbuf_detach(&sb);

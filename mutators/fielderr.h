@@ -21,7 +21,22 @@ enum fielderr_type {
     FIELDERR_FORBIDDEN,     /* "Forbidden",        FieldValueForbidden */
     FIELDERR_TOO_LONG,      /* "Too long",         FieldValueTooLong */
     FIELDERR_DUPLICATE,     /* "Duplicate value",  FieldValueDuplicate */
+    FIELDERR_TOO_MANY,      /* "Too many",         FieldValueTooMany: the cap's entry */
 };
+
+/* A list keeps its first FIELDERR_MAX_KEPT errors whole; every later one
+ * only counts, in one last entry in the words of Kubernetes' field.TooMany:
+ *
+ *     spec: Too many: 99906: only the first 100 errors are listed
+ *
+ * whose path is the longest path prefix (at a '.' or '[') the uncounted
+ * errors share, and whose value is the number of errors found. An object
+ * with 99,900 unknown fields so costs 101 entries, not 99,900: the answer
+ * and the work per review stay bounded whatever the input (issue 18). */
+#define FIELDERR_MAX_KEPT 100
+
+/* A bad value is quoted up to this many bytes of its JSON text, then "...". */
+#define FIELDERR_MAX_VALUE 1024
 
 struct fielderr {
     char *path;             /* "spec.workerReplicas" */
@@ -34,13 +49,17 @@ struct fielderr {
 
 struct fielderr_list {
     struct fielderr *v;
-    size_t len, cap;
+    size_t len, cap;            /* entries in v: at most FIELDERR_MAX_KEPT + 1 */
+    size_t total;               /* errors added, kept or only counted: compare this
+                                 * before and after a rule to learn if it failed */
+    size_t more;                /* of them only counted, in the last entry (0: none) */
 };
 
-#define FIELDERR_LIST_INIT { NULL, 0, 0 }
+#define FIELDERR_LIST_INIT { NULL, 0, 0, 0, 0 }
 
 /* Appends one error. value is borrowed (a reference is taken); fmt may be
- * NULL for no detail. Allocation failure aborts: the list is small. */
+ * NULL for no detail. Past FIELDERR_MAX_KEPT the error is only counted
+ * (nothing formatted). Allocation failure aborts: the list is small. */
 void fielderr_add(struct fielderr_list *l, enum fielderr_type type, const char *path,
                   const json_t *value, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -55,7 +74,9 @@ void fielderr_add_policy(struct fielderr_list *l, const char *path, const json_t
 void fielderr_also(struct fielderr_list *l, size_t from, const char *path);
 
 /* Drops the entries from index `from` on for which keep() returns 0,
- * keeping the order of the others. */
+ * keeping the order of the others; total follows. The cap's entry stands
+ * for every error it counts: keep() judges it by its path (what they
+ * share), and dropping it drops them all. */
 void fielderr_filter(struct fielderr_list *l, size_t from,
                      int (*keep)(const struct fielderr *e, void *arg), void *arg);
 

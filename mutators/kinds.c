@@ -491,13 +491,13 @@ json_t *kinds_render(const struct kind *k, const json_t *obj, const struct conte
 {
     struct spec_values sv;
     json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
-    size_t before = errs->len;
+    size_t before = errs->total;
 
     check_view(k, view, &sv, ctx, errs, warnings);
-    if (errs->len == before)
+    if (errs->total == before)
         children = render_json(k, view, &sv, ctx, errs);
     policy_check(view, children, ctx, errs);
-    if (errs->len > before) {
+    if (errs->total > before) {
         json_decref(children);
         children = NULL;
     }
@@ -526,7 +526,7 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
         fill_defaults(k, obj, spec, ctx, ops, &sv);
         check_view(k, obj, &sv, ctx, &errs, warnings);
         ratchet(obj, ctx, &errs, 0);
-        if (!errs.len)
+        if (!errs.total)
             children = render_view(k, obj, &sv, ctx, &errs);
         json_decref(sv.found);
     }
@@ -651,23 +651,23 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     struct spec_values sv;
     json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
     const json_t *generated = json_object_get(json_object_get(obj, "spec"), "generated");
-    size_t before = errs->len;
+    size_t before = errs->total, from = errs->len;      /* errors found; where ours begin */
     struct node_pool pool;
     struct node *rendered = NULL;
 
     int sealed = kinds_sealed(k, obj, ctx);
 
     check_view(k, view, &sv, ctx, errs, warnings);
-    ratchet(view, ctx, errs, before);
+    ratchet(view, ctx, errs, from);
     node_pool_begin(&pool);
     /* a sealed spec.generated was rendered from this very spec by a
      * mutating replica, with defaults its policy had checked at load */
-    if (errs->len == before && !sealed)
+    if (errs->total == before && !sealed)
         rendered = render_view(k, view, &sv, ctx, errs);
     if (rendered && policy_checks_children(ctx))
         children = node_to_json(rendered);
     policy_check(view, children, ctx, errs);
-    ratchet(view, ctx, errs, before);
+    ratchet(view, ctx, errs, from);
     if (!rendered)
         ;
     else if (!generated)

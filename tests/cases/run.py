@@ -64,7 +64,8 @@ VERDICT_KEYS = {"allowed", "code", "errors", "causes", "match"}
 # "<kind of error>" at the start of a cause message -> its reason
 REASONS = {"Required value": "FieldValueRequired", "Invalid value": "FieldValueInvalid",
            "Unsupported value": "FieldValueNotSupported", "Forbidden": "FieldValueForbidden",
-           "Too long": "FieldValueTooLong", "Duplicate value": "FieldValueDuplicate"}
+           "Too long": "FieldValueTooLong", "Duplicate value": "FieldValueDuplicate",
+           "Too many": "FieldValueTooMany"}
 
 
 class CaseFailure(Exception):
