@@ -94,9 +94,13 @@ static size_t field_index(const struct kind *k, const char *name)
 
 /* A spec's value of each field (NULL when absent), found in one walk over
  * the spec rather than a hashed lookup per field, and kept current while
- * defaults go in; the rules read them from here. */
+ * defaults go in; the rules read them from here. A field sent as null is
+ * absent (SPEC §9.4: the apiserver prunes such nulls before admission;
+ * render and review read manifests raw): its default applies, Required
+ * fires, and a null with neither is removed. */
 struct spec_values {
     const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
+    unsigned char null[NCOMMON + KINDS_MAX_FIELDS];     /* sent as null */
     size_t unknown;             /* members that are no field (spec.generated aside) */
     json_t *found;              /* what the kind's validate left for expand, or NULL */
 };
@@ -107,7 +111,8 @@ static int system_member(const char *key)
     return !strcmp(key, "generated") || !strcmp(key, "seal");
 }
 
-static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals)
+static size_t spec_values(const struct kind *k, const json_t *spec, const json_t **vals,
+                          unsigned char *null)
 {
     const char *key;
     json_t *v;
@@ -116,9 +121,12 @@ static size_t spec_values(const struct kind *k, const json_t *spec, const json_t
     if (k->nfields > KINDS_MAX_FIELDS)
         abort();        /* a kind table out of bounds: test_kinds checks them */
     memset(vals, 0, nfields(k) * sizeof(*vals));
+    memset(null, 0, nfields(k));
     json_object_foreach((json_t *)spec, key, v) {
         i = field_index(k, key);
-        if (i < nfields(k))
+        if (i < nfields(k) && json_is_null(v))
+            null[i] = 1;
+        else if (i < nfields(k))
             vals[i] = v;
         else if (!system_member(key))
             unknown++;
@@ -161,7 +169,7 @@ static void record_op(struct strbuf *ops, const char *op, const char *name, cons
 static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
                           const struct context *ctx, struct strbuf *ops, struct spec_values *sv)
 {
-    sv->unknown = spec_values(k, spec, sv->vals);
+    sv->unknown = spec_values(k, spec, sv->vals, sv->null);
     sv->found = NULL;
     for (size_t i = 0; i < nfields(k); i++) {
         const struct field *f = field_at(k, i);
@@ -175,10 +183,18 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
             nv = f->normalize(json_string_value(v));
         else
             nv = NULL;
+        if (!nv && sv->null[i]) {       /* null, no default: absent */
+            if (ops) {
+                strbuf_addstr(ops, ",{\"op\":\"remove\",\"path\":\"/spec/");
+                strbuf_addstr(ops, f->name);
+                strbuf_addstr(ops, "\"}");
+            }
+            json_object_del(spec, f->name);
+        }
         if (!nv)
             continue;
         if (ops)
-            record_op(ops, v ? "replace" : "add", f->name, nv);
+            record_op(ops, v || sv->null[i] ? "replace" : "add", f->name, nv);
         json_object_set_new_nocheck(spec, f->name, nv);     /* names are ASCII */
         sv->vals[i] = nv;
     }
@@ -196,8 +212,8 @@ static json_t *make_view(const struct kind *k, const json_t *obj, const struct c
     sv->found = NULL;
     if (!view)
         return NULL;
-    if (!spec || json_is_object(spec)) {
-        spec = spec ? json_copy(spec) : json_object();
+    if (!spec || json_is_null(spec) || json_is_object(spec)) {     /* null: absent */
+        spec = json_is_object(spec) ? json_copy(spec) : json_object();
         json_object_set_new(view, "spec", spec);
         fill_defaults(k, view, spec, ctx, NULL, sv);
     }
@@ -332,8 +348,8 @@ static void check_metadata(const json_t *obj, const json_t *spec, const struct c
         fielderr_add(errs, FIELDERR_REQUIRED, "metadata", NULL, NULL);
         return;
     }
-    if (!name || (json_is_string(name) && json_string_length(name) == 0)) {
-        if (json_object_get(md, "generateName"))
+    if (!name || json_is_null(name) || (json_is_string(name) && json_string_length(name) == 0)) {
+        if (json_object_get(md, "generateName") && !json_is_null(json_object_get(md, "generateName")))
             fielderr_add(errs, FIELDERR_REQUIRED, "metadata.name", NULL,
                          "generateName is not supported: child names derive from metadata.name");
         else
@@ -518,7 +534,7 @@ static struct node *mutate(const struct kind *k, json_t *obj, const struct conte
     struct node *children = NULL;
     struct spec_values sv;
 
-    if (!spec) {
+    if (!spec || json_is_null(spec)) {     /* a null spec is absent */
         spec = json_object();
         json_object_set_new(obj, "spec", spec);
     }

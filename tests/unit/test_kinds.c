@@ -384,8 +384,8 @@ static void test_strict_types(void **state)
                   "spec.port: Invalid value: \"number\": spec.port must be an integer");
     assert_errors(OBJ("Serving", META, "{\"image\":true}"), &builtin_ctx,
                   "spec.image: Invalid value: \"boolean\": spec.image must be a string");
-    assert_errors(OBJ("Serving", META, "{\"image\":\"s:1\",\"modelName\":null}"), &builtin_ctx,
-                  "spec.modelName: Invalid value: \"null\": spec.modelName must be a string");
+    /* null is absent (SPEC §9.4): modelName defaults to metadata.name */
+    assert_errors(OBJ("Serving", META, "{\"image\":\"s:1\",\"modelName\":null}"), &builtin_ctx, "");
     assert_errors(OBJ("Dataset", META, "{\"sourceUri\":{},\"sourceSecret\":[\"s\"]}"), &builtin_ctx,
                   "spec.sourceUri: Invalid value: \"object\": spec.sourceUri must be a string; "
                   "spec.sourceSecret: Invalid value: \"array\": spec.sourceSecret must be a string");
@@ -502,6 +502,40 @@ static void test_render(void **state)
     json_decref(o);
 }
 
+/* SPEC §9.4: a field sent as null is absent, for render (kinds_render,
+ * kinds_mutate) as for review: defaults fill it, a null without a default
+ * is removed, Required fires, and nothing says "must be a string". */
+static void test_null_is_absent(void **state)
+{
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *o = parse(OBJ("Training", META,
+                          "{\"project\":\"PaddleOCR\",\"image\":\"paddleocr:2.5\",\"configPath\":\"a.yml\","
+                          "\"dataset\":\"d\",\"pvcName\":\"p\",\"workerReplicas\":1,\"gpuPerNode\":null,"
+                          "\"pretrainModel\":null,\"action\":null,\"saveInference\":null}"));
+    json_t *w = json_array(), *children;
+
+    (void)state;
+    children = kinds_render(kind_of(o), o, &builtin_ctx, &errs, w);
+    assert_int_equal(errs.len, 0);
+    assert_non_null(children);
+    json_decref(children);
+    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    assert_int_equal(kinds_spec_int(spec_of(o), "gpuPerNode"), 0);
+    assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
+    assert_true(json_is_true(json_object_get(spec_of(o), "saveInference")));
+    assert_null(json_object_get(spec_of(o), "pretrainModel"));
+    assert_non_null(json_object_get(spec_of(o), "generated"));
+    json_decref(o);
+    assert_errors(OBJ("Training", META, "{\"project\":null,\"image\":\"paddleocr:2.5\",\"configPath\":\"a.yml\","
+                                        "\"dataset\":\"d\",\"pvcName\":null,\"workerReplicas\":null}"),
+                  &builtin_ctx,
+                  "spec.project: Required value; spec.pvcName: Required value; "
+                  "spec.workerReplicas: Required value");
+    assert_errors(OBJ("Serving", "{\"name\":null,\"namespace\":\"kubeflow\"}", "null"), &builtin_ctx,
+                  "metadata.name: Required value; spec.image: Required value");
+    json_decref(w);
+}
+
 static void test_child_metadata(void **state)
 {
     json_t *o = parse(valid[1]), *child, *md, *labels;
@@ -577,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_settings_caps_and_exemption),
         cmocka_unit_test(test_visualdl_warning),
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_null_is_absent),
         cmocka_unit_test(test_child_metadata),
         cmocka_unit_test(test_spec_helpers),
     };
