@@ -108,7 +108,22 @@ void fields_check_name(const char *path, const json_t *v, struct fielderr_list *
                     "'[a-z]([-a-z0-9]*[a-z0-9])?')");
 }
 
-/* Image references, after the distribution reference grammar. */
+/* Image references, as the container runtimes parse them: the grammar of
+ * github.com/distribution/reference (regexp.go: referencePat, domainAndPort,
+ * ipv6address, tag, digestPat; reference.go Parse; normalize.go
+ * ParseNormalizedNamed and splitDockerDomain, which decide what the first
+ * component is), with the digest checked as go-digest v1.0.0 (the one
+ * containerd and CRI-O vendor) does: the algorithms it registers, each with
+ * its own hex length. */
+
+#define IMAGE_MAX_PATH 255      /* RepositoryNameTotalLengthMax */
+#define IMAGE_MAX_TAG 128
+#define IMAGE_MIN_DIGEST_HEX 32 /* digestPat: [[:xdigit:]]{32,} */
+
+static const struct {
+    const char *name;
+    size_t hex;
+} digest_algorithms[] = { { "sha256", 64 }, { "sha384", 96 }, { "sha512", 128 } };
 
 /* alnum+ ([_.]|__|-+ alnum+)* over lowercase */
 static int path_component_ok(const char *s, size_t n)
@@ -140,38 +155,52 @@ static int path_component_ok(const char *s, size_t n)
     return n > 0;
 }
 
-/* host components [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? joined by '.', then :port */
+/* domainName (components [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? joined by
+ * '.') or ipv6address (\[[a-fA-F0-9:]+\]), then optionalPort (:[0-9]{1,5}). */
 static int domain_ok(const char *s, size_t n)
 {
-    const char *colon = memchr(s, ':', n);
-    size_t host = colon ? (size_t)(colon - s) : n;
-    size_t start = 0;
+    size_t host, start = 0;
 
-    if (colon) {
-        size_t plen = n - host - 1;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
 
-        if (plen == 0 || plen > 5)
+        host = close ? (size_t)(close - s) + 1 : 0;
+        if (host < 3)
             return 0;
-        for (size_t i = host + 1; i < n; i++)
-            if (!isdigit((unsigned char)s[i]))
+        for (size_t i = 1; i + 1 < host; i++)
+            if (!isxdigit((unsigned char)s[i]) && s[i] != ':')
                 return 0;
+    } else {
+        const char *colon = memchr(s, ':', n);
+
+        host = colon ? (size_t)(colon - s) : n;
+        for (size_t i = 0; i <= host; i++) {
+            if (i < host && s[i] != '.')
+                continue;
+            if (i == start || !is_alnum((unsigned char)s[start]) || !is_alnum((unsigned char)s[i - 1]))
+                return 0;
+            for (size_t j = start; j < i; j++)
+                if (!is_alnum((unsigned char)s[j]) && s[j] != '-')
+                    return 0;
+            start = i + 1;
+        }
     }
-    for (size_t i = 0; i <= host; i++) {
-        if (i < host && s[i] != '.')
-            continue;
-        if (i == start || !is_alnum((unsigned char)s[start]) || !is_alnum((unsigned char)s[i - 1]))
+    if (host == n)
+        return 1;
+    /* the grammar takes any run of digits; more than five is no port a
+     * runtime can dial, so it is refused here, as before */
+    if (s[host] != ':' || host + 1 == n || n - host - 1 > 5)
+        return 0;
+    for (size_t i = host + 1; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
             return 0;
-        for (size_t j = start; j < i; j++)
-            if (!is_alnum((unsigned char)s[j]) && s[j] != '-')
-                return 0;
-        start = i + 1;
-    }
     return 1;
 }
 
+/* [\w][\w.-]{0,127} */
 static int tag_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > 128 || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
+    if (n == 0 || n > IMAGE_MAX_TAG || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
         return 0;
     for (size_t i = 1; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
@@ -179,33 +208,93 @@ static int tag_ok(const char *s, size_t n)
     return 1;
 }
 
-static int digest_ok(const char *s)
+/* [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)* */
+static int digest_algorithm_ok(const char *s, size_t n)
 {
-    if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)
+    for (size_t i = 0; i < n; i++) {
+        if (!isalpha((unsigned char)s[i]))
+            return 0;
+        while (i + 1 < n && isalnum((unsigned char)s[i + 1]))
+            i++;
+        if (i + 1 < n && !strchr("-_+.", s[i + 1]))
+            return 0;
+        if (i + 1 < n && ++i + 1 == n)
+            return 0;           /* a separator last */
+    }
+    return n > 0;
+}
+
+/* NULL when s (NUL-terminated) is a digest the runtimes accept, else why. */
+static const char *digest_problem(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    size_t alen = colon ? (size_t)(colon - s) : 0, hex = colon ? strlen(colon + 1) : 0;
+
+    if (!colon || !digest_algorithm_ok(s, alen) || hex < IMAGE_MIN_DIGEST_HEX)
+        return "digest must be ALGORITHM:HEX (at least 32 hex digits), such as sha256:<64 hex digits>";
+    for (size_t i = 0; i < hex; i++)
+        if (!isxdigit((unsigned char)colon[1 + i]))
+            return "digest must be ALGORITHM:HEX (at least 32 hex digits), such as sha256:<64 hex digits>";
+    for (size_t a = 0; a < sizeof(digest_algorithms) / sizeof(digest_algorithms[0]); a++) {
+        if (strlen(digest_algorithms[a].name) != alen || memcmp(s, digest_algorithms[a].name, alen) != 0)
+            continue;
+        if (hex != digest_algorithms[a].hex)
+            return a == 0 ? "digest sha256 must have 64 hex digits"
+                          : a == 1 ? "digest sha384 must have 96 hex digits" : "digest sha512 must have 128 hex digits";
+        for (size_t i = 0; i < hex; i++)
+            if (isupper((unsigned char)colon[1 + i]))
+                return "digest hex digits must be lowercase";
+        return NULL;
+    }
+    return "unsupported digest algorithm: sha256, sha384 and sha512 are supported";
+}
+
+/* 1 when s[0..n) is the 64-hex identifier of an image, which
+ * ParseNormalizedNamed refuses as a name. */
+static int is_identifier(const char *s, size_t n)
+{
+    if (n != 64)
         return 0;
-    for (s += 7; *s; s++)
-        if (!isdigit((unsigned char)*s) && !(*s >= 'a' && *s <= 'f'))
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
             return 0;
     return 1;
+}
+
+/* 1 when the first component of a name, fl bytes, names a registry
+ * (splitDockerDomain): it holds '.' or ':', is "localhost", or is not
+ * lowercase. Shared with the policy's qualification of short names. */
+int fields_image_has_registry(const char *s, size_t fl)
+{
+    if (memchr(s, '.', fl) || memchr(s, ':', fl) || (fl == 9 && !memcmp(s, "localhost", 9)))
+        return 1;
+    for (size_t i = 0; i < fl; i++)
+        if (isupper((unsigned char)s[i]))
+            return 1;
+    return 0;
 }
 
 /* Returns NULL when ok, else why not. *pinned tells whether a tag or digest
  * was given. */
 static const char *image_problem(const char *s, int *pinned)
 {
-    size_t n = strlen(s), name_len;
-    const char *at = strchr(s, '@'), *slash, *colon, *p;
+    size_t n = strlen(s), name_len, path_len;
+    const char *at = strchr(s, '@'), *slash, *colon, *p, *first_end;
+    const char *why;
     int has_tag = 0;
 
     *pinned = 0;
     if (n > FIELDS_MAX_IMAGE)
-        return "must be no more than 512 characters";
+        return "must be no more than " FIELDS_MAX_IMAGE_TEXT " characters";
+    if (is_identifier(s, n))
+        return "a 64-hex-digit image ID is not a repository name";
     if (at) {
-        if (!digest_ok(at + 1))
-            return "digest must be sha256: followed by 64 lowercase hex digits";
+        if ((why = digest_problem(at + 1)))
+            return why;
         n = (size_t)(at - s);
         *pinned = 1;
     }
+    /* the tag: after the last ':' that follows the last '/' */
     slash = memrchr(s, '/', n);
     p = slash ? slash : s;
     colon = memrchr(p, ':', n - (size_t)(p - s));
@@ -217,23 +306,17 @@ static const char *image_problem(const char *s, int *pinned)
         has_tag = 1;
     }
     if (name_len == 0)
-        return "must be [registry/]repository[:tag][@sha256:digest]";
-    if (name_len > 255)
-        return "repository name must be no more than 255 characters";
+        return "must be [registry/]repository[:tag][@algorithm:digest]";
     p = s;
-    /* a first component with '.' or ':' or "localhost" is a registry */
-    {
-        const char *first_end = memchr(s, '/', name_len);
-
-        if (first_end) {
-            size_t fl = (size_t)(first_end - s);
-
-            if (memchr(s, '.', fl) || memchr(s, ':', fl) || (fl == 9 && !memcmp(s, "localhost", 9))) {
-                if (!domain_ok(s, fl))
-                    return "registry must be a host name with an optional port";
-                p = first_end + 1;
-            }
-        }
+    path_len = name_len;
+    first_end = memchr(s, '/', name_len);
+    if (first_end && fields_image_has_registry(s, (size_t)(first_end - s))) {
+        if (!domain_ok(s, (size_t)(first_end - s)))
+            return "registry must be a host name or a bracketed IPv6 address, with an optional port";
+        p = first_end + 1;
+        path_len = name_len - (size_t)(p - s);
+    } else if (!first_end) {
+        path_len += sizeof("library/") - 1;     /* docker.io/library/<name> */
     }
     while (p < s + name_len) {
         const char *end = memchr(p, '/', (size_t)(s + name_len - p));
@@ -248,6 +331,10 @@ static const char *image_problem(const char *s, int *pinned)
         if (p == s + name_len)
             return "repository must not end with '/'";
     }
+    if (p == s + name_len)
+        return "must be [registry/]repository[:tag][@algorithm:digest]";
+    if (path_len > IMAGE_MAX_PATH)
+        return "repository name must be no more than 255 characters";
     *pinned |= has_tag;
     return NULL;
 }

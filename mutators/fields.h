@@ -15,7 +15,8 @@
 #define FIELDS_MAX_URI 2048
 #define FIELDS_MIN_SOURCE_URI 10
 #define FIELDS_MAX_PATH 1024
-#define FIELDS_MAX_IMAGE 512
+#define FIELDS_MAX_IMAGE 1024         /* a whole reference: 255 of path, 128 of tag, a sha512 */
+#define FIELDS_MAX_IMAGE_TEXT "1024"
 #define FIELDS_MAX_NAME 45
 
 /* Spans of a parsed URL "scheme://[userinfo@]host[:port][/path][?query][#frag]".
@@ -49,7 +50,14 @@ void fields_check_dns1123_label(const char *path, const json_t *v, struct fielde
 void fields_check_dns1123_subdomain(const char *path, const json_t *v, struct fielderr_list *errs);
 /* metadata.name: DNS-1035 label of at most FIELDS_MAX_NAME characters. */
 void fields_check_name(const char *path, const json_t *v, struct fielderr_list *errs);
-/* [registry/]repo[:tag][@sha256:<64 hex>] */
+/* 1 when a reference's first component, its first fl bytes, is a registry
+ * (distribution/reference normalize.go splitDockerDomain): it holds '.' or
+ * ':', is "localhost", or has an upper-case letter. */
+int fields_image_has_registry(const char *s, size_t fl);
+
+/* [registry/]repository[:tag][@algorithm:hex], the distribution/reference
+ * grammar: IPv6 registries in brackets, any port, tags up to 128, paths
+ * up to 255, digests sha256, sha384 or sha512 (go-digest v1.0.0). */
 void fields_check_image(const char *path, const json_t *v, struct fielderr_list *errs);
 /* the same, and a tag or a digest is required */
 void fields_check_image_pinned(const char *path, const json_t *v, struct fielderr_list *errs);

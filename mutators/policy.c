@@ -109,9 +109,7 @@ static int prefix_match(const char *prefix, const char *image)
 static void qualify_image(const char *image, char *buf, size_t len)
 {
     const char *slash = strchr(image, '/');
-    size_t first = slash ? (size_t)(slash - image) : 0;
-    int registry = slash && (memchr(image, '.', first) || memchr(image, ':', first) ||
-                             (first == 9 && !memcmp(image, "localhost", 9)));
+    int registry = slash && fields_image_has_registry(image, (size_t)(slash - image));
 
     if (registry)
         snprintf(buf, len, "%s", image);
@@ -225,7 +223,7 @@ static int chars_in(const char *s, size_t max, const char *extra)
 
 static int registry_ok(const char *s)
 {
-    return chars_in(s, FIELDS_MAX_IMAGE, "._-/:@");
+    return chars_in(s, FIELDS_MAX_IMAGE, "._-/:@[]");     /* [] for "[fd00::1]:5000/" */
 }
 
 static int scheme_ok(const char *s)
@@ -302,7 +300,7 @@ static const struct key limit_keys[] = {
 static const struct key allow_keys[] = {
     { .name = "imageRegistries", .type = KEY_LIST, .offset = S(image_registries),
       .item_ok = registry_ok,
-      .item_rule = "must be an image prefix of [a-z0-9._-/:@], such as \"registry.example.com/team/\"" },
+      .item_rule = "must be an image prefix of [a-z0-9._-/:@[]], such as \"registry.example.com/team/\"" },
     { .name = "sourceUriSchemes", .type = KEY_LIST, .offset = S(source_uri_schemes),
       .item_ok = scheme_ok, .item_rule = "must be a lowercase URI scheme, such as \"s3\"" },
     { .name = "endpointHosts", .type = KEY_LIST, .offset = S(endpoint_hosts), .item_ok = host_ok,

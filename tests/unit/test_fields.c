@@ -15,6 +15,8 @@
 #include "mutators/fields.h"
 
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX32 "0123456789abcdef0123456789abcdef"
+#define TAG128 HEX64 HEX64
 
 /* prefix, n copies of c, then suffix: in one of two static buffers, used
  * in turn, so two results can be compared. */
@@ -177,6 +179,20 @@ static void test_image_valid_references(void **state)
         "ocr:_tag",
         "ocr:V1.A",
         "1ocr:1",
+        /* distribution/reference: IPv6 hosts, any registered digest, a
+         * first component with an upper-case letter is a registry */
+        "[::1]:5000/repo:tag",
+        "[::1]/repo",
+        "[fd00:1234::abcd]:443/team/ocr@sha256:" HEX64,
+        "[FE80::1]:5000/ocr:1",
+        "ocr@sha384:" HEX64 HEX32,
+        "ocr@sha512:" HEX64 HEX64,
+        "registry.local:5000/ocr:v1@sha512:" HEX64 HEX64,
+        "MyRegistry/ocr:1",
+        "10.0.0.1:5000/ocr:1",
+        "a-b.c--d.io/x",
+        "localhost:5000",
+        "docker.io/library/python:3",
     };
 
     (void)state;
@@ -203,12 +219,38 @@ static void test_image_invalid_references(void **state)
         { "ocr:-x", "tag must match" },
         { "ocr:.x", "tag must match" },
         { "ocr:a+b", "tag must match" },
-        { "ocr@sha256:abc", "digest must be sha256:" },
-        { "ocr@sha256:" HEX64 "0", "digest must be sha256:" },
-        { "ocr@sha512:" HEX64, "digest must be sha256:" },
-        { "ocr@", "digest must be sha256:" },
+        { "ocr@sha256:abc", "digest must be ALGORITHM:HEX" },
+        { "ocr@sha256:" HEX64 "0", "digest sha256 must have 64 hex digits" },
+        { "ocr@sha512:" HEX64, "digest sha512 must have 128 hex digits" },
+        { "ocr@sha384:" HEX64, "digest sha384 must have 96 hex digits" },
+        { "ocr@", "digest must be ALGORITHM:HEX" },
         { "ocr@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
-          "digest must be sha256:" },
+          "digest hex digits must be lowercase" },
+        /* the grammar's digestPat, then go-digest v1.0.0's registered algorithms */
+        { "ocr@md5:0123456789abcdef0123456789abcdef", "unsupported digest algorithm" },
+        { "ocr@blake3:" HEX64, "unsupported digest algorithm" },
+        { "ocr@sha256", "digest must be ALGORITHM:HEX" },
+        { "ocr@:" HEX64, "digest must be ALGORITHM:HEX" },
+        { "ocr@1sha:" HEX64, "digest must be ALGORITHM:HEX" },
+        { "ocr@sha-:" HEX64, "digest must be ALGORITHM:HEX" },
+        { "ocr@sha--256:" HEX64, "digest must be ALGORITHM:HEX" },
+        { "ocr@sha256:" HEX64 "@sha256:" HEX64, "digest must be ALGORITHM:HEX" },
+        { "ocr@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+          "digest must be ALGORITHM:HEX" },
+        /* bracketed IPv6 registries: hex digits and ':' only, closed */
+        { "[::1/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[]:5000/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[::g]:5000/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[fe80::1%eth0]/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[::1]x/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[::1]:/ocr:1", "registry must be a host name or a bracketed IPv6" },
+        { "[::1]:5000/", "must be [registry/]repository" },
+        { "[::1]:5000", "repository must be lowercase" },
+        { "reg-.io/ocr", "registry must be a host name" },
+        { "reg.io./ocr", "registry must be a host name" },
+        { "reg_x.io/ocr", "registry must be a host name" },
+        /* ParseNormalizedNamed: an image ID is no repository name */
+        { HEX64, "64-hex-digit image ID" },
         { ":1", "must be [registry/]repository" },
         { "@sha256:" HEX64, "must be [registry/]repository" },
         { "registry.local:abc/ocr", "registry must be a host name" },
@@ -239,11 +281,19 @@ static void test_image_caps(void **state)
 {
     (void)state;
     assert_string_equal(only_error(fields_check_image, rep('a', FIELDS_MAX_IMAGE + 1)),
-                        "invalid image reference: must be no more than 512 characters");
+                        "invalid image reference: must be no more than 1024 characters");
     assert_accepts(fields_check_image, fill("registry.local/", 'a', 240, ":v1"));
     assert_string_equal(only_error(fields_check_image, rep('a', 256)),
                         "invalid image reference: repository name must be no more than 255 characters");
-    assert_accepts(fields_check_image, fill("", 'a', 255, ":v1"));
+    assert_accepts(fields_check_image, fill("team/", 'a', 250, ":v1"));
+    /* a one-component name is docker.io/library/<name>: 8 of the 255 gone
+     * (normalize.go splitDockerDomain, then Parse's path length) */
+    assert_accepts(fields_check_image, fill("", 'a', 247, ":v1"));
+    assert_string_equal(only_error(fields_check_image, fill("", 'a', 248, ":v1")),
+                        "invalid image reference: repository name must be no more than 255 characters");
+    /* the longest reference: 255 of path, a 128 tag and a sha512 digest */
+    assert_accepts(fields_check_image, fill("registry.example.com:5000/", 'a', 255,
+                                            ":" TAG128 "@sha512:" HEX64 HEX64));
 }
 
 static void test_image_pinned(void **state)

@@ -78,7 +78,7 @@ static const struct bad_case {
       "repository must be lowercase alphanumeric components separated by '/', '.', '_', '__' or '-'" },
     { "\"defaults\": {\"uploaderImage\": \"\"}",
       "policy.yaml: defaults.uploaderImage: Invalid value: \"\": invalid image reference: must be "
-      "[registry/]repository[:tag][@sha256:digest]" },
+      "[registry/]repository[:tag][@algorithm:digest]" },
     { "\"defaults\": {\"visualdlImage\": \"vdl:\"}",
       "policy.yaml: defaults.visualdlImage: Invalid value: \"vdl:\": invalid image reference: tag "
       "must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}" },
@@ -92,7 +92,7 @@ static const struct bad_case {
     { "\"allow\": {\"imageRegistries\": [\"a.io/\", 1]}",
       "policy.yaml: allow.imageRegistries[1]: must be a string" },
     { "\"allow\": {\"imageRegistries\": [\"\"]}",
-      "policy.yaml: allow.imageRegistries[0]: must be an image prefix of [a-z0-9._-/:@], such as "
+      "policy.yaml: allow.imageRegistries[0]: must be an image prefix of [a-z0-9._-/:@[]], such as "
       "\"registry.example.com/team/\"" },
     { "\"allow\": {\"sourceUriSchemes\": [\"s3\", \"S3\"]}",
       "policy.yaml: allow.sourceUriSchemes[1]: must be a lowercase URI scheme, such as \"s3\"" },
@@ -494,6 +494,15 @@ static void test_allow_lists(void **state)
         { "\"imageRegistries\": [\"paddlepaddle/\"]", training, "{\"image\": \"paddlepaddle/paddle:2.5\"}",
           NULL, NULL },
         { "\"imageRegistries\": [\"a.io/\", \"registry.baidubce.com/paddle/\"]", serving, NULL, NULL, NULL },
+        /* a bracketed IPv6 registry is a prefix like any other */
+        { "\"imageRegistries\": [\"[fd00::1]:5000/\"]", training,
+          "{\"image\": \"[fd00::1]:5000/team/ocr:1\"}", NULL, NULL },
+        { "\"imageRegistries\": [\"[fd00::1]:5000/\"]", training,
+          "{\"image\": \"[fd00::1]:5001/team/ocr:1\"}", "spec.image", "allow.imageRegistries" },
+        /* an upper-case first component is a registry (splitDockerDomain),
+         * not a Docker Hub namespace: "docker.io/" does not cover it */
+        { "\"imageRegistries\": [\"docker.io/\"]", training, "{\"image\": \"Evil/miner:1\"}", "spec.image",
+          "image \"Evil/miner:1\" is not under any prefix in allow.imageRegistries" },
         /* sourceUriSchemes */
         { "\"sourceUriSchemes\": [\"bos\", \"s3\"]", dataset, NULL, NULL, NULL },
         { "\"sourceUriSchemes\": [\"bos\"]", dataset, NULL, "spec.sourceUri",
