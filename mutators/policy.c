@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mutators/children.h"
 #include "mutators/fielderr.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
@@ -31,6 +32,7 @@
 #define POLICY_MAX_SCHEME 32
 #define POLICY_SHOWN 8              /* allow-list entries quoted in a denial */
 #define POLICY_MAX_CHILD_PATH 256   /* "spec.generated[2].spec.template.spec.containers[0].image" */
+#define POLICY_MAX_PROBLEMS 20      /* problems of one file quoted in full; more are counted */
 
 const struct settings policy_builtin = {
     .rule = "built-in",
@@ -181,29 +183,49 @@ static const json_t *rule_list(const struct allow_rule *r, const struct settings
 
 /* ------------------------------------------------------------ parsing */
 
+/* A file is judged whole: every problem is noted and the parse goes on
+ * (SPEC §9.4), so one message names them all, on one line:
+ * "<source>: <path>: <why>; <path>: <why>; ...". */
 struct parser {
     const char *source;         /* the file name errors start with */
-    char *err;
-    size_t errlen;
+    struct strbuf msg;          /* the problems so far */
+    size_t problems;
 };
 
-/* Writes "<source>: <path>: <why>" (path may be NULL) and returns -1. */
+/* Notes "<path>: <why>" (path may be NULL) and returns -1. */
 static int fail(struct parser *ps, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int fail(struct parser *ps, const char *path, const char *fmt, ...)
 {
-    char msg[POLICY_MAX_MSG];
+    char why[POLICY_MAX_MSG];
     va_list ap;
 
+    if (++ps->problems > POLICY_MAX_PROBLEMS)
+        return -1;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    if (path)
-        snprintf(ps->err, ps->errlen, "%s: %s: %s", ps->source, path, msg);
+    if (ps->problems == 1)
+        strbuf_addf(&ps->msg, "%s: ", ps->source);
     else
-        snprintf(ps->err, ps->errlen, "%s: %s", ps->source, msg);
+        strbuf_addstr(&ps->msg, "; ");
+    if (path)
+        strbuf_addf(&ps->msg, "%s: ", path);
+    strbuf_addstr(&ps->msg, why);
     return -1;
+}
+
+/* The message of every problem into err (errlen bytes, clipped on a UTF-8
+ * boundary); releases ps. */
+static void report(struct parser *ps, char *err, size_t errlen)
+{
+    if (ps->problems > POLICY_MAX_PROBLEMS)
+        strbuf_addf(&ps->msg, "; and %zu more problems", ps->problems - POLICY_MAX_PROBLEMS);
+    if (errlen)
+        snprintf(err, errlen, "%.*s", (int)fields_utf8_clip(ps->msg.buf ? ps->msg.buf : "", errlen - 1),
+                 ps->msg.buf ? ps->msg.buf : "");
+    strbuf_release(&ps->msg);
 }
 
 /* List items, judged at load. */
@@ -391,6 +413,7 @@ static int check_known(struct parser *ps, const char *path, const json_t *obj, c
 {
     const char *name;
     json_t *v;
+    int rc = 0;
 
     json_object_foreach((json_t *)obj, name, v) {
         struct strbuf known = STRBUF_INIT;
@@ -404,11 +427,10 @@ static int check_known(struct parser *ps, const char *path, const json_t *obj, c
         for (k = keys; k->name; k++)
             strbuf_addf(&known, "%s%s", k == keys ? "" : ", ", k->name);
         key_path(kpath, sizeof(kpath), path, name);
-        fail(ps, kpath, "unknown key (known keys: %s)", known.buf);
+        rc = fail(ps, kpath, "unknown key (known keys: %s)", known.buf);
         strbuf_release(&known);
-        return -1;
     }
-    return 0;
+    return rc;
 }
 
 /* A default's value, judged by the same rule as the spec field it fills. */
@@ -441,6 +463,7 @@ static int parse_list(struct parser *ps, const char *path, const json_t *v, cons
 {
     size_t i;
     json_t *item;
+    int rc = 0;
 
     if (!json_is_array(v))
         return fail(ps, path, "must be a list of strings");
@@ -450,21 +473,23 @@ static int parse_list(struct parser *ps, const char *path, const json_t *v, cons
 
         subpath(ipath, sizeof(ipath), "%s[%zu]", path, i);
         if (!(s = want_string(ps, ipath, item)))
-            return -1;
-        if (!k->item_ok(s))
-            return fail(ps, ipath, "%s", k->item_rule);
+            rc = -1;
+        else if (!k->item_ok(s))
+            rc = fail(ps, ipath, "%s", k->item_rule);
     }
-    return 0;
+    return rc;
 }
 
 /* Judges obj at path against keys and lays its values over base. */
 static int parse_mapping(struct parser *ps, const char *path, json_t *obj, const struct key *keys,
                          void *base)
 {
+    int rc = 0;
+
     if (!json_is_object(obj))
         return fail(ps, path, "must be a mapping");
     if (check_known(ps, path, obj, keys) < 0)
-        return -1;
+        rc = -1;
     for (const struct key *k = keys; k->name; k++) {
         json_t *v = json_object_get(obj, k->name);
         char *slot = (char *)base + k->offset;
@@ -479,31 +504,35 @@ static int parse_mapping(struct parser *ps, const char *path, json_t *obj, const
             break;
         case KEY_SECTION:
             if (parse_mapping(ps, kpath, v, k->section, base) < 0)
-                return -1;
+                rc = -1;
             break;
         case KEY_STRING:
+            /* NULL when refused: check_defaults() skips it */
             if (!(s = parse_string(ps, kpath, obj, k)))
-                return -1;
+                rc = -1;
             *(const char **)slot = s;
             break;
         case KEY_PORT:
             if (want_integer(ps, kpath, v, 1, 65535, "must be an integer between 1 and 65535") < 0)
-                return -1;
-            *(long long *)slot = json_integer_value(v);
+                rc = -1;
+            else
+                *(long long *)slot = json_integer_value(v);
             break;
         case KEY_LIMIT:
             if (want_integer(ps, kpath, v, 0, LLONG_MAX, "must be an integer ≥ 0") < 0)
-                return -1;
-            *(long long *)slot = json_integer_value(v);
+                rc = -1;
+            else
+                *(long long *)slot = json_integer_value(v);
             break;
         case KEY_LIST:
             if (parse_list(ps, kpath, v, k) < 0)
-                return -1;
-            *(const json_t **)slot = v;
+                rc = -1;
+            else
+                *(const json_t **)slot = v;
             break;
         }
     }
-    return 0;
+    return rc;
 }
 
 static int check_identity(struct parser *ps, const json_t *doc)
@@ -515,13 +544,16 @@ static int check_identity(struct parser *ps, const json_t *doc)
         { "kind", POLICY_KIND },
     };
 
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        const char *s = json_string_value(json_object_get(doc, ids[i].key));
+    int rc = 0;
 
-        if (!s || strcmp(s, ids[i].want) != 0)
-            return fail(ps, ids[i].key, "must be \"%s\"", ids[i].want);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        const json_t *v = json_object_get(doc, ids[i].key);
+
+        if (!json_is_string(v) || json_string_length(v) != strlen(ids[i].want) ||
+            memcmp(json_string_value(v), ids[i].want, json_string_length(v)) != 0)
+            rc = fail(ps, ids[i].key, "must be \"%s\"", ids[i].want);
     }
-    return 0;
+    return rc;
 }
 
 /* namespaces[i]: its match, its rule name, its settings over the cluster's. */
@@ -530,10 +562,13 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
     struct ns_rule *r = &p->ns[i];
     char path[POLICY_MAX_KEY_PATH], mpath[POLICY_MAX_KEY_PATH];
     const json_t *match;
+    int rc = 0;
 
     subpath(path, sizeof(path), "namespaces[%zu]", i);
     r->settings = p->cluster;
     if (parse_mapping(ps, path, entry, namespace_keys, &r->settings) < 0)
+        rc = -1;
+    if (!json_is_object(entry))
         return -1;
     key_path(mpath, sizeof(mpath), path, "match");
     match = json_object_get(entry, "match");
@@ -541,11 +576,14 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
         return fail(ps, mpath, "is required: a namespace name or a glob such as \"team-*\"");
     if (!(r->match = want_string(ps, mpath, match)))
         return -1;
-    if (!match_ok(r->match))
-        return fail(ps, mpath, "must be a namespace name, or a glob over one with '*' and '?' "
-                               "(at most %d of [a-z0-9-*?])", POLICY_MAX_MATCH);
+    if (!match_ok(r->match)) {
+        fail(ps, mpath, "must be a namespace name, or a glob over one with '*' and '?' "
+                        "(at most %d of [a-z0-9-*?])", POLICY_MAX_MATCH);
+        r->match = NULL;        /* compared with no later entry */
+        return -1;
+    }
     for (size_t j = 0; j < i; j++)
-        if (!strcmp(p->ns[j].match, r->match))
+        if (p->ns[j].match && !strcmp(p->ns[j].match, r->match))
             return fail(ps, mpath, "\"%s\" is already matched by namespaces[%zu]", r->match, j);
     r->len = strlen(r->match);
     r->index = i;
@@ -553,7 +591,7 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
     if (asprintf(&r->name, "namespaces[%s]", r->match) < 0)
         abort();
     r->settings.rule = r->name;
-    return 0;
+    return rc;
 }
 
 /* Exact names first, then longer globs, then the file's order. */
@@ -568,6 +606,76 @@ static int precedence(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static int allowed(const struct allow_rule *r, const struct settings *st, const char *value);
+static void shown_list(struct strbuf *sb, const json_t *list);
+
+/* The helper images the children run besides spec.image, each with the
+ * policy key that sets it (NULL: fixed, only an allow-list can admit it). */
+static const struct {
+    const char *key;
+    size_t offset;
+} helper_images[] = {
+    { "downloaderImage", offsetof(struct settings, downloader_image) },
+    { "uploaderImage", offsetof(struct settings, uploader_image) },
+    { "visualdlImage", offsetof(struct settings, visualdl_image) },
+};
+
+/* A default of st (or the fixed converter image) that st's own
+ * allow-lists refuse would deny every object that uses it: the policy is
+ * refused at load instead, naming the default (SPEC §9.4). base is the
+ * settings st was laid over (the cluster's for a namespaces[] entry, NULL
+ * for the cluster): what is the same there was judged there already. */
+static void check_settings_defaults(struct parser *ps, const struct settings *st,
+                                    const struct settings *base, const char *prefix)
+{
+    const struct allow_rule *img = &allow_rules[ALLOW_IMAGE], *ep = &allow_rules[ALLOW_ENDPOINT];
+    const json_t *images = rule_list(img, st), *hosts = rule_list(ep, st);
+    int same_images = base && images == rule_list(img, base);
+    struct strbuf list = STRBUF_INIT;
+    char path[POLICY_MAX_KEY_PATH], host[POLICY_MAX_HOST + 1];
+
+    shown_list(&list, images);
+    for (size_t i = 0; images && i < sizeof(helper_images) / sizeof(helper_images[0]); i++) {
+        const char *v = *(const char *const *)((const char *)st + helper_images[i].offset);
+        const char *b = base ? *(const char *const *)((const char *)base + helper_images[i].offset) : NULL;
+        const char *builtin = *(const char *const *)((const char *)&policy_builtin + helper_images[i].offset);
+
+        if (!v || (same_images && v == b) || allowed(img, st, v))
+            continue;
+        subpath(path, sizeof(path), "%sdefaults.%s", prefix, helper_images[i].key);
+        fail(ps, path, "\"%s\"%s is not under any prefix in allow.imageRegistries [%s]", v,
+             v == builtin ? " (the built-in default)" : "", list.buf ? list.buf : "");
+    }
+    if (images && !same_images && !allowed(img, st, CHILDREN_CONVERTER_IMAGE)) {
+        subpath(path, sizeof(path), "%sallow.imageRegistries", prefix);
+        fail(ps, path, "[%s] does not allow the built-in converter image \"%s\" that a Training's "
+                       "convert Job runs", list.buf ? list.buf : "", CHILDREN_CONVERTER_IMAGE);
+    }
+    strbuf_release(&list);
+    if (hosts && st->endpoint && !(base && hosts == rule_list(ep, base) && st->endpoint == base->endpoint) &&
+        !allowed(ep, st, st->endpoint)) {
+        shown_list(&list, hosts);
+        if (fields_url_host(st->endpoint, host, sizeof(host)) < 0)
+            host[0] = '\0';
+        subpath(path, sizeof(path), "%sdefaults.endpoint", prefix);
+        fail(ps, path, "host \"%s\" of \"%s\"%s is not in allow.endpointHosts [%s]", host, st->endpoint,
+             st->endpoint == policy_builtin.endpoint ? " (the built-in default)" : "",
+             list.buf ? list.buf : "");
+        strbuf_release(&list);
+    }
+}
+
+static void check_defaults(struct parser *ps, const struct policy *p)
+{
+    char prefix[POLICY_MAX_KEY_PATH];
+
+    check_settings_defaults(ps, &p->cluster, NULL, "");
+    for (size_t i = 0; i < p->nns; i++) {
+        subpath(prefix, sizeof(prefix), "namespaces[%zu].", i);
+        check_settings_defaults(ps, &p->ns[i].settings, &p->cluster, prefix);
+    }
+}
+
 static void policy_free(struct policy *p)
 {
     for (size_t i = 0; i < p->nns; i++)
@@ -578,13 +686,14 @@ static void policy_free(struct policy *p)
 
 struct policy *policy_parse(const json_t *doc, const char *source, char *err, size_t errlen)
 {
-    struct parser ps = { source, err, errlen };
+    struct parser ps = { .source = source, .msg = STRBUF_INIT };
     size_t n = json_array_size(json_object_get(doc, "namespaces")), i;
     struct policy *p;
     json_t *exempt, *nss, *entry;
 
     if (!json_is_object(doc)) {
         fail(&ps, NULL, "must be a " POLICY_KIND " mapping");
+        report(&ps, err, errlen);
         return NULL;
     }
     p = calloc(1, sizeof(*p) + n * sizeof(p->ns[0]));
@@ -596,26 +705,28 @@ struct policy *policy_parse(const json_t *doc, const char *source, char *err, si
         abort();
     p->cluster = policy_builtin;
     p->cluster.rule = "cluster";
-    if (check_identity(&ps, p->doc) < 0 || parse_mapping(&ps, NULL, p->doc, top_keys, &p->cluster) < 0)
-        goto fail;
+    /* every part is judged, whatever failed before it */
+    check_identity(&ps, p->doc);
+    parse_mapping(&ps, NULL, p->doc, top_keys, &p->cluster);
     exempt = json_object_get(p->doc, "exempt");
-    if (exempt && parse_mapping(&ps, "exempt", exempt, exempt_keys, p) < 0)
-        goto fail;
+    if (exempt)
+        parse_mapping(&ps, "exempt", exempt, exempt_keys, p);
     nss = json_object_get(p->doc, "namespaces");
-    if (nss && !json_is_array(nss)) {
+    if (nss && !json_is_array(nss))
         fail(&ps, "namespaces", "must be a list of {match, defaults, limits, allow}");
-        goto fail;
-    }
     json_array_foreach(nss, i, entry) {
         p->nns = i + 1;
-        if (parse_namespace(&ps, p, i, entry) < 0)
-            goto fail;
+        parse_namespace(&ps, p, i, entry);
     }
+    check_defaults(&ps, p);
+    if (ps.problems) {
+        report(&ps, err, errlen);
+        policy_free(p);
+        return NULL;
+    }
+    strbuf_release(&ps.msg);
     qsort(p->ns, p->nns, sizeof(p->ns[0]), precedence);
     return p;
-fail:
-    policy_free(p);
-    return NULL;
 }
 
 struct policy *policy_ref(struct policy *p)
@@ -695,6 +806,21 @@ static int allowed(const struct allow_rule *r, const struct settings *st, const 
     return 0;
 }
 
+/* The entries of an allow-list, quoted, the first POLICY_SHOWN of them. */
+static void shown_list(struct strbuf *sb, const json_t *list)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(list, i, e) {
+        if (i == POLICY_SHOWN) {
+            strbuf_addf(sb, ", ... %zu more", json_array_size(list) - i);
+            break;
+        }
+        strbuf_addf(sb, "%s\"%.100s\"", i ? ", " : "", json_string_value(e));
+    }
+}
+
 /* Appends the denial of value at path, quoting the list and the rule. */
 static void deny(struct fielderr_list *errs, const char *path, const json_t *value,
                  const struct allow_rule *r, const struct settings *st)
@@ -702,18 +828,10 @@ static void deny(struct fielderr_list *errs, const char *path, const json_t *val
     const json_t *list = rule_list(r, st);
     struct strbuf shown = STRBUF_INIT;
     char key[FIELDS_MAX_URI + 1];
-    size_t i;
-    json_t *e;
 
     if (r->key(json_string_value(value), key, sizeof(key)) < 0)
         snprintf(key, sizeof(key), "%s", json_string_value(value));
-    json_array_foreach(list, i, e) {
-        if (i == POLICY_SHOWN) {
-            strbuf_addf(&shown, ", ... %zu more", json_array_size(list) - i);
-            break;
-        }
-        strbuf_addf(&shown, "%s\"%.100s\"", i ? ", " : "", json_string_value(e));
-    }
+    shown_list(&shown, list);
     fielderr_add_policy(errs, path, value, "%s \"%.200s\" %s allow.%s [%s] (policy rule: %s)",
                         r->what, key, r->relation, r->list_name, shown.buf ? shown.buf : "",
                         st->rule);

@@ -77,10 +77,13 @@ struct fielderr_list; /* mutators/fielderr.h */
 
 /* Builds a policy from a parsed document (borrowed: copied, never kept).
  * Loading is strict: unknown keys, wrong types, negative limits, bad globs
- * and bad default values are refused. Returns a new policy holding one
- * reference (release with policy_unref()), or NULL with
- * "<source>: <key path>: <why>" in err, e.g.
- * "policy.yaml: namespaces[1].limits.maxGpuPerNode: must be an integer ≥ 0". */
+ * and bad default values are refused, and so is a default (or a built-in
+ * helper image) outside the policy's own allow-lists, for the cluster and
+ * for each namespaces[] entry as merged. Returns a new policy holding one
+ * reference (release with policy_unref()), or NULL with every problem in
+ * err, one line, "<source>: <key path>: <why>; <key path>: <why>", e.g.
+ * "policy.yaml: namespaces[1].limits.maxGpuPerNode: must be an integer ≥ 0";
+ * past 20 problems the rest are counted ("; and 3 more problems"). */
 struct policy *policy_parse(const json_t *doc, const char *source, char *err, size_t errlen);
 
 /* Takes one more reference to p and returns p; NULL stays NULL. Safe from

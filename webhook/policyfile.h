@@ -14,7 +14,7 @@
 struct policy;
 
 #define POLICYFILE_MAX_BYTES (1u << 20)   /* a policy file is small; refuse more */
-#define POLICYFILE_MAX_ERROR 512          /* a good size for err */
+#define POLICYFILE_MAX_ERROR 4096         /* a good size for err: every problem of a file */
 
 /* Reads and parses the policy file at path. Returns a new policy holding one
  * reference (release with policy_unref()), or NULL with one line in err:

@@ -18,11 +18,19 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
+#include "mutators/strbuf.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "webhook/policyfile.h"
 
 #define HEAD "\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\""
+/* What a policy with an imageRegistries list needs besides its test's own
+ * entries, since a default outside its own allow-list is refused at load
+ * (SPEC §9.4): the helper images under reg, and the converter image. */
+#define HELPERS(reg)                                                                  \
+    "\"downloaderImage\": \"" reg "curl:8\", \"uploaderImage\": \"" reg "mc:1\", " \
+    "\"visualdlImage\": \"" reg "vdl:2\""
+#define CONVERTER "\"registry.baidubce.com/paddleflow-public/serving\""
 
 /* A policy from JSON text (a test's own: it must parse). */
 static struct policy *load(const char *text)
@@ -157,6 +165,127 @@ static void test_strict_loading(void **state)
     }
 }
 
+/* SPEC §9.4: an invalid file is reported with every problem at once, in
+ * file order, on one line; past POLICY_MAX_PROBLEMS they are counted. */
+static void test_every_problem_at_once(void **state)
+{
+    const char *text =
+        "{\"apiVersion\": \"v1\", \"kind\": \"WebhookPolicy\", \"limit\": {},"
+        " \"defaults\": {\"port\": 0, \"endpoint\": \"ftp://x\"},"
+        " \"limits\": {\"maxGpuPerNode\": -1, \"maxTotalGpus\": \"8\"},"
+        " \"allow\": {\"sourceUriSchemes\": [\"S3\", 7]},"
+        " \"namespaces\": [{\"match\": \"a\"}, {\"match\": \"a\", \"limits\": []}, {\"limits\": {}}],"
+        " \"exempt\": {\"groups\": [\"\"]}}";
+    const char *want =
+        "policy.yaml: apiVersion: must be \"paddlex.paddlepaddle.org/v1alpha1\"; "
+        "limit: unknown key (known keys: apiVersion, kind, defaults, limits, allow, namespaces, exempt); "
+        "defaults.endpoint: Invalid value: \"ftp://x\": must be http://host[:port] or https://host[:port]; "
+        "defaults.port: must be an integer between 1 and 65535; "
+        "limits.maxGpuPerNode: must be an integer ≥ 0; limits.maxTotalGpus: must be an integer ≥ 0; "
+        "allow.sourceUriSchemes[0]: must be a lowercase URI scheme, such as \"s3\"; "
+        "allow.sourceUriSchemes[1]: must be a string; "
+        "exempt.groups[0]: must be a group name; "
+        "namespaces[1].limits: must be a mapping; "
+        "namespaces[1].match: \"a\" is already matched by namespaces[0]; "
+        "namespaces[2].match: is required: a namespace name or a glob such as \"team-*\"";
+    char err[POLICYFILE_MAX_ERROR];
+    json_t *doc = json_loads(text, 0, NULL);
+    struct strbuf many = STRBUF_INIT;
+
+    (void)state;
+    assert_non_null(doc);
+    assert_null(policy_parse(doc, "policy.yaml", err, sizeof(err)));
+    if (strcmp(err, want) != 0)
+        fail_msg("got  %s\nwant %s", err, want);
+    json_decref(doc);
+    /* thirty unknown keys: twenty named, the rest counted */
+    strbuf_addstr(&many, "{" HEAD);
+    for (int i = 0; i < 30; i++)
+        strbuf_addf(&many, ", \"k%02d\": 1", i);
+    strbuf_addch(&many, '}');
+    doc = json_loads(many.buf, 0, NULL);
+    assert_null(policy_parse(doc, "p.yaml", err, sizeof(err)));
+    assert_non_null(strstr(err, "k19: unknown key"));
+    assert_null(strstr(err, "k20: unknown key"));
+    assert_non_null(strstr(err, "; and 10 more problems"));
+    /* a small buffer gets a clipped message, never an overrun */
+    assert_null(policy_parse(doc, "p.yaml", err, 40));
+    assert_int_equal(strlen(err), 39);
+    json_decref(doc);
+    strbuf_release(&many);
+}
+
+/* SPEC §9.4: a policy whose own defaults (or built-in helper images) its own
+ * allow-lists refuse would deny every object using them: it is refused at
+ * load, naming the default, for the cluster and for each namespaces[] entry
+ * as merged, and a cluster problem is not repeated for every entry. */
+static void test_defaults_inside_allow_lists(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *want;       /* the whole message; NULL: loads */
+    } cases[] = {
+        { "\"allow\": {\"imageRegistries\": [\"reg.io/\", " CONVERTER "]}, "
+          "\"defaults\": {\"uploaderImage\": \"reg.io/mc:1\", \"visualdlImage\": \"reg.io/vdl:1\"}",
+          "policy.yaml: defaults.downloaderImage: \"curlimages/curl:8.5.0\" (the built-in default) is not "
+          "under any prefix in allow.imageRegistries [\"reg.io/\", \"registry.baidubce.com/paddleflow-public/"
+          "serving\"]" },
+        { "\"allow\": {\"imageRegistries\": [\"reg.io/\", " CONVERTER "]}, "
+          "\"defaults\": {" HELPERS("reg.io/") ", \"uploaderImage\": \"quay.io/mc:1\"}",
+          "policy.yaml: defaults.uploaderImage: \"quay.io/mc:1\" is not under any prefix in "
+          "allow.imageRegistries [\"reg.io/\", \"registry.baidubce.com/paddleflow-public/serving\"]" },
+        { "\"allow\": {\"imageRegistries\": [\"docker.io/\"]}",
+          "policy.yaml: allow.imageRegistries: [\"docker.io/\"] does not allow the built-in converter image "
+          "\"registry.baidubce.com/paddleflow-public/serving:v0.6.2\" that a Training's convert Job runs" },
+        { "\"allow\": {\"imageRegistries\": [\"docker.io/\", " CONVERTER "]}", NULL },
+        { "\"allow\": {\"endpointHosts\": [\"*.corp\"]}",
+          "policy.yaml: defaults.endpoint: host \"minio-service.kubeflow\" of "
+          "\"http://minio-service.kubeflow:9000\" (the built-in default) is not in allow.endpointHosts "
+          "[\"*.corp\"]" },
+        { "\"allow\": {\"endpointHosts\": [\"*.corp\"]}, \"defaults\": {\"endpoint\": \"https://s3.corp\"}",
+          NULL },
+        /* namespaces[], merged: its own list against the cluster's defaults */
+        { "\"namespaces\": [{\"match\": \"team-*\", \"allow\": {\"imageRegistries\": "
+          "[\"docker.io/\", \"registry.baidubce.com/\"]}}, {\"match\": \"x\", \"allow\": "
+          "{\"imageRegistries\": [\"registry.baidubce.com/\"]}}]",
+          "policy.yaml: namespaces[1].defaults.downloaderImage: \"curlimages/curl:8.5.0\" (the built-in "
+          "default) is not under any prefix in allow.imageRegistries [\"registry.baidubce.com/\"]; "
+          "namespaces[1].defaults.uploaderImage: \"minio/mc:RELEASE.2024-01-13T08-44-48Z\" (the built-in "
+          "default) is not under any prefix in allow.imageRegistries [\"registry.baidubce.com/\"]; "
+          "namespaces[1].defaults.visualdlImage: \"paddlepaddle/visualdl:2.5.3\" (the built-in default) is "
+          "not under any prefix in allow.imageRegistries [\"registry.baidubce.com/\"]" },
+        /* its own default against the cluster's list */
+        { "\"allow\": {\"endpointHosts\": [\"minio-service.kubeflow\"]}, \"namespaces\": [{\"match\": "
+          "\"a\"}, {\"match\": \"b\", \"defaults\": {\"endpoint\": \"http://evil.example.com\"}}]",
+          "policy.yaml: namespaces[1].defaults.endpoint: host \"evil.example.com\" of "
+          "\"http://evil.example.com\" is not in allow.endpointHosts [\"minio-service.kubeflow\"]" },
+        /* a cluster problem once, not once more per entry */
+        { "\"allow\": {\"endpointHosts\": [\"*.corp\"]}, \"namespaces\": [{\"match\": \"a\"}, "
+          "{\"match\": \"b\", \"limits\": {\"maxGpuPerNode\": 1}}]",
+          "policy.yaml: defaults.endpoint: host \"minio-service.kubeflow\" of "
+          "\"http://minio-service.kubeflow:9000\" (the built-in default) is not in allow.endpointHosts "
+          "[\"*.corp\"]" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[2048], err[POLICYFILE_MAX_ERROR] = "";
+        json_t *doc;
+        struct policy *p;
+
+        snprintf(text, sizeof(text), "{" HEAD ", %s}", cases[i].body);
+        doc = json_loads(text, 0, NULL);
+        if (!doc)
+            fail_msg("case %zu: bad test JSON: %s", i, text);
+        p = policy_parse(doc, "policy.yaml", err, sizeof(err));
+        json_decref(doc);
+        if (cases[i].want ? (p || strcmp(err, cases[i].want) != 0) : !p)
+            fail_msg("case %zu:\n  got  %s\n  want %s", i, p ? "(loaded)" : err,
+                     cases[i].want ? cases[i].want : "(loaded)");
+        policy_unref(p);
+    }
+}
+
 static void test_minimal_and_empty_sections(void **state)
 {
     struct policy *p = load("{" HEAD ", \"defaults\": {}, \"limits\": {}, \"allow\": {}, "
@@ -243,11 +372,11 @@ static void test_precedence(void **state)
 static void test_key_by_key(void **state)
 {
     struct policy *p = load(
-        "{" HEAD ", \"defaults\": {\"endpoint\": \"http://minio.corp:9000\"},"
+        "{" HEAD ", \"defaults\": {\"endpoint\": \"http://minio.corp:9000\", " HELPERS("a.io/") "},"
         " \"limits\": {\"maxGpuPerNode\": 8, \"maxTotalGpus\": 10},"
-        " \"allow\": {\"imageRegistries\": [\"a.io/\"], \"sourceUriSchemes\": [\"s3\"]},"
-        " \"namespaces\": [{\"match\": \"team-*\", \"defaults\": {\"port\": 9000},"
-        "   \"limits\": {\"maxGpuPerNode\": 2}, \"allow\": {\"imageRegistries\": [\"b.io/\"]}}]}");
+        " \"allow\": {\"imageRegistries\": [\"a.io/\", " CONVERTER "], \"sourceUriSchemes\": [\"s3\"]},"
+        " \"namespaces\": [{\"match\": \"team-*\", \"defaults\": {\"port\": 9000, " HELPERS("b.io/") "},"
+        "   \"limits\": {\"maxGpuPerNode\": 2}, \"allow\": {\"imageRegistries\": [\"b.io/\", " CONVERTER "]}}]}");
     struct context ctx = { .namespace = "team-a" };
 
     (void)state;
@@ -477,59 +606,74 @@ static void test_allow_lists(void **state)
         const char *allow, *manifest, *patch;
         const char *path;           /* NULL: allowed */
         const char *detail;
+        const char *endpoint;       /* defaults.endpoint, or NULL for the built-in */
     } cases[] = {
         /* imageRegistries: prefixes, at a boundary, tried fully qualified */
         { "\"imageRegistries\": [\"docker.io/paddle/\"]", training, NULL, "spec.image",
           "image \"registry.baidubce.com/paddle/paddle:2.5\" is not under any prefix in "
-          "allow.imageRegistries [\"docker.io/paddle/\"] (policy rule: cluster)" },
-        { "\"imageRegistries\": [\"registry.baidubce.com/\"]", training, NULL, NULL, NULL },
-        { "\"imageRegistries\": [\"registry.baidubce.com/paddle/paddle\"]", training, NULL, NULL, NULL },
+          "allow.imageRegistries [\"docker.io/paddle/\", \"helpers.io/\", " CONVERTER "] (policy rule: cluster)", NULL },
+        { "\"imageRegistries\": [\"registry.baidubce.com/\"]", training, NULL, NULL, NULL, NULL },
+        { "\"imageRegistries\": [\"registry.baidubce.com/paddle/paddle\"]", training, NULL, NULL, NULL, NULL },
         { "\"imageRegistries\": [\"registry.baidubce.com/paddle/pad\"]", training, NULL, "spec.image",
-          "allow.imageRegistries" },
+          "allow.imageRegistries", NULL },
         { "\"imageRegistries\": [\"registry.baidubce.com\"]", training,
-          "{\"image\": \"registry.baidubce.com.evil.io/x:1\"}", "spec.image", "allow.imageRegistries" },
+          "{\"image\": \"registry.baidubce.com.evil.io/x:1\"}", "spec.image", "allow.imageRegistries", NULL },
         { "\"imageRegistries\": [\"docker.io/paddlepaddle/\"]", training,
-          "{\"image\": \"paddlepaddle/paddle:2.5\"}", NULL, NULL },
-        { "\"imageRegistries\": [\"docker.io/library/\"]", training, "{\"image\": \"python:3\"}", NULL, NULL },
+          "{\"image\": \"paddlepaddle/paddle:2.5\"}", NULL, NULL, NULL },
+        { "\"imageRegistries\": [\"docker.io/library/\"]", training, "{\"image\": \"python:3\"}", NULL, NULL, NULL },
         { "\"imageRegistries\": [\"paddlepaddle/\"]", training, "{\"image\": \"paddlepaddle/paddle:2.5\"}",
-          NULL, NULL },
-        { "\"imageRegistries\": [\"a.io/\", \"registry.baidubce.com/paddle/\"]", serving, NULL, NULL, NULL },
+          NULL, NULL, NULL },
+        { "\"imageRegistries\": [\"a.io/\", \"registry.baidubce.com/paddle/\"]", serving, NULL, NULL, NULL, NULL },
         /* a bracketed IPv6 registry is a prefix like any other */
         { "\"imageRegistries\": [\"[fd00::1]:5000/\"]", training,
-          "{\"image\": \"[fd00::1]:5000/team/ocr:1\"}", NULL, NULL },
+          "{\"image\": \"[fd00::1]:5000/team/ocr:1\"}", NULL, NULL, NULL },
         { "\"imageRegistries\": [\"[fd00::1]:5000/\"]", training,
-          "{\"image\": \"[fd00::1]:5001/team/ocr:1\"}", "spec.image", "allow.imageRegistries" },
+          "{\"image\": \"[fd00::1]:5001/team/ocr:1\"}", "spec.image", "allow.imageRegistries", NULL },
         /* an upper-case first component is a registry (splitDockerDomain),
          * not a Docker Hub namespace: "docker.io/" does not cover it */
         { "\"imageRegistries\": [\"docker.io/\"]", training, "{\"image\": \"Evil/miner:1\"}", "spec.image",
-          "image \"Evil/miner:1\" is not under any prefix in allow.imageRegistries" },
+          "image \"Evil/miner:1\" is not under any prefix in allow.imageRegistries", NULL },
         /* sourceUriSchemes */
-        { "\"sourceUriSchemes\": [\"bos\", \"s3\"]", dataset, NULL, NULL, NULL },
+        { "\"sourceUriSchemes\": [\"bos\", \"s3\"]", dataset, NULL, NULL, NULL, NULL },
         { "\"sourceUriSchemes\": [\"bos\"]", dataset, NULL, "spec.sourceUri",
-          "scheme \"s3\" is not in allow.sourceUriSchemes [\"bos\"] (policy rule: cluster)" },
+          "scheme \"s3\" is not in allow.sourceUriSchemes [\"bos\"] (policy rule: cluster)", NULL },
         /* endpointHosts: spec.endpoint (defaulted too) */
-        { "\"endpointHosts\": [\"minio-service.kubeflow\"]", serving, NULL, NULL, NULL },
-        { "\"endpointHosts\": [\"*.corp\"]", serving, "{\"endpoint\": \"http://minio.corp:9000\"}", NULL, NULL },
-        { "\"endpointHosts\": [\"minio.corp\"]", serving, "{\"endpoint\": \"https://MINIO.corp\"}", NULL, NULL },
-        { "\"endpointHosts\": [\"*.corp\"]", serving, NULL, "spec.endpoint",
-          "host \"minio-service.kubeflow\" is not in allow.endpointHosts [\"*.corp\"]" },
+        { "\"endpointHosts\": [\"minio-service.kubeflow\"]", serving, NULL, NULL, NULL, NULL },
+        { "\"endpointHosts\": [\"*.corp\"]", serving, "{\"endpoint\": \"http://minio.corp:9000\"}", NULL, NULL,
+          "http://s3.corp" },
+        { "\"endpointHosts\": [\"minio.corp\"]", serving, "{\"endpoint\": \"https://MINIO.corp\"}", NULL, NULL,
+          "http://minio.corp" },
+        { "\"endpointHosts\": [\"*.corp\"]", serving, "{\"endpoint\": \"http://minio-service.kubeflow:9000\"}",
+          "spec.endpoint", "host \"minio-service.kubeflow\" is not in allow.endpointHosts [\"*.corp\"]",
+          "http://minio.corp:9000" },
         /* pretrainModelHosts */
         { "\"pretrainModelHosts\": [\"paddleocr.bj.bcebos.com\"]", training,
-          "{\"pretrainModel\": \"https://paddleocr.bj.bcebos.com/x/det.pdparams\"}", NULL, NULL },
+          "{\"pretrainModel\": \"https://paddleocr.bj.bcebos.com/x/det.pdparams\"}", NULL, NULL, NULL },
         { "\"pretrainModelHosts\": [\"paddleocr.bj.bcebos.com\"]", training,
           "{\"pretrainModel\": \"https://evil.example.com/det.pdparams\"}", "spec.pretrainModel",
-          "host \"evil.example.com\" is not in allow.pretrainModelHosts" },
+          "host \"evil.example.com\" is not in allow.pretrainModelHosts", NULL },
         /* other lists do not judge what they do not name */
-        { "\"endpointHosts\": [\"nowhere\"], \"pretrainModelHosts\": [\"nowhere\"]", dataset, NULL, NULL, NULL },
+        { "\"endpointHosts\": [\"nowhere\"], \"pretrainModelHosts\": [\"nowhere\"]", dataset, NULL, NULL, NULL,
+          "http://nowhere:9000" },
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[512];
+        char text[1024], allow[512], endpoint[128] = "";
+        const char *list = strstr(cases[i].allow, "\"imageRegistries\": [");
+        const char *end = list ? strstr(list, "\"]") : NULL;
         struct fielderr_list errs;
 
-        snprintf(text, sizeof(text), "{" HEAD ", \"defaults\": {\"downloaderImage\": "
-                 "\"registry.baidubce.com/paddle/curl:8\"}, \"allow\": {%s}}", cases[i].allow);
+        /* the helpers and the converter join every imageRegistries list */
+        if (end)
+            snprintf(allow, sizeof(allow), "%.*s, \"helpers.io/\", " CONVERTER "%s",
+                     (int)(end + 1 - cases[i].allow), cases[i].allow, end + 1);
+        else
+            snprintf(allow, sizeof(allow), "%s", cases[i].allow);
+        if (cases[i].endpoint)
+            snprintf(endpoint, sizeof(endpoint), ", \"endpoint\": \"%s\"", cases[i].endpoint);
+        snprintf(text, sizeof(text), "{" HEAD ", \"defaults\": {" HELPERS("helpers.io/") "%s}, "
+                 "\"allow\": {%s}}", endpoint, allow);
         print_message("case %zu: %s\n", i, cases[i].allow);
         errs = judge(text, cases[i].manifest, cases[i].patch, "alice");
         if (cases[i].path)
@@ -541,8 +685,9 @@ static void test_allow_lists(void **state)
 
 static void test_allow_exempt_and_absent(void **state)
 {
-    const char *text = "{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"], \"sourceUriSchemes\": "
-                       "[\"bos\"]}, \"exempt\": {\"groups\": [\"ops\"]}}";
+    const char *text = "{" HEAD ", \"defaults\": {" HELPERS("a.io/") "}, \"allow\": {\"imageRegistries\": "
+                       "[\"a.io/\", " CONVERTER "], \"sourceUriSchemes\": [\"bos\"]}, "
+                       "\"exempt\": {\"groups\": [\"ops\"]}}";
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *obj = json_loads(dataset, 0, NULL), *groups = json_pack("[s]", "ops");
     struct policy *p = load(text);
@@ -563,7 +708,8 @@ static void test_allow_exempt_and_absent(void **state)
 /* A spec field that already has an error is not judged again. */
 static void test_skips_fields_in_error(void **state)
 {
-    struct fielderr_list errs = judge("{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"]}}",
+    struct fielderr_list errs = judge("{" HEAD ", \"defaults\": {" HELPERS("a.io/") "}, \"allow\": "
+                                      "{\"imageRegistries\": [\"a.io/\", " CONVERTER "]}}",
                                       training, "{\"image\": \"Bad Image\"}", "alice");
 
     (void)state;
@@ -590,7 +736,8 @@ static void test_children_walk(void **state)
     const char *spec_text =
         "{\"spec\": {\"image\": \"a.io/train:1\", \"endpoint\": \"http://minio.ok:9000\","
         " \"pretrainModel\": \"https://models.example.com/det.pdparams\"}}";
-    struct policy *p = load("{" HEAD ", \"allow\": {\"imageRegistries\": [\"a.io/\"], "
+    struct policy *p = load("{" HEAD ", \"defaults\": {\"endpoint\": \"http://minio.ok:9000\", " HELPERS("a.io/")
+                            "}, \"allow\": {\"imageRegistries\": [\"a.io/\", " CONVERTER "], "
                             "\"endpointHosts\": [\"minio.ok\"], \"pretrainModelHosts\": [\"*.example.com\"]}}");
     json_t *children = json_loads(children_text, 0, NULL), *obj = json_loads(spec_text, 0, NULL);
     struct fielderr_list errs = FIELDERR_LIST_INIT;
@@ -620,16 +767,28 @@ static void test_children_walk(void **state)
     policy_unref(p);
 }
 
-/* The rendered children of a real kind: the default downloader image. */
+/* The rendered children of a real kind are walked: the default downloader
+ * image. A loaded policy can no longer put it outside its own list (see
+ * test_defaults_inside_allow_lists), so these settings are made by hand,
+ * as a policy that changed under an object would be. */
 static void test_rendered_children(void **state)
 {
-    struct fielderr_list errs = judge(
-        "{" HEAD ", \"allow\": {\"imageRegistries\": [\"registry.baidubce.com/\"]}}", training,
-        "{\"pretrainModel\": \"https://paddleocr.bj.bcebos.com/det.pdparams\"}", "alice");
+    struct fielderr_list errs = FIELDERR_LIST_INIT;
+    json_t *list = json_pack("[s]", "registry.baidubce.com/"), *warnings = json_array();
+    json_t *obj = json_loads(training, 0, NULL);
+    struct settings st = policy_builtin;
+    struct context ctx = { .namespace = "team-a", .settings = &st };
 
     (void)state;
+    st.image_registries = list;
+    json_object_set_new(json_object_get(obj, "spec"), "pretrainModel",
+                        json_string("https://paddleocr.bj.bcebos.com/det.pdparams"));
+    kinds_validate(kinds_of_object(obj), obj, &ctx, &errs, warnings);
     expect_denial(&errs, "spec.generated[0].spec.worker.template.spec.initContainers[0].image",
                   "image \"curlimages/curl:8.5.0\"", NULL);
+    json_decref(obj);
+    json_decref(warnings);
+    json_decref(list);
 }
 
 /* ------------------------------------------------------------ files */
@@ -735,6 +894,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strict_loading),
+        cmocka_unit_test(test_every_problem_at_once),
+        cmocka_unit_test(test_defaults_inside_allow_lists),
         cmocka_unit_test(test_minimal_and_empty_sections),
         cmocka_unit_test(test_builtin_without_policy),
         cmocka_unit_test(test_defaults_normalized),

@@ -685,8 +685,11 @@ static void test_unsealed_parent_judged_under_policy(void **state)
 {
     json_t *doc = json_loads("{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", "
                              "\"kind\": \"WebhookPolicy\", "
-                             "\"defaults\": {\"visualdlImage\": \"registry.example.com/visualdl:2.5.3\"}, "
+                             "\"defaults\": {\"visualdlImage\": \"registry.example.com/visualdl:2.5.3\", "
+                             "\"downloaderImage\": \"registry.example.com/curl:8\", "
+                             "\"uploaderImage\": \"registry.example.com/mc:1\"}, "
                              "\"limits\": {\"maxGpuPerNode\": 1}, "
+                             /* its defaults inside its own list, or it is refused at load */
                              "\"allow\": {\"imageRegistries\": [\"registry.example.com/\", \"registry.baidubce.com/\"]}}",
                              0, NULL);
     char err[256] = "";
