@@ -108,6 +108,53 @@ static void test_cap_policy(void **state)
     fielderr_release(&l);
 }
 
+static int keep_from_50(const struct fielderr *e, void *arg)
+{
+    (void)arg;
+    return e->type == FIELDERR_TOO_MANY || strcmp(e->path, "spec.k050") >= 0;
+}
+
+static int keep_none(const struct fielderr *e, void *arg)
+{
+    (void)e;
+    (void)arg;
+    return 0;
+}
+
+/* Ratcheting filters a capped list: the total follows what is left, and
+ * the cap's entry, dropped, takes every error it counted with it. */
+static void test_cap_filtered(void **state)
+{
+    struct fielderr_list l = FIELDERR_LIST_INIT;
+    char path[32], *s;
+
+    (void)state;
+    for (int i = 0; i < 150; i++) {
+        snprintf(path, sizeof(path), "spec.k%03d", i);
+        fielderr_add(&l, FIELDERR_FORBIDDEN, path, NULL, "unknown");
+    }
+    assert_int_equal(l.more, 50);
+    fielderr_filter(&l, 0, keep_from_50, NULL);
+    assert_int_equal(l.len, 51);
+    assert_int_equal(l.total, 100);
+    s = fielderr_string(&l.v[50]);
+    assert_string_equal(s, "spec: Too many: 100: only the first 100 errors are listed");
+    free(s);
+    /* more errors still go to the cap's entry, which stays last */
+    fielderr_add(&l, FIELDERR_REQUIRED, "spec.x", NULL, NULL);
+    assert_int_equal(l.len, 51);
+    assert_int_equal(l.total, 101);
+    assert_int_equal(l.v[50].type, FIELDERR_TOO_MANY);
+    fielderr_filter(&l, 0, keep_none, NULL);
+    assert_int_equal(l.len, 0);
+    assert_int_equal(l.total, 0);
+    assert_int_equal(l.more, 0);
+    fielderr_add(&l, FIELDERR_REQUIRED, "spec.y", NULL, NULL);
+    assert_int_equal(l.len, 1);
+    assert_int_equal(l.v[0].type, FIELDERR_REQUIRED);
+    fielderr_release(&l);
+}
+
 /* A long string value is quoted in part, never cutting a UTF-8 sequence. */
 static void test_long_value_clipped(void **state)
 {
@@ -179,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_cap_path),
         cmocka_unit_test(test_cap_policy),
+        cmocka_unit_test(test_cap_filtered),
         cmocka_unit_test(test_long_value_clipped),
         cmocka_unit_test(test_kind_with_many_unknown_fields),
     };
