@@ -41,6 +41,8 @@ static const char policy_text[] =
     "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\","
     " \"defaults\": {\"endpoint\": \"http://minio-service.kubeflow:9000\", \"port\": 8040,"
     "  \"downloaderImage\": \"registry.baidubce.com/paddleflow-public/curl:8.5.0\","
+    "  \"uploaderImage\": \"registry.baidubce.com/paddleflow-public/mc:RELEASE.2024-01-13T08-44-48Z\","
+    "  \"visualdlImage\": \"registry.baidubce.com/paddleflow-public/visualdl:2.5.3\","
     "  \"credentialsSecret\": \"minio-credentials\"},"
     " \"limits\": {\"maxGpuPerNode\": 8, \"maxWorkerReplicas\": 16, \"maxPsReplicas\": 8,"
     "  \"maxTotalGpus\": 64, \"maxPartitions\": 32},"
@@ -77,7 +79,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static const char *const cause_reasons[] = {
     "FieldValueRequired", "FieldValueInvalid", "FieldValueNotSupported",
-    "FieldValueForbidden", "FieldValueTooLong", "FieldValueDuplicate", NULL,
+    "FieldValueForbidden", "FieldValueTooLong", "FieldValueDuplicate",
+    "FieldValueTooMany",        /* the cap's last cause (mutators/fielderr.h) */
+    NULL,
 };
 
 static int one_of(const char *s, const char *const *list)
@@ -94,25 +98,44 @@ static int same(const json_t *a, const json_t *b)
     return (!a && !b) || json_equal((json_t *)a, (json_t *)b);
 }
 
+/* 1 when v is the string s, every byte of it (a NUL inside is another string). */
+static int is_exactly(const json_t *v, const char *s)
+{
+    return json_is_string(v) && json_string_length(v) == strlen(s) &&
+           !memcmp(json_string_value(v), s, strlen(s));
+}
+
+/* 1 when v is a string holding a NUL. */
+static int has_nul(const json_t *v)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+}
+
 /* The HTTP status review_handle must give for this input, computed here
  * independently of review.c's own checks. review is the parse (or NULL). */
 static int expected_status(const json_t *review)
 {
     const json_t *request = json_object_get(review, "request"), *gvk, *object;
-    const char *v = json_string_value(json_object_get(review, "apiVersion"));
+    const json_t *av = json_object_get(review, "apiVersion"), *opv = json_object_get(request, "operation");
     const char *uid = json_string_value(json_object_get(request, "uid"));
-    const char *op = json_string_value(json_object_get(request, "operation"));
+    const char *op = json_string_value(opv);
     const struct kind *k;
 
     if (!review || fz_depth(review) > REVIEW_MAX_JSON_DEPTH)
         return 400;
-    if (!json_is_object(review) || !v ||
-        (strcmp(v, "admission.k8s.io/v1") && strcmp(v, "admission.k8s.io/v1beta1")) ||
-        !json_is_string(json_object_get(review, "kind")) ||
-        strcmp(json_string_value(json_object_get(review, "kind")), "AdmissionReview") ||
+    if (!json_is_object(review) ||
+        !(is_exactly(av, "admission.k8s.io/v1") || is_exactly(av, "admission.k8s.io/v1beta1")) ||
+        !is_exactly(json_object_get(review, "kind"), "AdmissionReview") ||
         !json_is_object(request) || !uid || !*uid)
         return 400;
+    /* exactly one of admission.k8s.io's operations, or nothing is judged */
+    if (!is_exactly(opv, "CREATE") && !is_exactly(opv, "UPDATE") && !is_exactly(opv, "DELETE") &&
+        !is_exactly(opv, "CONNECT"))
+        return 400;
     gvk = json_object_get(request, "kind");
+    if (has_nul(json_object_get(gvk, "group")) || has_nul(json_object_get(gvk, "version")) ||
+        has_nul(json_object_get(gvk, "kind")) || has_nul(json_object_get(request, "namespace")))
+        return 400;
     object = json_object_get(request, "object");
     k = json_is_object(gvk) ? kinds_find(json_string_value(json_object_get(gvk, "group")),
                                          json_string_value(json_object_get(gvk, "version")),

@@ -31,6 +31,10 @@
 
 static const char policy_text[] =
     "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\","
+    /* its helper images inside its own list, or it is refused at load */
+    " \"defaults\": {\"downloaderImage\": \"registry.baidubce.com/paddleflow-public/curl:8.5.0\","
+    "  \"uploaderImage\": \"registry.baidubce.com/paddleflow-public/mc:1\","
+    "  \"visualdlImage\": \"registry.baidubce.com/paddleflow-public/visualdl:2.5.3\"},"
     " \"limits\": {\"maxGpuPerNode\": 2, \"maxPartitions\": 4},"
     " \"allow\": {\"imageRegistries\": [\"registry.baidubce.com/paddleflow-public/\"],"
     "  \"sourceUriSchemes\": [\"bos\"], \"endpointHosts\": [\"minio-service.kubeflow\"]},"
