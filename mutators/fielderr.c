@@ -71,6 +71,7 @@ static void count_more(struct fielderr_list *l, int policy, const char *path)
     e->value = json_integer((json_int_t)l->total);
     e->policy = policy;
     e->also = NULL;
+    e->always = 0;
     if (asprintf(&e->detail, "only the first %d errors are listed", FIELDERR_MAX_KEPT) < 0 ||
         !e->path || !e->value)
         abort();
@@ -105,6 +106,7 @@ static void vadd(struct fielderr_list *l, enum fielderr_type type, int policy, c
     e->detail = NULL;
     e->policy = policy;
     e->also = NULL;
+    e->always = 0;
     if (fmt && vasprintf(&e->detail, fmt, ap) < 0)
         abort();
     if (!e->path)
@@ -135,6 +137,12 @@ void fielderr_also(struct fielderr_list *l, size_t from, const char *path)
 {
     for (size_t i = from; i < l->len; i++)
         l->v[i].also = path;
+}
+
+void fielderr_always(struct fielderr_list *l, size_t from)
+{
+    for (size_t i = from; i < l->len; i++)
+        l->v[i].always = 1;
 }
 
 static void drop(struct fielderr *e)

@@ -45,6 +45,8 @@ struct fielderr {
     char *detail;           /* may be NULL */
     int policy;             /* 1 when a policy rule, not the schema, refused it */
     const char *also;       /* a second field the rule read (static), or NULL */
+    int always;             /* never ratcheted: a value of the wrong shape (absent when
+                             * required, wrong type, NUL) from which nothing may be built */
 };
 
 struct fielderr_list {
@@ -72,6 +74,9 @@ void fielderr_add_policy(struct fielderr_list *l, const char *path, const json_t
  * (a static string, e.g. "spec.psReplicas"), so that an UPDATE judges
  * them again when either field changed. */
 void fielderr_also(struct fielderr_list *l, size_t from, const char *path);
+
+/* Marks the entries from index `from` on as always judged (.always). */
+void fielderr_always(struct fielderr_list *l, size_t from);
 
 /* Drops the entries from index `from` on for which keep() returns 0,
  * keeping the order of the others; total follows. The cap's entry stands

@@ -277,12 +277,16 @@ static void check_int(const struct field *f, const char *path, const json_t *v,
     long long min = (f->flags & FIELD_MIN) ? f->min : INT32_MIN;
     long long max = (f->flags & FIELD_MAX) ? f->max : INT32_MAX;
 
+    /* the hard bounds are what the expansion relies on (a --gpus list of
+     * gpuPerNode entries): never ratcheted, unlike a policy's caps */
     if (n < min) {
         fielderr_add(errs, FIELDERR_INVALID, path, v, "must be greater than or equal to %lld", min);
+        fielderr_always(errs, errs->len - 1);
         return;
     }
     if (n > max) {
         fielderr_add(errs, FIELDERR_INVALID, path, v, "must be less than or equal to %lld", max);
+        fielderr_always(errs, errs->len - 1);
         return;
     }
     if (!f->settings_cap || ctx->exempt)
@@ -311,18 +315,21 @@ static void check_field(const struct field *f, const json_t *v, const struct con
                        struct fielderr_list *errs)
 {
     char path[PATH_MAX_LEN];
+    size_t before = errs->len;
 
     spec_path(path, f->name);
     if (!v) {
         if (f->flags & FIELD_REQUIRED)
             fielderr_add(errs, FIELDERR_REQUIRED, path, NULL, NULL);
-        return;
+        goto shape;
     }
     if (!check_type(path, v, f->type, errs))
-        return;
-    if (f->type == FIELD_STRING && strlen(json_string_value(v)) != json_string_length(v))
+        goto shape;
+    if (f->type == FIELD_STRING && strlen(json_string_value(v)) != json_string_length(v)) {
         fielderr_add(errs, FIELDERR_INVALID, path, NULL, "must not contain NUL characters");
-    else if (f->type == FIELD_INT)
+        goto shape;
+    }
+    if (f->type == FIELD_INT)
         check_int(f, path, v, ctx, errs);
     else if (f->type != FIELD_STRING)
         ;
@@ -332,6 +339,11 @@ static void check_field(const struct field *f, const json_t *v, const struct con
         check_one_of(path, v, f->one_of, errs);
     else if (f->check)
         f->check(path, v, errs);
+    return;
+shape:
+    /* nothing may be built from a value of the wrong shape: an UPDATE
+     * that keeps it is refused as a CREATE would be */
+    fielderr_always(errs, before);
 }
 
 static void check_metadata(const json_t *obj, const json_t *spec, const struct context *ctx,
@@ -395,9 +407,11 @@ static void check_view(const struct kind *k, const json_t *view, struct spec_val
                        const struct context *ctx, struct fielderr_list *errs, json_t *warnings)
 {
     const json_t *spec = json_object_get(view, "spec");
+    size_t before = errs->len;
     json_t *tn;
 
     check_metadata(view, spec, ctx, errs);
+    fielderr_always(errs, before);      /* children are named and placed by it */
     if (!json_is_object(spec)) {
         tn = json_string(type_name(spec));
         fielderr_add(errs, FIELDERR_INVALID, "spec", tn, "spec must be an object");
@@ -458,7 +472,7 @@ static int changed(const struct fielderr *e, void *arg)
 {
     const struct ratchet *r = arg;
 
-    return !same_at(r->obj, r->old, e->path) || (e->also && !same_at(r->obj, r->old, e->also));
+    return e->always || !same_at(r->obj, r->old, e->path) || (e->also && !same_at(r->obj, r->old, e->also));
 }
 
 /* Ratchets errs from index `from` on, as the apiserver does on UPDATE

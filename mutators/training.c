@@ -145,6 +145,9 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
         entries = configchanges_parse(json_string_value(changes), "spec.configChanges",
                                       project ? projects_find(project) : NULL, errs);
         *found = entries;
+        /* the expansion runs what parsed: an entry it could not parse is
+         * never ratcheted into an expansion without it */
+        fielderr_always(errs, before);
     }
     check_labels(spec, project ? projects_find(project) : NULL, errs);
     fielderr_also(errs, before, "spec.project");

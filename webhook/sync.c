@@ -566,10 +566,12 @@ static json_t *answer(const struct kind *k, const json_t *parent, const json_t *
     if (rendered) {
         ans = children_answer(parent, rendered, observed, action_of(parent), finalizing, NULL);
     } else {
-        /* keep what exists, as patch keeps it, and create nothing */
+        /* keep what exists, as patch keeps it, and create nothing; but
+         * spec.action delete, which only ever removes, still removes */
         none = json_array();
         note = invalid_note(k, parent, &errs);
-        ans = children_answer(parent, none, observed, ACT_PATCH, finalizing, note);
+        ans = children_answer(parent, none, observed, action_of(parent) == ACT_DELETE ? ACT_DELETE : ACT_PATCH,
+                              finalizing, note);
         free(note);
         json_decref(none);
     }

@@ -293,6 +293,28 @@ class LifecycleTest(unittest.TestCase):
         self.assertIn("spec.testLabel", message)
         self.assertNotIn("spec.configPath", message)
 
+    def test_wrong_shapes_are_never_ratcheted(self):
+        """What the expansion builds from is judged on every UPDATE: a value
+        of the wrong type, a required field missing, a hard bound (gpuPerNode
+        bounds a --gpus list), an unparsable configChanges, even when the old
+        object had the same (a ratcheted wrong type once crashed the
+        expansion)."""
+        old = self.admit(training())
+        for field, bad, want in (("configPath", ["a"], "spec.configPath: Invalid value: \"array\""),
+                                 ("gpuPerNode", 2000, "spec.gpuPerNode: Invalid value: 2000"),
+                                 ("configChanges", "a=1,a=2", "spec.configChanges: Duplicate value"),
+                                 ("workerReplicas", None, "spec.workerReplicas: Required value")):
+            with self.subTest(field=field):
+                was = copy.deepcopy(old)
+                if bad is None:
+                    del was["spec"][field]
+                else:
+                    was["spec"][field] = bad
+                new = copy.deepcopy(was)
+                new["spec"]["psReplicas"] = 1           # another field changes
+                answer, patched, verdict = self.update(was, new, on="before")
+                self.assertIn(want, self.denial(verdict))
+
     def test_replace_keeps_the_admitted_children(self):
         """kubectl replace sends the spec without spec.generated and
         spec.seal: under a policy with new defaults the owner's spec is
