@@ -20,8 +20,11 @@ A case folder holds:
                 field whose message holds every substring, for wording the
                 SPEC fixes only in part
     patched     a partial object the mutated object must contain (objects
-                member by member, everything else equal with its JSON type)
-    absent      dotted paths ("spec.x") the mutated object must not have
+                member by member, lists of the same length element by
+                element, everything else equal with its JSON type); {} in a
+                list stands for an element the case does not look into
+    absent      dotted paths ("spec.x", "spec.generated.0.spec.ps") the
+                mutated object must not have; a number indexes a list
     warnings    substrings, each found in a warning of /mutate or /validate
     no_warnings substrings found in no warning of /mutate or /validate
     nopatch     true: /mutate answers without a patch
@@ -226,19 +229,28 @@ def check_verdict(resp, want, where):
 
 def contains(whole, part):
     """True when part is a partial copy of whole (objects member by member,
-    the rest equal with its JSON type)."""
+    lists of the same length element by element, the rest equal with its
+    JSON type)."""
     if isinstance(part, dict):
         return isinstance(whole, dict) and all(k in whole and contains(whole[k], v)
                                                for k, v in part.items())
+    if isinstance(part, list):
+        return (isinstance(whole, list) and len(whole) == len(part)
+                and all(contains(w, p) for w, p in zip(whole, part)))
     return jsonpatch.values_equal(whole, part)
 
 
 def lookup(obj, dotted):
+    """True when obj has the member at dotted ("spec.generated.0.kind":
+    a number indexes a list)."""
     node = obj
     for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
             return False
-        node = node[key]
     return True
 
 
