@@ -33,6 +33,10 @@ A case folder holds:
                 the mutated one's (by default it must be the same)
     comment     free text: why the case exists (the SPEC rule it pins)
 
+A case must assert what its name claims: expect.json with nothing but
+"allowed" is refused, unless its comment starts with "verdict only:" and
+says why the verdict alone is the point.
+
 For each case the driver: runs `review mutate`, checks the answer as the
 apiserver does (apiVersion and uid echoed, allowed true: /mutate leaves the
 verdict to /validate), applies the patch strictly (tests/tools/jsonpatch.py),
@@ -254,11 +258,30 @@ def lookup(obj, dotted):
     return True
 
 
+VERDICT_ONLY = "verdict only:"
+
+
+def check_asserts_claim(expect):
+    """Refuses an expect.json that asserts nothing beyond the verdict: a
+    case's name claims more than allowed/denied (the default it fills, the
+    error and its path, the child it renders), unless its comment says why
+    the verdict alone is the point."""
+    if set(expect) - {"allowed", "comment"}:
+        return
+    comment = expect.get("comment")
+    check(isinstance(comment, str) and comment.startswith(VERDICT_ONLY)
+          and comment[len(VERDICT_ONLY):].strip(),
+          "expect.json asserts only \"allowed\": assert what the case's name claims "
+          "(errors, match, patched, absent, nopatch, warnings), or start a comment with "
+          "%r and say why the verdict alone is the point", VERDICT_ONLY)
+
+
 def run_case(runner, case_dir):
     expect = load_json(os.path.join(case_dir, "expect.json"))
     unknown = set(expect) - EXPECT_KEYS
     check(not unknown, "expect.json: unknown keys %s", sorted(unknown))
     check(isinstance(expect.get("allowed"), bool), "expect.json: allowed must be a boolean")
+    check_asserts_claim(expect)
     if "unpatched" in expect:
         bad = set(expect["unpatched"]) - VERDICT_KEYS
         check(not bad and "allowed" in expect["unpatched"], "expect.json: bad unpatched %s",
