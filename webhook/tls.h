@@ -19,8 +19,13 @@
 #define TLS_MAX_PEM (1024 * 1024)   /* bytes of a certificate or key file */
 #define TLS_MAX_CHAIN 16            /* certificates in the chain */
 
-/* GnuTLS priorities: TLS 1.2 and 1.3 only. */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* GnuTLS priorities: TLS 1.2 and 1.3 only. TLS 1.2 offers AEAD ciphers
+ * (GCM, ChaCha20-Poly1305, CCM) with ECDHE or DHE key exchange only: no CBC,
+ * no SHA-1 or SHA-2 MACs, no static RSA key exchange (no forward secrecy).
+ * "-MAC-ALL:+AEAD" keeps TLS 1.3's suites as they were: all of them are
+ * AEAD. */
+#define TLS_PRIORITIES \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-MAC-ALL:+AEAD:-RSA:%SERVER_PRECEDENCE"
 
 /* Loads cert_file (PEM chain) and key_file (PEM key), checks that the key
  * belongs to the first certificate, and makes them the pair new handshakes

@@ -1,0 +1,165 @@
+"""End-to-end regression tests of issue #18 ("Hardening, round two"), the
+server's half: each test reproduces one finding of the adversarial
+campaign against the real binary over real TLS, and failed before its fix.
+
+- TLS 1.2 offers AEAD suites with forward secrecy only.
+
+Waits are bounds against hangs derived from the configured timeouts plus a
+margin for a loaded machine, never measures of speed.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from common import Server, binary, client, needs_binary, read_response, request, review, send_review, tls_context
+from test_limits import RssSampler, close_quietly, closed_by_server, sanitized, send_quietly
+
+AV = "paddlex.paddlepaddle.org/v1alpha1"
+MIB = 1024 * 1024
+IO_TIMEOUT = 20
+MARGIN = 4                  # seconds of slack on a bound derived from a timeout
+HEADER_TIMEOUT = 5          # the default --header-timeout
+BODY_RATE = MIB             # the default --min-body-rate, bytes per second
+SWEEP = 1                   # deadlines are checked twice a second
+def pod_limit():
+    """resources.limits.memory of manifests/webhook/deployment.yaml, in bytes."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "manifests", "webhook",
+                        "deployment.yaml")
+    with open(path) as f:
+        m = re.search(r"limits:\n(?:\s+cpu: \S+\n)?\s+memory: (\d+)Mi\n", f.read())
+    return int(m.group(1)) * MIB
+
+
+POD_LIMIT = pod_limit()
+ATTACKER = "127.0.0.2"      # the source address of hostile clients; probes come from 127.0.0.1
+
+SERVING = {"apiVersion": AV, "kind": "Serving", "metadata": {"name": "ppocr", "namespace": "kubeflow"},
+           "spec": {"image": "registry.baidubce.com/paddleflow-public/serving:v0.6.2"}}
+
+
+def head(path, length=None, chunked=False):
+    h = b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" % path.encode()
+    if length is not None:
+        h += b"Content-Length: %d\r\n" % length
+    if chunked:
+        h += b"Transfer-Encoding: chunked\r\n"
+    return h + b"\r\n"
+
+
+def chunk(data):
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def tcp(srv, source="127.0.0.1", timeout=IO_TIMEOUT):
+    return socket.create_connection(("127.0.0.1", srv.port), timeout=timeout, source_address=(source, 0))
+
+
+def tls(srv, source="127.0.0.1", timeout=IO_TIMEOUT, context=None):
+    raw = tcp(srv, source, timeout)
+    try:
+        return (context or tls_context(srv.ca)).wrap_socket(raw, server_hostname="localhost")
+    except BaseException:
+        raw.close()
+        raise
+
+
+def metric(srv, name, labels=""):
+    conn = client(srv, timeout=IO_TIMEOUT)
+    try:
+        status, _, text = request(conn, "GET", "/metrics")
+    finally:
+        conn.close()
+    assert status == 200, status
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def probe(srv, timeout):
+    """True when a fresh client from 127.0.0.1 gets GET /healthz answered
+    200 within timeout."""
+    conn = client(srv, timeout=timeout)
+    try:
+        return request(conn, "GET", "/healthz")[0] == 200
+    except (OSError, ssl.SSLError, ConnectionError):
+        return False
+    finally:
+        conn.close()
+
+
+def small_review_status(srv, uid, timeout=IO_TIMEOUT):
+    conn = client(srv, timeout=timeout)
+    try:
+        body = json.dumps(review(SERVING, uid=uid)).encode()
+        return request(conn, "POST", "/mutate", body=body, headers={"Content-Type": "application/json"})[0]
+    finally:
+        conn.close()
+
+
+class HostileCase(unittest.TestCase):
+    """A fresh server per test; afterwards it must be alive, answer a
+    review and stop on SIGTERM with status 0."""
+
+    ARGS = ["--threads", "2"]
+
+    def setUp(self):
+        self.socks = []
+        self.srv = Server(self.ARGS)
+        self.srv.start()
+        self.addCleanup(self.srv.kill)
+
+    def tearDown(self):
+        for s in self.socks:
+            close_quietly(s)
+        self.assertIsNone(self.srv.proc.poll(), "server died: %s" % self.srv.stderr_text()[-2000:])
+        conn = client(self.srv, timeout=IO_TIMEOUT)
+        try:
+            self.assertTrue(send_review(conn, "/validate", review(SERVING))["response"]["allowed"])
+        finally:
+            conn.close()
+        self.assertEqual(self.srv.stop(), 0, self.srv.stderr_text()[-2000:])
+
+    def keep(self, s):
+        self.socks.append(s)
+        return s
+
+
+# ------------------------------------------------------------------ TLS
+
+@needs_binary
+class CipherTest(HostileCase):
+    def handshake(self, ciphers=None, tls12=True):
+        ctx = tls_context(self.srv.ca)
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        s = tls(self.srv, context=ctx)
+        try:
+            return s.version(), s.cipher()[0]
+        finally:
+            s.close()
+
+    def test_tls12_offers_aead_suites_with_forward_secrecy_only(self):
+        for weak in ("ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA", "ECDHE-RSA-AES128-SHA256",
+                     "ECDHE-RSA-AES256-SHA384", "AES128-SHA", "AES256-SHA256", "AES128-GCM-SHA256",
+                     "AES256-GCM-SHA384", "DHE-RSA-AES128-SHA"):
+            with self.subTest(cipher=weak):
+                with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+                    self.handshake(weak)
+        for good in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"):
+            with self.subTest(cipher=good):
+                self.assertEqual(self.handshake(good), ("TLSv1.2", good))
+
+    def test_tls13_unchanged(self):
+        version, cipher = self.handshake(tls12=False)
+        self.assertEqual(version, "TLSv1.3")
+        self.assertIn(cipher, ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"))
