@@ -236,8 +236,10 @@ static int cmd_review(int argc, char **argv)
         fprintf(stderr, "paddlex-webhook: out of memory\n");
     } else if (res.http_status != 200) {
         fprintf(stderr, "paddlex-webhook: %s", res.body);
+    } else if (printf("%s\n", res.body) < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+        /* a full disk, a closed pipe: the answer is lost, say so */
+        fprintf(stderr, "paddlex-webhook: cannot write the answer: %s\n", strerror(errno));
     } else {
-        printf("%s\n", res.body);
         rc = 0;
     }
     review_result_release(&res);

@@ -2,6 +2,7 @@
 server's half: each test reproduces one finding of the adversarial
 campaign against the real binary over real TLS, and failed before its fix.
 
+- `review` reports a failed write;
 - TLS 1.2 offers AEAD suites with forward secrecy only.
 
 Waits are bounds against hangs derived from the configured timeouts plus a
@@ -163,3 +164,16 @@ class CipherTest(HostileCase):
         version, cipher = self.handshake(tls12=False)
         self.assertEqual(version, "TLSv1.3")
         self.assertIn(cipher, ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"))
+
+
+# ------------------------------------------------------------- review
+
+@needs_binary
+class ReviewWriteErrorTest(unittest.TestCase):
+    def test_review_reports_a_failed_write(self):
+        """Before: `review` exited 0 with its answer lost."""
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run([binary(), "review", "validate"], input=json.dumps(review(SERVING)).encode(),
+                                  stdout=full, stderr=subprocess.PIPE, timeout=IO_TIMEOUT)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn(b"cannot write", done.stderr)
