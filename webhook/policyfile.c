@@ -18,14 +18,17 @@
 #include "webhook/yaml.h"
 
 /* The whole file into a new buffer of *len bytes; NULL with the reason in
- * err when it cannot be read or holds more than POLICYFILE_MAX_BYTES. */
+ * err when it is not a regular file, cannot be read or holds more than
+ * POLICYFILE_MAX_BYTES. Never blocks on what is at path. */
 static char *read_capped(const char *path, size_t *len, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t n = 0;
     struct stat st;
     ssize_t got;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or a device) swapped in at the path must not
+     * block the caller, the server's main thread; it is refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

@@ -6,7 +6,7 @@
  * own, in rounds: wait for events, handle every ready connection, then
  * send what the round wrote (the outbox, below). The main thread only
  * waits: for SIGTERM/SIGINT (drain and stop), for its reload tick
- * (certificate and policy files), and to cut connections past their
+ * (certificate and policy files; SIGHUP: at once), and to cut connections past their
  * request deadline. A request's body is collected under a cap and handed
  * whole to the review codec.
  */
@@ -59,12 +59,15 @@
 #define CONNECTION_MEMORY (16 * 1024)
 
 /* What identifies a file's content without reading it; a kubelet "..data"
- * symlink swap changes the inode that stat() reaches. */
+ * symlink swap changes the inode that stat() reaches. Mode and ctime too:
+ * a load that failed is tried again after any change, a chmod included
+ * (ctime also moves when content is rewritten with the mtime put back). */
 struct file_sig {
     dev_t dev;
     ino_t ino;
+    mode_t mode;
     off_t size;
-    struct timespec mtime;
+    struct timespec mtime, ctime;
 };
 
 struct server {
@@ -844,29 +847,34 @@ static void file_sig(const char *path, struct file_sig *sig)
     if (stat(path, &st) == 0) {
         sig->dev = st.st_dev;
         sig->ino = st.st_ino;
+        sig->mode = st.st_mode;
         sig->size = st.st_size;
         sig->mtime = st.st_mtim;
+        sig->ctime = st.st_ctim;
     }
 }
 
 static int sig_differs(const struct file_sig *a, const struct file_sig *b)
 {
-    return a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
-           a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
+    return a->dev != b->dev || a->ino != b->ino || a->mode != b->mode || a->size != b->size ||
+           a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec ||
+           a->ctime.tv_sec != b->ctime.tv_sec || a->ctime.tv_nsec != b->ctime.tv_nsec;
 }
 
-/* Loads the certificate pair when either file changed since the last try;
- * stat() follows a Secret volume's "..data" symlink swap to the new files. A
- * pair that does not load is logged and counted (unless it is the first:
- * the caller then stops), and the previous pair stays. */
-static void reload_certs(struct server *s, int first)
+/* Loads the certificate pair when either file changed since the last try
+ * (or always, when force: the first load and SIGHUP); stat() follows a
+ * Secret volume's "..data" symlink swap to the new files. Only regular
+ * files are read, never blocking (tls.c). A pair that does not load is
+ * logged and counted (unless it is the first: the caller then stops), and
+ * the previous pair stays. */
+static void reload_certs(struct server *s, int first, int force)
 {
     struct file_sig cert, key;
     char err[SERVER_ERR_MAX];
 
     file_sig(s->cfg->cert_file, &cert);
     file_sig(s->cfg->key_file, &key);
-    if (!first && !sig_differs(&cert, &s->cert_sig) && !sig_differs(&key, &s->key_sig))
+    if (!first && !force && !sig_differs(&cert, &s->cert_sig) && !sig_differs(&key, &s->key_sig))
         return;
     s->cert_sig = cert;
     s->key_sig = key;
@@ -883,11 +891,11 @@ static void reload_certs(struct server *s, int first)
     atomic_store(&s->metrics.cert_not_after, (long long)tls_not_after());
 }
 
-/* Loads the policy file when it changed since the last try; stat() follows
- * a ConfigMap's "..data" symlink swap to the new file. An invalid new file
- * is logged and counted, and the previous policy kept. Returns -1 only when
- * the first load fails. */
-static int reload_policy(struct server *s, int first)
+/* Loads the policy file when it changed since the last try (or always,
+ * when force); stat() follows a ConfigMap's "..data" symlink swap to the
+ * new file. An invalid new file is logged and counted, and the previous
+ * policy kept. Returns -1 only when the first load fails. */
+static int reload_policy(struct server *s, int first, int force)
 {
     struct policy *p, *old;
     struct file_sig sig;
@@ -896,7 +904,7 @@ static int reload_policy(struct server *s, int first)
     if (!s->cfg->policy_file)
         return 0;
     file_sig(s->cfg->policy_file, &sig);
-    if (!first && !sig_differs(&sig, &s->policy_sig))
+    if (!first && !force && !sig_differs(&sig, &s->policy_sig))
         return 0;
     s->policy_sig = sig;
     p = policyfile_load(s->cfg->policy_file, err, sizeof(err));
@@ -1264,12 +1272,12 @@ int server_run(const struct server_config *cfg)
         LOG(LOG_ERROR, "%s", err);
         return 1;
     }
-    reload_certs(&s, 1);
+    reload_certs(&s, 1, 1);
     if (!tls_not_after()) {
         LOG(LOG_ERROR, "cannot serve without a certificate: see the error above");
         return 1;
     }
-    if (reload_policy(&s, 1) < 0) {
+    if (reload_policy(&s, 1, 1) < 0) {
         tls_release();
         return 1;
     }
@@ -1280,10 +1288,13 @@ int server_run(const struct server_config *cfg)
         policy_unref(s.policy);
         return 1;
     }
-    /* worker threads inherit the mask: only this thread takes the signals */
+    /* worker threads inherit the mask: only this thread takes the signals.
+     * SIGHUP is "reload now": the files are read again whatever their
+     * signature, and nothing else changes. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     s.listen_fd = open_listener(&addr);
@@ -1303,9 +1314,11 @@ int server_run(const struct server_config *cfg)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         sweep_deadlines(&s);
-        if (since(&reloaded) * 1000 >= cfg->reload_interval_ms) {
-            reload_certs(&s, 0);
-            reload_policy(&s, 0);
+        if (sig == SIGHUP)
+            LOG(LOG_INFO, "SIGHUP: reloading the certificate and the policy");
+        if (sig == SIGHUP || since(&reloaded) * 1000 >= cfg->reload_interval_ms) {
+            reload_certs(&s, 0, sig == SIGHUP);
+            reload_policy(&s, 0, sig == SIGHUP);
             clock_gettime(CLOCK_MONOTONIC, &reloaded);
         }
     }

@@ -8,10 +8,13 @@
 #include "webhook/tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/x509.h>
 
@@ -39,30 +42,53 @@ static void pair_free(struct pair *p)
     free(p);
 }
 
-/* Reads a whole file of at most TLS_MAX_PEM bytes into d (gnutls_free'd by
- * the caller through free()). */
+/* Reads a whole regular file of at most TLS_MAX_PEM bytes into d (freed by
+ * the caller through free()). Opened with O_NONBLOCK and refused unless
+ * fstat() says regular: a FIFO or device at the path must not block the
+ * main thread, which also sweeps deadlines and takes signals. */
 static int read_file(const char *path, gnutls_datum_t *d, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     size_t n = 0;
     unsigned char *buf = NULL;
+    struct stat st;
+    ssize_t got;
+    int rc = -1;
 
-    if (!f) {
+    if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        goto out;
+    }
     buf = malloc(TLS_MAX_PEM + 1);
-    if (buf)
-        n = fread(buf, 1, TLS_MAX_PEM + 1, f);
-    fclose(f);
-    if (!buf || n == 0 || n > TLS_MAX_PEM) {
-        snprintf(err, errlen, "%s is %s", path, !buf ? "unreadable" : n ? "too large" : "empty");
-        free(buf);
-        return -1;
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    while (n <= TLS_MAX_PEM && (got = read(fd, buf + n, TLS_MAX_PEM + 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        n += (size_t)got;
+    }
+    if (n == 0 || n > TLS_MAX_PEM) {
+        snprintf(err, errlen, "%s is %s", path, n ? "too large" : "empty");
+        goto out;
     }
     d->data = buf;
     d->size = (unsigned int)n;
-    return 0;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    close(fd);
+    return rc;
 }
 
 /* 1 when key is the private half of cert's public key. */

@@ -2,6 +2,9 @@
 server's half: each test reproduces one finding of the adversarial
 campaign against the real binary over real TLS, and failed before its fix.
 
+- files and signals: a FIFO at the policy or certificate path does not
+  freeze the main thread; a failed reload is retried after any change;
+  SIGHUP reloads instead of killing;
 - `review` reports a failed write;
 - TLS 1.2 offers AEAD suites with forward secrecy only.
 
@@ -177,3 +180,121 @@ class ReviewWriteErrorTest(unittest.TestCase):
                                   stdout=full, stderr=subprocess.PIPE, timeout=IO_TIMEOUT)
         self.assertNotEqual(done.returncode, 0)
         self.assertIn(b"cannot write", done.stderr)
+
+
+# ------------------------------------------------------- files, signals
+
+HEADER = "apiVersion: paddlex.paddlepaddle.org/v1alpha1\nkind: WebhookPolicy\n"
+GOOD = HEADER + "limits:\n  maxGpuPerNode: 8\n"
+GOOD2 = HEADER + "limits:\n  maxGpuPerNode: 9\n"
+BAD = HEADER + "limits:\n  maxGpuPerNode: x\n"
+
+
+def eventually(check, within, what):
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("not within %.0f s: %s" % (within, what))
+        time.sleep(0.05)
+
+
+@needs_binary
+class FileTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="paddlex-hostile-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.policy = os.path.join(self.tmp, "policy.yaml")
+        with open(self.policy, "w") as f:
+            f.write(GOOD)
+
+    def serve(self, extra=(), certs=None):
+        srv = Server(["--policy", self.policy, "--reload-interval", "100"] + list(extra), certs=certs)
+        srv.start()
+        self.addCleanup(srv.kill)
+        return srv
+
+    def reloads(self, srv, what, result):
+        return metric(srv, "paddlex_webhook_%s_reloads_total" % what, '{result="%s"}' % result)
+
+    def swap_in_fifo(self, path):
+        fifo = path + ".fifo"
+        os.mkfifo(fifo)
+        os.rename(fifo, path)
+
+    def test_fifo_at_the_policy_path(self):
+        """Before: the main thread blocked opening the FIFO: no reload, no
+        deadline sweep, and SIGTERM ignored."""
+        srv = self.serve()
+        self.swap_in_fifo(self.policy)
+        eventually(lambda: self.reloads(srv, "policy", "failure") == 1, 5, "the FIFO refused and counted")
+        with open(self.policy + ".new", "w") as f:
+            f.write(GOOD2)
+        os.rename(self.policy + ".new", self.policy)
+        eventually(lambda: self.reloads(srv, "policy", "success") == 1, 5, "a regular file again")
+        self.swap_in_fifo(self.policy)
+        time.sleep(0.5)
+        self.assertEqual(srv.stop(), 0)
+        self.assertIn("not a regular file", srv.stderr_text())
+
+    def test_fifo_at_the_certificate_path(self):
+        from common import make_test_certs
+        certs = make_test_certs(os.path.join(self.tmp, "certs"))
+        srv = self.serve(certs=certs)
+        self.swap_in_fifo(certs.cert)
+        eventually(lambda: self.reloads(srv, "certificate", "failure") == 1, 5, "the FIFO refused and counted")
+        self.assertTrue(probe(srv, 3))
+        self.assertEqual(srv.stop(), 0)
+        self.assertIn("not a regular file", srv.stderr_text())
+
+    def test_failed_reload_is_retried_after_any_change(self):
+        """Before: the file's signature was device, inode, size and mtime,
+        so a change of mode, or content with the mtime put back, was never
+        tried again."""
+        srv = self.serve()
+        with open(self.policy, "w") as f:       # in place: same inode
+            f.write(BAD)
+        eventually(lambda: self.reloads(srv, "policy", "failure") == 1, 5, "the bad file counted")
+        os.chmod(self.policy, 0o600)            # a mode change alone: tried again
+        eventually(lambda: self.reloads(srv, "policy", "failure") == 2, 5, "retried after chmod")
+        mtime = os.stat(self.policy).st_mtime_ns
+        with open(self.policy, "w") as f:
+            f.write(GOOD2)                      # same size
+        os.utime(self.policy, ns=(mtime, mtime))
+        eventually(lambda: self.reloads(srv, "policy", "success") == 1, 5, "retried after a same-size fix")
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sighup_reloads_and_loses_no_request(self):
+        """Before: SIGHUP's default action killed the server."""
+        srv = self.serve()
+        errors, done = [], threading.Event()
+        count = [0]
+
+        def load():
+            conn = client(srv, timeout=IO_TIMEOUT)
+            try:
+                while not done.is_set():
+                    send_review(conn, "/validate", review(SERVING))
+                    count[0] += 1
+            except Exception as e:  # reported below
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=load, daemon=True) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            time.sleep(0.3)
+            srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        done.set()
+        for t in threads:
+            t.join(IO_TIMEOUT)
+        self.assertIsNone(srv.proc.poll(), "SIGHUP killed the server")
+        self.assertEqual(errors, [])
+        self.assertGreater(count[0], 0)
+        eventually(lambda: self.reloads(srv, "policy", "success") == 3, 5, "each SIGHUP reloads")
+        self.assertEqual(srv.stop(), 0)
