@@ -17,7 +17,8 @@ static const char *const kind_names[MK_COUNT] = {
 };
 static const char *const op_names[MO_COUNT] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other", "" };
 static const char *const result_names[MR_COUNT] = { "allowed", "denied", "error", "ok" };
-static const char *const reason_names[MD_COUNT] = { "Invalid", "Forbidden", "BadRequest", "TooLarge" };
+static const char *const reason_names[MD_COUNT] = { "Invalid", "Forbidden", "BadRequest", "TooLarge",
+                                                    "Unavailable" };
 
 void metrics_init(struct metrics *m)
 {
@@ -198,11 +199,14 @@ void metrics_render(struct metrics *m, struct strbuf *out)
                 "# HELP paddlex_webhook_in_flight_requests Requests being handled.\n"
                 "# TYPE paddlex_webhook_in_flight_requests gauge\n"
                 "paddlex_webhook_in_flight_requests %d\n"
+                "# HELP paddlex_webhook_connections_refused_total Connections closed at accept by reason.\n"
+                "# TYPE paddlex_webhook_connections_refused_total counter\n"
+                "paddlex_webhook_connections_refused_total{reason=\"PerAddressLimit\"} %llu\n"
                 "# HELP paddlex_webhook_build_info Build information.\n"
                 "# TYPE paddlex_webhook_build_info gauge\n"
                 "paddlex_webhook_build_info{version=\"%s\"} 1\n",
                 (long long)atomic_load(&m->cert_not_after), get(&m->cert_reloads[0]),
                 get(&m->cert_reloads[1]), get(&m->policy_reloads[0]), get(&m->policy_reloads[1]),
                 atomic_load(&m->cert_reload_ok), atomic_load(&m->policy_reload_ok),
-                atomic_load(&m->in_flight), PADDLEX_VERSION);
+                atomic_load(&m->in_flight), get(&m->refused_per_address), PADDLEX_VERSION);
 }

@@ -16,7 +16,8 @@ enum metrics_path { MP_MUTATE, MP_VALIDATE, MP_SYNC, MP_HEALTHZ, MP_READYZ, MP_M
 enum metrics_kind { MK_DATASET, MK_TRAINING, MK_MODELHUB, MK_SERVING, MK_OTHER, MK_NONE, MK_COUNT };
 enum metrics_op { MO_CREATE, MO_UPDATE, MO_DELETE, MO_CONNECT, MO_OTHER, MO_NONE, MO_COUNT };
 enum metrics_result { MR_ALLOWED, MR_DENIED, MR_ERROR, MR_OK, MR_COUNT };
-enum metrics_reason { MD_INVALID, MD_FORBIDDEN, MD_BAD_REQUEST, MD_TOO_LARGE, MD_COUNT };
+/* Unavailable: a 503 because --max-buffered is spent, apart from TooLarge (413) */
+enum metrics_reason { MD_INVALID, MD_FORBIDDEN, MD_BAD_REQUEST, MD_TOO_LARGE, MD_UNAVAILABLE, MD_COUNT };
 
 #define METRICS_BUCKETS 14
 /* HTTP status codes counted one by one (metrics.c: code_known), then the
@@ -36,6 +37,7 @@ struct metrics {
     atomic_int cert_reload_ok;         /* 1: the last load of the pair succeeded */
     atomic_int policy_reload_ok;       /* 1: the last load of the policy succeeded */
     atomic_int in_flight;
+    atomic_ullong refused_per_address; /* connections closed at accept: over --max-connections-per-address */
 };
 
 void metrics_init(struct metrics *m);

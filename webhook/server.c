@@ -6,9 +6,22 @@
  * own, in rounds: wait for events, handle every ready connection, then
  * send what the round wrote (the outbox, below). The main thread only
  * waits: for SIGTERM/SIGINT (drain and stop), for its reload tick
- * (certificate and policy files; SIGHUP: at once), and to cut connections past their
- * request deadline. A request's body is collected under a cap and handed
- * whole to the review codec.
+ * (certificate and policy files; SIGHUP: at once), and to cut
+ * connections past their deadline. A request's body is collected under a
+ * cap and handed whole to the review codec.
+ *
+ * Deadlines (CLOCK_MONOTONIC milliseconds, one per connection, swept by the
+ * main thread) bound what libmicrohttpd's idle timer cannot, as it restarts
+ * with every byte:
+ *   accept, or a request's first byte   head due in --header-timeout
+ *   head complete                       body due at --header-timeout plus
+ *                                       what it received at --min-body-rate
+ *   (both capped at --request-timeout from the request's first byte)
+ *   answer made                         taken by the client in --request-timeout
+ *   answer taken                        idle: --connection-timeout
+ * A connection answered before its body was read (413, 503, 404, 405)
+ * lingers: the rest of the body is read and dropped, up to a bound, so a
+ * client that writes all before it reads gets the answer, not a reset.
  */
 #include "webhook/server.h"
 
@@ -40,6 +53,7 @@
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/metrics.h"
+#include "webhook/peers.h"
 #include "webhook/policyfile.h"
 #include "webhook/review.h"
 #include "webhook/sync.h"
@@ -49,8 +63,15 @@
 #define SERVER_MMAP_THRESHOLD (256 * 1024)
 #define SERVER_TRIM_THRESHOLD (1024 * 1024)
 #define OUTBOX_MAX (64 * 1024)      /* TLS bytes a connection holds until its worker's round ends */
+#define ROUND_MAX (256 * 1024)      /* ... and all of a worker's connections together */
 #define CORK_MAX (15 * 1024)        /* answers written as one TLS record (16 KiB with the header) */
-#define SWEEP_MS 500                /* how often request deadlines are checked */
+#define OUTBOX_MIN 4096             /* an outbox's first buffer: most answers take one page */
+#define SWEEP_MS 500                /* how often deadlines are checked */
+#define BODY_SMALL (64 * 1024)      /* a body this small may use all of --max-buffered ... */
+#define BODY_RESERVE_DIV 4          /* ... larger ones leave 1/4 of it to the small ones */
+#define LINGER_MS 5000              /* longest a refused upload is read and dropped */
+#define LINGER_EXTRA (4u << 20)     /* bytes dropped at most: twice --max-body and this */
+#define DISCARD_MAX (16 * 1024)     /* bytes read at once while lingering */
 #define ROUND_MS 100                /* longest wait of a worker for events */
 /* libmicrohttpd's memory per connection (request line, headers, read
  * buffer; bodies are ours): it zeroes all of it after every request, so
@@ -84,9 +105,11 @@ struct server {
     MHD_socket listen_fd;
     pthread_t acceptor;
     int accepting;                  /* the acceptor runs */
-    pthread_mutex_t slots_lock;     /* guards live, and closing's waits */
+    pthread_mutex_t slots_lock;     /* guards live, peers, and closing's waits */
     pthread_cond_t slot_freed;
     unsigned live;                  /* connections accepted and not yet closed */
+    unsigned per_address;           /* unanswered connections one address may hold */
+    struct peers peers;             /* unanswered connections by address */
     atomic_int closing;             /* the acceptor is asked to stop */
     struct worker *workers;
     unsigned nworkers;
@@ -99,17 +122,30 @@ struct server {
  * acceptor through a pipe. It runs the daemon in rounds: wait for events,
  * handle every connection that is ready, then send what the round wrote
  * (see push()). */
+/* An accepted socket on its way to a worker, with its client's address
+ * (the acceptor counted it in peers under that address). */
+struct handoff {
+    int fd;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;
+};
+
 struct worker {
     struct server *s;
     struct MHD_Daemon *daemon;
     pthread_t thread;
     int ep;                         /* epoll: the daemon's epoll and handoff[0] */
-    int handoff[2];                 /* a pipe of accepted sockets (ints) */
+    int handoff[2];                 /* a pipe of accepted sockets (struct handoff) */
     atomic_uint load;               /* connections handed to it, not yet closed */
     atomic_int handed;              /* the pipe got sockets since the worker last took them */
     struct conn **by_fd;            /* its connections, by socket */
     size_t nfd;
     struct conn *dirty;             /* its connections with bytes to send */
+    struct conn *lingering;         /* its closed connections still read and dropped */
+    size_t held;                    /* bytes in its connections' outboxes */
     char *spare;                    /* an emptied outbox's buffer, for the next */
     size_t spare_cap;
     int moved;                      /* this round read or wrote bytes, or ran a handler */
@@ -118,8 +154,10 @@ struct worker {
 
 /* An open connection, from libmicrohttpd's STARTED to its CLOSED notice
  * (the socket is closed after that notice, so while it is listed its fd is
- * its own). deadline: CLOCK_MONOTONIC seconds by which the request now
- * awaited must be answered; set on accept and after each answer. */
+ * its own), and after it while it lingers on a socket of its own (a dup).
+ * deadline: CLOCK_MONOTONIC milliseconds by which its current stage (see
+ * the top of the file) must be over; the main thread shuts the socket
+ * down past it. */
 struct link {
     struct conn *prev, *next;
 };
@@ -128,9 +166,18 @@ struct conn {
     struct link all;                /* in the server's list */
     struct link dirty;              /* in its worker's dirty list, when is_dirty */
     struct worker *worker;
+    struct link linger;             /* in its worker's lingering list */
     int fd, is_dirty;
     int direct;                     /* 1: writes bypass the outbox */
+    int idle;                       /* 1: answered, the next request not begun */
+    int unanswered;                 /* 1: counted in peers until its first answer */
+    int refused;                    /* 1: answered before its body was read: linger at close */
+    int shut;                       /* lingering: the write side is shut down */
+    size_t dropped;                 /* lingering: bytes read and dropped */
     _Atomic long long deadline;
+    long long begun;                /* ms: the current request's first byte (or the accept) */
+    long long body_begun;           /* ms: its head was complete */
+    struct sockaddr_storage addr;   /* the client's */
     char *out;                      /* TLS records written in this round */
     size_t len, cap;
 };
@@ -163,9 +210,11 @@ static void list_unlink(struct conn **head, struct conn *k, size_t off)
 }
 
 struct request {
+    struct conn *k;                 /* its connection's record, or NULL */
     char *body;
-    size_t len, cap;
-    int too_large;                  /* 1: over --max-body; 2: over --max-buffered */
+    size_t len, cap;                /* len bytes are charged to --max-buffered */
+    size_t expect;                  /* the announced Content-Length, or 0 */
+    int too_large;                  /* 413: announced over --max-body */
     gnutls_session_t corked;        /* the answer is gathered here into one record */
     struct timespec start;
 };
@@ -207,6 +256,8 @@ void server_config_init(struct server_config *cfg)
     cfg->max_connections = 1024;
     cfg->connection_timeout = 30;
     cfg->request_timeout = 10;
+    cfg->header_timeout = 5;
+    cfg->min_body_rate = SERVER_MIN_BODY_RATE_DEFAULT;
     cfg->reload_interval_ms = 1000;
     cfg->drain_timeout = 10;
 }
@@ -217,6 +268,14 @@ static double since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static long long now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void text_reply(struct reply *out, unsigned status, const char *text)
@@ -339,7 +398,9 @@ static void do_metrics(struct server *s, struct request *r, struct reply *out)
  * outbox; when the worker's round ends (every ready connection handled)
  * each outbox goes out in one send. Answers made in the same round then
  * reach their clients together, and a client reading several connections
- * wakes once for them. An outbox holds at most OUTBOX_MAX bytes: past that
+ * wakes once for them. An outbox holds at most OUTBOX_MAX bytes, and all
+ * of a worker's at most ROUND_MAX (a thousand connections answered in one
+ * round would otherwise hold a thousand answers at once): past that
  * it is sent at once, and while the socket cannot take it push() says
  * "again", as the socket would, so libmicrohttpd waits for it to drain. */
 
@@ -383,6 +444,7 @@ static int flush(struct conn *k)
         }
     }
     k->len -= done;
+    k->worker->held -= done;
     if (k->len) {
         memmove(k->out, k->out + done, k->len);
         return -1;
@@ -425,11 +487,12 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
         n += iov[i].iov_len;
     if (self)
         self->moved = 1;
-    if (k && k->len && (k->direct || k->len + n > OUTBOX_MAX) && flush(k) < 0) {
+    if (k && k->len && (k->direct || k->len + n > OUTBOX_MAX || k->worker->held + n > ROUND_MAX) &&
+        flush(k) < 0) {
         errno = EAGAIN;
         return -1;
     }
-    if (!k || k->direct || n > OUTBOX_MAX)
+    if (!k || k->direct || n > OUTBOX_MAX || k->worker->held + n > ROUND_MAX)
         return sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (!k->out && k->worker->spare) {
         k->out = k->worker->spare;
@@ -437,7 +500,7 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
         k->worker->spare = NULL;
     }
     if (k->len + n > k->cap) {
-        size_t cap = k->cap ? k->cap : 16384;
+        size_t cap = k->cap ? k->cap : OUTBOX_MIN;
         char *b;
 
         while (cap < k->len + n)
@@ -454,6 +517,7 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
         memcpy(k->out + k->len, iov[i].iov_base, iov[i].iov_len);
         k->len += iov[i].iov_len;
     }
+    k->worker->held += n;
     mark_dirty(k);
     return (ssize_t)n;
 }
@@ -466,12 +530,22 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
  * handshake and stopped, a core's worth for up to --connection-timeout. */
 static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
-    ssize_t n = recv((int)(intptr_t)ptr, buf, len, 0);
+    int fd = (int)(intptr_t)ptr;
+    ssize_t n = recv(fd, buf, len, 0);
+    struct conn *k;
 
-    if (self && n >= 0)
+    if (self && n >= 0) {
         self->moved = 1;
-    else if (self && (errno == EAGAIN || errno == EWOULDBLOCK))
+        /* the first bytes after an answer begin the next request: its
+         * head is due in --header-timeout */
+        if (n > 0 && (size_t)fd < self->nfd && (k = self->by_fd[fd]) && k->idle) {
+            k->idle = 0;
+            k->begun = now_ms();
+            atomic_store(&k->deadline, k->begun + (long long)self->s->cfg->header_timeout * 1000);
+        }
+    } else if (self && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         self->starved = 1;
+    }
     return n;
 }
 
@@ -505,29 +579,15 @@ static void outbox_attach(struct conn *k, struct MHD_Connection *c)
 }
 
 /* From now on c's writes go straight to its socket: for an answer given
- * before the body, after which libmicrohttpd closes the connection, with
- * the body unread, at once (a close with unread data resets the
- * connection, and the client may lose an answer sent just before). */
+ * before the body, after which libmicrohttpd closes the connection with
+ * the body unread; the connection then lingers (see linger()). */
 static void write_through(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn *k = ci ? ci->socket_context : NULL;
 
     if (k)
-        k->direct = 1;
-}
-
-/* At libmicrohttpd's CLOSED notice (its socket is still open, its TLS
- * session already gone): what is left goes out as far as the socket
- * takes it. */
-static void outbox_detach(struct conn *k)
-{
-    if (!k->worker)
-        return;
-    flush(k);
-    mark_clean(k);
-    k->worker->by_fd[k->fd] = NULL;
-    free(k->out);
+        k->direct = k->refused = 1;
 }
 
 static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c, struct request *r,
@@ -577,49 +637,74 @@ static int method_ok(const struct route *rt, const char *method)
     return !strcmp(rt->method, method) || (!strcmp(rt->method, "GET") && !strcmp(method, "HEAD"));
 }
 
-/* Appends an upload chunk under the body cap; past it the rest is dropped
- * and the request marked for 413. Every connection's buffer counts against
- * one budget, --max-buffered: past it the request gets 503, so many large
- * uploads at once cannot take more memory than the budget. */
-static void collect(struct server *s, struct request *r, const char *data, size_t n)
+/* k's deadline becomes at, but never later than --request-timeout after
+ * its request's first byte. */
+static void due_by(struct server *s, struct conn *k, long long at)
 {
-    size_t want;
+    long long cap = k->begun + (long long)s->cfg->request_timeout * 1000;
+
+    atomic_store(&k->deadline, at < cap ? at : cap);
+}
+
+/* Frees r's body and gives its bytes back to --max-buffered: once the
+ * answer is made, a client that does not read it holds no budget. */
+static void drop_body(struct server *s, struct request *r)
+{
+    atomic_fetch_sub(&s->buffered, r->len);
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
+/* Appends an upload chunk under the body cap. What is received is charged
+ * to one budget for all connections, --max-buffered; a body past
+ * BODY_SMALL may use only 3/4 of it, so that large uploads, stalled or
+ * not, leave room for the small reviews the apiserver sends. Returns 0, or
+ * 413/503 when the body is refused (r->body is then freed). Each chunk
+ * moves the body's deadline: --header-timeout plus what it has received
+ * at --min-body-rate after its head. */
+static int collect(struct server *s, struct request *r, const char *data, size_t n)
+{
+    size_t limit = s->cfg->max_buffered, want;
     char *nb;
 
-    if (r->too_large)
-        return;
-    if (n > s->cfg->max_body - r->len) {
-        r->too_large = 1;
-        return;
-    }
+    if (n > s->cfg->max_body - r->len)
+        return 413;
     want = r->len + n;
+    if (want > BODY_SMALL)
+        limit -= limit / BODY_RESERVE_DIV;
+    if (atomic_fetch_add(&s->buffered, n) + n > limit) {
+        atomic_fetch_sub(&s->buffered, n);
+        return 503;
+    }
     if (want > r->cap) {
-        size_t cap = r->cap ? r->cap : 16384;
+        /* the announced length at once (pages are only touched as bytes
+         * come); chunked bodies grow by doubling up to --max-body */
+        size_t cap = r->expect >= want ? r->expect : r->cap ? r->cap : 16384;
 
         while (cap < want)
             cap *= 2;
         if (cap > s->cfg->max_body)
             cap = s->cfg->max_body;
-        if (atomic_fetch_add(&s->buffered, cap - r->cap) + (cap - r->cap) > s->cfg->max_buffered) {
-            atomic_fetch_sub(&s->buffered, cap - r->cap);
-            r->too_large = 2;
-            return;
-        }
         nb = realloc(r->body, cap);
         if (!nb) {
-            atomic_fetch_sub(&s->buffered, cap - r->cap);
-            r->too_large = 2;
-            return;
+            atomic_fetch_sub(&s->buffered, n);
+            return 503;
         }
         r->body = nb;
         r->cap = cap;
     }
     memcpy(r->body + r->len, data, n);
-    r->len += n;
+    r->len = want;
+    if (r->k)
+        due_by(s, r->k, r->k->body_begun + (long long)s->cfg->header_timeout * 1000 +
+                            (long long)(r->len * 1000 / s->cfg->min_body_rate));
+    return 0;
 }
 
-/* 1 when the Content-Length header announces more than the cap. */
-static int announced_too_large(struct server *s, struct MHD_Connection *c)
+/* The Content-Length header: 0 without one, -1 when it is not a number or
+ * announces more than the cap. */
+static long long announced_length(struct server *s, struct MHD_Connection *c)
 {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     char *end;
@@ -629,7 +714,45 @@ static int announced_too_large(struct server *s, struct MHD_Connection *c)
         return 0;
     errno = 0;
     n = strtoull(cl, &end, 10);
-    return errno != 0 || end == cl || n > s->cfg->max_body;
+    if (errno != 0 || end == cl || n > s->cfg->max_body)
+        return -1;
+    return (long long)n;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A refusal in the middle of a body: libmicrohttpd 0.9.75 takes an answer
+ * only before the body or after all of it, so this one is written to the
+ * TLS session here, straight to the socket, and the caller returns MHD_NO:
+ * libmicrohttpd closes the connection, which then lingers (see linger()). */
+static void refuse_now(struct MHD_Connection *c, struct conn *k, unsigned status)
+{
+    static const char body413[] = "request body is larger than the limit\n";
+    static const char body503[] = "too many request bodies in flight; retry\n";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const char *body = status == 413 ? body413 : body503;
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     status, status == 413 ? "Content Too Large" : "Service Unavailable", strlen(body), body);
+
+    if (k) {
+        k->direct = 1;
+        k->refused = 1;
+    }
+    if (ci && ci->tls_session && n > 0 && (size_t)n < sizeof(msg))
+        gnutls_record_send(ci->tls_session, msg, (size_t)n);
+}
+
+static void count_refusal(struct server *s, unsigned status)
+{
+    metrics_denial(&s->metrics, status == 413 ? MD_TOO_LARGE : MD_UNAVAILABLE);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -642,7 +765,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct reply rep = { .result = MR_OK, .kind = MK_NONE, .op = MO_NONE };
     enum metrics_path mp = metrics_path_of(url);
     enum MHD_Result ret;
-    int early = 0;
+    long long length;
+    int early = 0, refused;
 
     (void)version;
     if (self)
@@ -654,28 +778,46 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         clock_gettime(CLOCK_MONOTONIC, &r->start);
         *req_cls = r;
         atomic_fetch_add(&s->metrics.in_flight, 1);
-        if (rt && method_ok(rt, method) && !announced_too_large(s, c))
+        r->k = conn_of(c);
+        if (r->k) {
+            r->k->body_begun = (long long)r->start.tv_sec * 1000 + r->start.tv_nsec / 1000000;
+            if (r->k->idle) {
+                /* a head GnuTLS had already read with the previous one */
+                r->k->idle = 0;
+                r->k->begun = r->k->body_begun;
+            }
+            due_by(s, r->k, r->k->body_begun + (long long)s->cfg->header_timeout * 1000);
+        }
+        length = announced_length(s, c);
+        if (rt && method_ok(rt, method) && length >= 0) {
+            r->expect = (size_t)length;
             return MHD_YES;
+        }
         /* answered before the body is read; MHD then closes the connection */
         if (!rt)
             text_reply(&rep, MHD_HTTP_NOT_FOUND, "not found\n");
         else if (!method_ok(rt, method))
             text_reply(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n"), rep.allow = rt->method;
         else
-            r->too_large = 1;
+            r->too_large = 413;
         early = 1;
         write_through(c);
     } else if (*upload_data_size) {
-        collect(s, r, upload_data, *upload_data_size);
+        refused = collect(s, r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        if (!refused)
+            return MHD_YES;
+        /* cut at the limit, answered at once */
+        drop_body(s, r);
+        count_refusal(s, (unsigned)refused);
+        metrics_request(&s->metrics, mp, MK_NONE, MO_NONE, MR_ERROR, since(&r->start));
+        metrics_response(&s->metrics, mp, (unsigned)refused);
+        refuse_now(c, r->k, (unsigned)refused);
+        return MHD_NO;
     }
-    if (!rep.body && r->too_large == 2) {
-        text_reply(&rep, MHD_HTTP_SERVICE_UNAVAILABLE, "too many request bodies in flight; retry\n");
-        metrics_denial(&s->metrics, MD_TOO_LARGE);
-    } else if (!rep.body && r->too_large) {
+    if (!rep.body && r->too_large) {
         text_reply(&rep, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n");
-        metrics_denial(&s->metrics, MD_TOO_LARGE);
+        count_refusal(s, 413);
     }
     if (!rep.body && !rep.status)
         rt->fn(s, r, &rep);
@@ -683,41 +825,159 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rep.result = MR_ERROR;
     metrics_request(&s->metrics, mp, rep.kind, rep.op, rep.result, since(&r->start));
     metrics_response(&s->metrics, mp, rep.status);
+    drop_body(s, r);
+    if (r->k)
+        due_by(s, r->k, now_ms() + (long long)s->cfg->request_timeout * 1000);
     ret = send_reply(s, c, early ? NULL : r, &rep);
     return ret;
 }
 
-static long long now_s(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec;
-}
-
-/* A connection may idle for --connection-timeout (libmicrohttpd closes it
- * then) and a request, once begun, gets --request-timeout; so the next
- * answer is due by their sum. That bounds a client that trickles bytes,
- * which restart libmicrohttpd's idle timer each time. */
-static void set_deadline(struct server *s, struct conn *k)
-{
-    atomic_store(&k->deadline, now_s() + s->cfg->connection_timeout + s->cfg->request_timeout);
-}
-
 /* A connection slot is given back: the connection closed, or never got
- * started. Wakes the acceptor if it waits for one. */
-static void release_slot(struct worker *w)
+ * started. addr: the client's, when it was still counted in peers (not yet
+ * answered), else NULL. Wakes the acceptor if it waits for a slot. */
+static void release_slot(struct worker *w, const struct sockaddr *addr)
 {
     struct server *s = w->s;
 
     atomic_fetch_sub(&w->load, 1);
     pthread_mutex_lock(&s->slots_lock);
     s->live--;
+    if (addr)
+        peers_give(&s->peers, addr);
     pthread_cond_signal(&s->slot_freed);
     pthread_mutex_unlock(&s->slots_lock);
 }
 
+/* k has its first answer: it no longer counts against its address. */
+static void answered(struct server *s, struct conn *k)
+{
+    if (!k->unanswered)
+        return;
+    k->unanswered = 0;
+    pthread_mutex_lock(&s->slots_lock);
+    peers_give(&s->peers, (struct sockaddr *)&k->addr);
+    pthread_mutex_unlock(&s->slots_lock);
+}
+
 static __thread int started;    /* a STARTED notice came during MHD_add_connection */
+
+/* Takes k out of the server's list: the sweep no longer sees its socket,
+ * which may then be closed (and its number reused). */
+static void conn_unlist(struct server *s, struct conn *k)
+{
+    pthread_mutex_lock(&s->conns_lock);
+    list_unlink(&s->conns, k, offsetof(struct conn, all));
+    pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* Ends a connection taken out of the list for good: its outbox freed, its
+ * slot given back. */
+static void conn_free(struct worker *w, struct conn *k)
+{
+    release_slot(w, k->unanswered ? (struct sockaddr *)&k->addr : NULL);
+    if (k->worker)
+        k->worker->held -= k->len;
+    free(k->out);
+    free(k);
+}
+
+/* At the CLOSED notice of a connection answered before its body was read:
+ * keeps its socket open (a dup; libmicrohttpd closes its own descriptor)
+ * so that linger_round() can send what is left of the answer, shut the
+ * write side and drop what the client still sends, up to LINGER_EXTRA +
+ * 2 x --max-body bytes or LINGER_MS. Closing with unread bytes would reset
+ * the connection, and a client that writes its whole body before reading
+ * would see the reset, not the answer. Returns 0, or -1 when k is to be
+ * closed at once. */
+static int linger(struct server *s, struct worker *w, struct conn *k)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+    int fd = fcntl(k->fd, F_DUPFD_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    ev.data.fd = fd;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        close(fd);
+        return -1;
+    }
+    w->by_fd[k->fd] = NULL;
+    mark_clean(k);
+    pthread_mutex_lock(&s->conns_lock);
+    k->fd = fd;
+    pthread_mutex_unlock(&s->conns_lock);
+    atomic_store(&k->deadline, now_ms() + LINGER_MS);
+    list_push(&w->lingering, k, offsetof(struct conn, linger));
+    return 0;
+}
+
+static void linger_end(struct server *s, struct worker *w, struct conn *k)
+{
+    list_unlink(&w->lingering, k, offsetof(struct conn, linger));
+    conn_unlist(s, k);
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, k->fd, NULL);
+    close(k->fd);
+    conn_free(w, k);
+}
+
+/* Sends what is left of k's outbox straight to its socket: 0 once empty. */
+static int linger_send(struct conn *k)
+{
+    while (k->len) {
+        ssize_t n = send(k->fd, k->out, k->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return -1;
+        if (n <= 0) {
+            k->worker->held -= k->len;
+            k->len = 0;         /* broken: the reads will tell */
+            break;
+        }
+        memmove(k->out, k->out + n, k->len - (size_t)n);
+        k->len -= (size_t)n;
+        k->worker->held -= (size_t)n;
+    }
+    return 0;
+}
+
+/* One round of every lingering connection of w: send, shut the write
+ * side, drop what came; end those at EOF, error, bound or deadline (the
+ * main thread shuts a lingering socket down at its deadline). */
+static void linger_round(struct server *s, struct worker *w)
+{
+    static __thread char sink[DISCARD_MAX];
+    size_t bound = 2 * s->cfg->max_body + LINGER_EXTRA;
+    struct conn *k = w->lingering, *next;
+
+    for (; k; k = next) {
+        int end = 0;
+
+        next = k->linger.next;
+        if (linger_send(k) == 0 && !k->shut) {
+            shutdown(k->fd, SHUT_WR);
+            k->shut = 1;
+        }
+        for (;;) {
+            ssize_t n = recv(k->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+            if (n > 0) {
+                k->dropped += (size_t)n;
+                if (k->dropped <= bound)
+                    continue;
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                break;
+            }
+            end = 1;
+            break;
+        }
+        if (end)
+            linger_end(s, w, k);
+    }
+}
 
 static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_cls,
                               enum MHD_ConnectionNotificationCode code)
@@ -734,22 +994,36 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         if (!k)
             return;         /* not swept: only the idle timeout applies */
         k->fd = ci->connect_fd;
-        set_deadline(s, k);
+        k->unanswered = 1;
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr)
+            memcpy(&k->addr, ci->client_addr,
+                   ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                          : sizeof(struct sockaddr_in));
+        k->begun = now_ms();
+        atomic_store(&k->deadline, k->begun + (long long)s->cfg->header_timeout * 1000);
         outbox_attach(k, c);
         pthread_mutex_lock(&s->conns_lock);
         list_push(&s->conns, k, offsetof(struct conn, all));
         pthread_mutex_unlock(&s->conns_lock);
         *socket_cls = k;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        if (k) {
-            pthread_mutex_lock(&s->conns_lock);
-            list_unlink(&s->conns, k, offsetof(struct conn, all));
-            pthread_mutex_unlock(&s->conns_lock);
-            outbox_detach(k);
-            free(k);
-            *socket_cls = NULL;
+        *socket_cls = NULL;
+        if (!k) {
+            /* no record: its address is libmicrohttpd's */
+            ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            release_slot(w, ci ? ci->client_addr : NULL);
+            return;
         }
-        release_slot(w);
+        if (k->worker && k->refused && !atomic_load(&s->stop) && linger(s, w, k) == 0)
+            return;
+        if (k->worker) {
+            flush(k);
+            mark_clean(k);
+            w->by_fd[k->fd] = NULL;
+        }
+        conn_unlist(s, k);
+        conn_free(w, k);
     }
 }
 
@@ -757,7 +1031,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
  * deadline; their worker sees the end of the stream and closes them. */
 static void sweep_deadlines(struct server *s)
 {
-    long long now = now_s();
+    long long now = now_ms();
     unsigned n = 0;
 
     pthread_mutex_lock(&s->conns_lock);
@@ -769,8 +1043,7 @@ static void sweep_deadlines(struct server *s)
         }
     pthread_mutex_unlock(&s->conns_lock);
     if (n)
-        LOG(LOG_WARN, "request deadline: closed %u connection(s) with no complete request in %u s",
-            n, s->cfg->connection_timeout + s->cfg->request_timeout);
+        LOG(LOG_WARN, "deadline: closed %u connection(s) too slow to send a request or take an answer", n);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -778,13 +1051,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     struct server *s = cls;
     struct request *r = *req_cls;
+    struct conn *k;
     const union MHD_ConnectionInfo *ci;
 
     if (!r)
         return;
-    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    if (ci && ci->socket_context)
-        set_deadline(s, ci->socket_context);
+    k = r->k;
+    if (k && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        answered(s, k);
+        k->idle = 1;
+        atomic_store(&k->deadline, now_ms() + ((long long)s->cfg->connection_timeout + 1) * 1000);
+    }
     /* The corked answer goes to the outbox as one record; an outbox that
      * cannot take it (a client not reading its answers) ends the
      * connection, as nothing would write the rest. */
@@ -792,8 +1069,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         (ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)))
         shutdown(ci->connect_fd, SHUT_RDWR);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
-    atomic_fetch_sub(&s->buffered, r->cap);
-    free(r->body);
+    drop_body(s, r);
     free(r);
     *req_cls = NULL;
 }
@@ -949,6 +1225,18 @@ static unsigned cores(void)
 }
 
 
+/* Logs, at most once a sweep, how many connections the per-address limit
+ * refused since the last time. */
+static void note_refused(struct server *s, unsigned long long *seen)
+{
+    unsigned long long n = atomic_load(&s->metrics.refused_per_address);
+
+    if (n != *seen)
+        LOG(LOG_WARN, "closed %llu connection(s) at accept: their address had %u unanswered ones",
+            n - *seen, s->per_address);
+    *seen = n;
+}
+
 /* Waits for a signal or the reload tick; returns the signal or 0. */
 static int wait_signal(const sigset_t *set, unsigned ms)
 {
@@ -1004,7 +1292,7 @@ static void drain(struct server *s, const sigset_t *set)
 /* Hands fd to the worker with the fewest connections (ties in turn).
  * libmicrohttpd's own accept in each worker would let one worker take a
  * burst of connections, all of a client's, while the other idles. */
-static void hand_off(struct server *s, int fd, unsigned *turn)
+static void hand_off(struct server *s, int fd, const struct sockaddr *addr, unsigned *turn)
 {
     struct worker *w = &s->workers[*turn % s->nworkers];
 
@@ -1014,12 +1302,15 @@ static void hand_off(struct server *s, int fd, unsigned *turn)
         if (atomic_load(&o->load) < atomic_load(&w->load))
             w = o;
     }
+    struct handoff h = { .fd = fd };
+
+    memcpy(&h.addr, addr, addr->sa_family == AF_INET6 ? sizeof(h.addr.in6) : sizeof(h.addr.in));
     (*turn)++;
     atomic_fetch_add(&w->load, 1);
-    if (write(w->handoff[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+    if (write(w->handoff[1], &h, sizeof(h)) != (ssize_t)sizeof(h)) {
         LOG(LOG_ERROR, "cannot hand a connection to a worker: %s", strerror(errno));
         close(fd);
-        release_slot(w);
+        release_slot(w, addr);
         return;
     }
     atomic_store(&w->handed, 1);    /* after the write: a worker that sees it finds the socket */
@@ -1027,12 +1318,17 @@ static void hand_off(struct server *s, int fd, unsigned *turn)
 
 /* The acceptor: while fewer than --max-connections are open it accepts the
  * next connection and hands it on; at the limit new ones wait in the
- * listening socket's backlog. */
+ * listening socket's backlog. A connection from an address that already
+ * has --max-connections-per-address unanswered ones is closed at once, so
+ * that one client's slow or half-open connections leave slots, and the
+ * backlog, to the others. */
 static void *accept_loop(void *arg)
 {
     struct server *s = arg;
+    struct sockaddr_storage addr;
+    socklen_t len;
     unsigned turn = 0;
-    int fd;
+    int fd, over;
 
     for (;;) {
         pthread_mutex_lock(&s->slots_lock);
@@ -1044,9 +1340,20 @@ static void *accept_loop(void *arg)
         }
         s->live++;
         pthread_mutex_unlock(&s->slots_lock);
-        fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        len = sizeof(addr);
+        fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            hand_off(s, fd, &turn);
+            pthread_mutex_lock(&s->slots_lock);
+            over = peers_take(&s->peers, (struct sockaddr *)&addr, s->per_address) < 0;
+            if (over)
+                s->live--;
+            pthread_mutex_unlock(&s->slots_lock);
+            if (!over) {
+                hand_off(s, fd, (struct sockaddr *)&addr, &turn);
+                continue;
+            }
+            atomic_fetch_add(&s->metrics.refused_per_address, 1);
+            close(fd);
             continue;
         }
         pthread_mutex_lock(&s->slots_lock);
@@ -1067,22 +1374,17 @@ static void *accept_loop(void *arg)
  * notice either: its slot is given back here. */
 static void take_connections(struct worker *w)
 {
-    int fds[64];
+    struct handoff h[32];
     ssize_t n;
-    struct sockaddr_storage addr;
-    socklen_t len;
 
-    while ((n = read(w->handoff[0], fds, sizeof(fds))) > 0)
-        for (size_t i = 0; i < (size_t)n / sizeof(fds[0]); i++) {
-            len = sizeof(addr);
-            if (getpeername(fds[i], (struct sockaddr *)&addr, &len) < 0) {
-                close(fds[i]);      /* the client has gone already */
-                release_slot(w);
-                continue;
-            }
+    /* records are written whole (smaller than PIPE_BUF), so reads get whole ones */
+    while ((n = read(w->handoff[0], h, sizeof(h))) > 0)
+        for (size_t i = 0; i < (size_t)n / sizeof(h[0]); i++) {
+            socklen_t len = h[i].addr.sa.sa_family == AF_INET6 ? sizeof(h[i].addr.in6) : sizeof(h[i].addr.in);
+
             started = 0;
-            if (MHD_add_connection(w->daemon, fds[i], (struct sockaddr *)&addr, len) != MHD_YES && !started)
-                release_slot(w);
+            if (MHD_add_connection(w->daemon, h[i].fd, &h[i].addr.sa, len) != MHD_YES && !started)
+                release_slot(w, &h[i].addr.sa);
         }
 }
 
@@ -1114,6 +1416,8 @@ static void *work(void *arg)
             usleep(ROUND_MS * 1000);
         }
         flush_round(w);
+        if (w->lingering)
+            linger_round(w->s, w);
         log_flush();
     }
     log_release();
@@ -1146,7 +1450,7 @@ static MHD_socket open_listener(const struct sockaddr_storage *addr)
  * listening socket is the caller's to close. */
 static void stop_workers(struct server *s, unsigned running)
 {
-    int fd;
+    struct handoff h;
 
     stop_acceptor(s);
     atomic_store(&s->stop, 1);
@@ -1156,8 +1460,10 @@ static void stop_workers(struct server *s, unsigned running)
         struct worker *w = &s->workers[i];
 
         if (w->handoff[0] >= 0)
-            while (read(w->handoff[0], &fd, sizeof(fd)) == (ssize_t)sizeof(fd))
-                close(fd);
+            while (read(w->handoff[0], &h, sizeof(h)) == (ssize_t)sizeof(h))
+                close(h.fd);
+        while (w->lingering)
+            linger_end(s, w, w->lingering);
         if (w->daemon)
             MHD_stop_daemon(w->daemon);
         if (w->ep >= 0)
@@ -1192,7 +1498,7 @@ static int start_worker(struct server *s, struct worker *w)
     di = w->daemon ? MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     if (!di || pipe2(w->handoff, O_NONBLOCK | O_CLOEXEC) < 0)
         return -1;
-    fcntl(w->handoff[1], F_SETPIPE_SZ, (int)(s->cfg->max_connections * sizeof(int)));
+    fcntl(w->handoff[1], F_SETPIPE_SZ, (int)(s->cfg->max_connections * sizeof(struct handoff)));
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     if (w->ep < 0)
         return -1;
@@ -1254,6 +1560,7 @@ int server_run(const struct server_config *cfg)
     struct timespec reloaded;
     struct sockaddr_storage addr;
     char err[SERVER_ERR_MAX];
+    unsigned long long refused = 0;
     sigset_t set;
     int sig;
 
@@ -1277,8 +1584,10 @@ int server_run(const struct server_config *cfg)
         LOG(LOG_ERROR, "cannot serve without a certificate: see the error above");
         return 1;
     }
-    if (reload_policy(&s, 1, 1) < 0) {
+    s.per_address = cfg->max_per_address ? cfg->max_per_address : (cfg->max_connections + 3) / 4;
+    if (reload_policy(&s, 1, 1) < 0 || peers_init(&s.peers, cfg->max_connections) < 0) {
         tls_release();
+        policy_unref(s.policy);
         return 1;
     }
     if (load_seal(&s, err, sizeof(err)) < 0) {
@@ -1286,6 +1595,7 @@ int server_run(const struct server_config *cfg)
         seal_keys_release(&s.seal_keys);
         tls_release();
         policy_unref(s.policy);
+        peers_release(&s.peers);
         return 1;
     }
     /* worker threads inherit the mask: only this thread takes the signals.
@@ -1305,6 +1615,7 @@ int server_run(const struct server_config *cfg)
         seal_keys_release(&s.seal_keys);
         tls_release();
         policy_unref(s.policy);
+        peers_release(&s.peers);
         return 1;
     }
     LOG(LOG_INFO, "serving on %s", cfg->listen);
@@ -1314,6 +1625,7 @@ int server_run(const struct server_config *cfg)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         sweep_deadlines(&s);
+        note_refused(&s, &refused);
         if (sig == SIGHUP)
             LOG(LOG_INFO, "SIGHUP: reloading the certificate and the policy");
         if (sig == SIGHUP || since(&reloaded) * 1000 >= cfg->reload_interval_ms) {
@@ -1329,6 +1641,7 @@ int server_run(const struct server_config *cfg)
     seal_keys_release(&s.seal_keys);
     tls_release();
     policy_unref(s.policy);
+    peers_release(&s.peers);
     LOG(LOG_INFO, "stopped");
     return 0;
 }

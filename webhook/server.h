@@ -8,6 +8,7 @@
 
 #define SERVER_MAX_BODY_DEFAULT (3u * 1024 * 1024)  /* the apiserver's own request limit */
 #define SERVER_MAX_BUFFERED_DEFAULT (24u * 1024 * 1024) /* all bodies held at once */
+#define SERVER_MIN_BODY_RATE_DEFAULT (1024u * 1024)    /* bytes per second a body must keep up */
 
 struct server_config {
     const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT"; default 0.0.0.0:8443 */
@@ -21,7 +22,10 @@ struct server_config {
     unsigned threads;               /* worker threads; 0 = one per usable core */
     unsigned max_connections;       /* open connections at once */
     unsigned connection_timeout;    /* seconds a connection may idle */
-    unsigned request_timeout;       /* seconds a begun request gets until answered */
+    unsigned request_timeout;       /* seconds from a request's first byte to its answer */
+    unsigned header_timeout;        /* seconds to a complete head, from accept or a request's first byte */
+    size_t min_body_rate;           /* bytes per second a body must keep up, after header_timeout */
+    unsigned max_per_address;       /* unanswered connections from one address; 0 = max_connections / 4 */
     unsigned reload_interval_ms;    /* how often certificate and policy files are checked */
     unsigned shutdown_delay;        /* seconds to keep serving with /readyz 503 after SIGTERM */
     unsigned drain_timeout;         /* seconds the requests in flight get after that */

@@ -2,6 +2,13 @@
 server's half: each test reproduces one finding of the adversarial
 campaign against the real binary over real TLS, and failed before its fix.
 
+- buffer accounting: stalled uploads cannot hold the body budget hostage
+  (small reviews stay answerable), a stalled body is cut by its minimum
+  receive rate, a 503 is counted apart from a 413;
+- slow and half-open clients from one address cannot starve another
+  (127.0.0.2 against 127.0.0.1: loopback only, bounded in count and time);
+- a body over the limit: chunked is cut at the limit, and the 413 reaches a
+  client that writes its whole body before reading (lingering close);
 - files and signals: a FIFO at the policy or certificate path does not
   freeze the main thread; a failed reload is retried after any change;
   SIGHUP reloads instead of killing;
@@ -298,3 +305,175 @@ class FileTest(unittest.TestCase):
         self.assertGreater(count[0], 0)
         eventually(lambda: self.reloads(srv, "policy", "success") == 3, 5, "each SIGHUP reloads")
         self.assertEqual(srv.stop(), 0)
+
+
+# -------------------------------------------------------- body budget
+
+@needs_binary
+class BodyBudgetTest(HostileCase):
+    def test_stalled_uploads_leave_small_reviews_answerable(self):
+        """12 connections that each send 1 MiB + 16 bytes of a larger
+        declared body and stop: before, each was charged its doubled
+        capacity (2 MiB) against the 24 MiB budget, and every /mutate
+        answered 503 until the deadline (40 s)."""
+        for _ in range(12):
+            s = self.keep(tls(self.srv, ATTACKER))
+            s.sendall(head("/validate", length=3 * MIB - 4096) + b" " * (MIB + 16))
+        time.sleep(0.5)
+        statuses = [small_review_status(self.srv, "small-%d" % i) for i in range(5)]
+        self.assertEqual(statuses, [200] * 5)
+
+    def test_stalled_upload_is_cut_by_its_receive_rate(self):
+        """A body gets --header-timeout plus what it has received at
+        --min-body-rate; before, a stalled 1 MiB upload held its slot and
+        its memory until the 40 s request deadline."""
+        s = self.keep(tls(self.srv, ATTACKER))
+        s.sendall(head("/validate", length=3 * MIB - 4096) + b" " * (MIB + 16))
+        bound = HEADER_TIMEOUT + (MIB + 16) / BODY_RATE + SWEEP + MARGIN
+        self.assertTrue(closed_by_server(s, bound), "a stalled upload still open after %.0f s" % bound)
+
+
+@needs_binary
+class UnavailableCountTest(HostileCase):
+    ARGS = ["--threads", "2", "--max-body", str(MIB), "--max-buffered", str(MIB)]
+
+    def test_503_is_counted_apart_from_413(self):
+        stalled = self.keep(tls(self.srv, ATTACKER))
+        stalled.sendall(head("/validate", length=MIB) + b" " * (700 * 1024))
+        time.sleep(0.3)
+        late = self.keep(tls(self.srv))
+        send_quietly(late, head("/validate", length=200 * 1024) + b" " * (200 * 1024))
+        late.settimeout(IO_TIMEOUT)
+        status, _, text = read_response(late)
+        self.assertEqual(status, 503, text)
+        self.assertEqual(metric(self.srv, "paddlex_webhook_denials_total", '{reason="Unavailable"}'), 1)
+        self.assertEqual(metric(self.srv, "paddlex_webhook_denials_total", '{reason="TooLarge"}'), 0)
+        self.assertEqual(small_review_status(self.srv, "small"), 200)
+
+
+# -------------------------------------------------------- slow clients
+
+class Trickle:
+    """n TLS connections from ATTACKER (each started when a slot lets it)
+    that send a request head one byte every interval, reconnecting when the
+    server closes them, until stop()."""
+
+    def __init__(self, srv, n, interval):
+        self.srv, self.interval = srv, interval
+        self._stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self):
+        text = b"POST /validate HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 10000
+        while not self._stop.is_set():
+            try:
+                s = tls(self.srv, ATTACKER, timeout=3)
+            except (OSError, ssl.SSLError):
+                self._stop.wait(0.05)
+                continue
+            try:
+                for i in range(len(text)):
+                    if self._stop.wait(self.interval):
+                        break
+                    s.sendall(text[i:i + 1])
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                close_quietly(s)
+
+    def stop(self):
+        self._stop.set()
+        for t in self.threads:
+            t.join(IO_TIMEOUT)
+
+
+@needs_binary
+class SlowClientTest(HostileCase):
+    ARGS = ["--threads", "2", "--max-connections", "64"]
+
+    def test_trickling_clients_from_one_address_do_not_starve_another(self):
+        """Before: 64 trickling clients took every slot and each probe
+        waited for the 40 s request deadline."""
+        slow = Trickle(self.srv, 96, 0.5)
+        try:
+            time.sleep(1.5)
+            results = []
+            t_end = time.monotonic() + 8
+            while time.monotonic() < t_end:
+                results.append(probe(self.srv, 3))
+                time.sleep(0.2)
+        finally:
+            slow.stop()
+        self.assertTrue(results and all(results), "probes served: %d of %d" % (sum(results), len(results)))
+
+    def test_half_open_client_hello_holds_no_slot_for_long(self):
+        """Before: a ClientHello cut short held its slot 30 s (the idle
+        timeout); now it gets --header-timeout, and one address gets at
+        most a quarter of the slots."""
+        socks = []
+        for _ in range(64):
+            s = self.keep(tcp(self.srv, ATTACKER))
+            send_quietly(s, b"\x16\x03\x01\x02\x00\x01\x00")
+            socks.append(s)
+        self.assertTrue(probe(self.srv, 3), "a client from another address is served at once")
+        bound = HEADER_TIMEOUT + SWEEP + MARGIN
+        t0 = time.monotonic()
+        for i, s in enumerate(socks):
+            left = max(0.5, bound - (time.monotonic() - t0))
+            self.assertTrue(closed_by_server(s, left), "half-open handshake %d open after %.0f s" % (i, bound))
+
+    def test_one_address_gets_a_quarter_of_the_slots(self):
+        socks = [self.keep(tcp(self.srv, ATTACKER)) for _ in range(64)]
+        time.sleep(0.5)
+        closed = sum(closed_by_server(s, 0.2) for s in socks)
+        self.assertEqual(closed, 64 - 16, "connections over --max-connections-per-address are refused at once")
+        self.assertTrue(probe(self.srv, 3))
+        self.assertGreaterEqual(metric(self.srv, "paddlex_webhook_connections_refused_total",
+                                       '{reason="PerAddressLimit"}'), 48)
+
+
+# ------------------------------------------------- bodies over the limit
+
+@needs_binary
+class OverLimitTest(HostileCase):
+    ARGS = ["--threads", "2", "--max-body", str(64 * 1024)]
+
+    def test_chunked_body_past_the_limit_is_cut_at_once(self):
+        """Before: the body was read (and dropped) until its end or the
+        request deadline, and only then answered 413."""
+        s = self.keep(tls(self.srv))
+        s.sendall(head("/validate", chunked=True))
+        for _ in range(70):
+            if not send_quietly(s, chunk(b" " * 1024)):
+                break
+        s.settimeout(HEADER_TIMEOUT)
+        status, _, _ = read_response(s)
+        self.assertEqual(status, 413)
+        self.assertEqual(metric(self.srv, "paddlex_webhook_denials_total", '{reason="TooLarge"}'), 1)
+
+    def test_413_reaches_a_client_that_writes_its_whole_body_first(self):
+        """Before: the connection was closed with the body unread, so the
+        client's write failed with a reset and it never read the 413."""
+        for length in (4 * MIB, 64 * 1024 + 1):
+            with self.subTest(length=length):
+                s = self.keep(tls(self.srv))
+                s.sendall(head("/mutate", length=length) + b"x" * length)
+                status, _, text = read_response(s)
+                self.assertEqual(status, 413, text)
+
+    def test_lingering_is_bounded(self):
+        """A client that goes on sending after its 413 is closed once the
+        bound is read or the linger time is over."""
+        s = self.keep(tls(self.srv))
+        s.sendall(head("/mutate", length=1 << 40))
+        t0 = time.monotonic()
+        sent = 0
+        try:
+            while time.monotonic() - t0 < 20:
+                s.sendall(b"x" * 65536)
+                sent += 65536
+        except (OSError, ssl.SSLError):
+            pass
+        self.assertLess(time.monotonic() - t0, 15, "a lingering client was read for %d bytes" % sent)

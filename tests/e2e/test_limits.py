@@ -19,9 +19,9 @@ with small ones so the tests are quick (--connection-timeout 2,
   manifests/webhook/deployment.yaml.
 
 A client that trickles a byte more often than the idle timeout is cut by
-the request deadline (--request-timeout): each answer is due at most
---connection-timeout + --request-timeout after the connection opened or its
-previous answer.
+the deadlines: a request's head is due --header-timeout after the accept or
+the request's first byte, its body must then keep up --min-body-rate, and
+the whole request is due --request-timeout after its first byte.
 
 Nothing here measures speed: waits are bounds against hangs, derived from
 the configured timeout plus a generous margin for a loaded machine.
@@ -49,7 +49,15 @@ POD_REQUEST = 32 * MIB      # ... resources.requests.memory
 
 SERVING = {"apiVersion": AV, "kind": "Serving", "metadata": {"name": "ppocr", "namespace": "kubeflow"},
            "spec": {"image": "registry.baidubce.com/paddleflow-public/serving:v0.6.2"}}
-LIMITED = ["--connection-timeout", str(TIMEOUT), "--max-connections", str(LIMIT), "--threads", "2"]
+# Every client here connects from 127.0.0.1: the per-address limit (a
+# quarter of the slots by default; test_hostile.py drives it) is lifted to
+# the global one, which is what these tests drive. So is the idle timeout:
+# --header-timeout (5 s from the accept by default; RequestDeadlineTest
+# drives it) is raised, as a burst of LIMIT handshakes accepted at once
+# can take longer than that under a sanitizer on a loaded machine.
+PER_ADDRESS = ["--max-connections-per-address", str(LIMIT)]
+LIMITED = ["--connection-timeout", str(TIMEOUT), "--max-connections", str(LIMIT), "--threads", "2",
+           "--header-timeout", "10"] + PER_ADDRESS
 
 
 def sanitized(path):
@@ -572,17 +580,20 @@ class DepthLimitTest(LimitsCase):
 
 # ------------------------------------------------------ request deadline
 
-REQUEST_TIMEOUT = 3         # --request-timeout of the server here
-DUE = TIMEOUT + REQUEST_TIMEOUT     # at most this long from accept or the last answer
+HEADER_TIMEOUT = 3          # --header-timeout of the server here
+REQUEST_TIMEOUT = 6         # --request-timeout of the server here
+DUE = HEADER_TIMEOUT        # a head at most this long after accept or its first byte
 
 
 @needs_binary
 class RequestDeadlineTest(LimitsCase):
-    """The deadline that bounds what the idle timeout cannot: each answer
-    is due --connection-timeout + --request-timeout after the connection
-    opened or its previous answer, however often bytes arrive."""
+    """The deadlines that bound what the idle timeout cannot, however often
+    bytes arrive: a head is due --header-timeout after the accept (or the
+    request's first byte), a body --header-timeout after its head plus what
+    it received at --min-body-rate, all of it --request-timeout after the
+    first byte."""
 
-    ARGS = LIMITED + ["--request-timeout", str(REQUEST_TIMEOUT)]
+    ARGS = LIMITED + ["--request-timeout", str(REQUEST_TIMEOUT), "--header-timeout", str(HEADER_TIMEOUT)]
 
     def test_slowloris_at_the_limit_is_cut_by_the_deadline(self):
         slow = Trickler(self.srv, LIMIT, 0.5)
@@ -617,7 +628,7 @@ class RequestDeadlineTest(LimitsCase):
 
     def test_a_slow_request_within_the_deadline_is_answered(self):
         """Idle for most of the idle timeout, then a body sent in pieces
-        over most of --request-timeout: in time, so answered."""
+        over most of --header-timeout: in time, so answered."""
         body = review_bytes("slow-but-in-time")
         s = self.track(tls_socket(self.srv))
         time.sleep(TIMEOUT - 0.7)
@@ -625,7 +636,7 @@ class RequestDeadlineTest(LimitsCase):
         pieces = 5
         step = -(-len(body) // pieces)
         for i in range(0, len(body), step):
-            time.sleep((REQUEST_TIMEOUT - 1) / pieces)
+            time.sleep((HEADER_TIMEOUT - 1) / pieces)
             s.sendall(body[i:i + step])
         status, _, text = read_response(s)
         self.assertEqual(status, 200, text[:200])
@@ -663,7 +674,7 @@ class SlowReaderTest(LimitsCase):
     without holding up others, and the connection serves on. (The idle
     timeout is longer here: the client sends nothing while it waits.)"""
 
-    ARGS = ["--threads", "2", "--max-connections", str(LIMIT), "--connection-timeout", "10"]
+    ARGS = ["--threads", "2", "--max-connections", str(LIMIT), "--connection-timeout", "10"] + PER_ADDRESS
 
     def test_a_slow_reader_gets_a_large_answer_whole(self):
         body = review_bytes("slow-reader", TRAINING)
@@ -738,14 +749,15 @@ def large_review(uid, size):
 
 @needs_binary
 class MemoryTest(LimitsCase):
-    ARGS = ["--threads", "2", "--max-connections", str(LIMIT), "--connection-timeout", "10"]
+    ARGS = ["--threads", "2", "--max-connections", str(LIMIT), "--connection-timeout", "10"] + PER_ADDRESS
     SIZE = int(2.9 * MIB)
 
     def test_concurrent_large_legal_bodies(self):
-        """8 bodies of 2.9 MiB at once, three rounds: all answered with
-        their uid, memory under the pod limit, and no growth from round to
-        round."""
-        bodies = [large_review("big-%d" % i, self.SIZE) for i in range(8)]
+        """6 bodies of 2.9 MiB at once, three rounds: all answered with
+        their uid (bodies past 64 KiB share 3/4 of --max-buffered, 18 of
+        24 MiB: six fit), memory under the pod limit, and no growth from
+        round to round."""
+        bodies = [large_review("big-%d" % i, self.SIZE) for i in range(6)]
         after = []
         for rnd in range(3):
             results = [None] * len(bodies)
@@ -768,7 +780,7 @@ class MemoryTest(LimitsCase):
                 for t in threads:
                     t.join(IO_TIMEOUT * 3)
             self.assertEqual(results, [(200, "big-%d" % i) for i in range(len(bodies))])
-            self.assert_rss_below(mem.peak, POD_MEMORY, "8 concurrent 2.9 MiB bodies, round %d" % rnd)
+            self.assert_rss_below(mem.peak, POD_MEMORY, "6 concurrent 2.9 MiB bodies, round %d" % rnd)
             time.sleep(0.3)
             after.append(rss(self.srv.proc.pid))
         self.assert_rss_below(after[-1], POD_REQUEST, "after the rounds")
@@ -800,9 +812,10 @@ class MemoryTest(LimitsCase):
 
     def test_stalled_large_uploads_stay_under_the_pod_limit(self):
         """Each connection may buffer up to --max-body before the request is
-        judged; all of them together at most --max-buffered (24 MiB), past
-        which a request gets 503. 24 uploads of 2.9 MiB that stop one byte
-        short stay under the 64 MiB pod limit."""
+        judged; all of them together at most --max-buffered (24 MiB; 18 MiB
+        for bodies past 64 KiB), past which a request gets 503 at once. 24
+        uploads of 2.9 MiB that stop one byte short stay under the pod
+        limit."""
         body = large_review("stalled", self.SIZE)
         socks = []
         with RssSampler(self.srv.proc.pid) as mem:
