@@ -340,7 +340,7 @@ class BadInputTest(ServerTestCase):
         self.assertGreaterEqual(status, 400)
 
     def test_large_headers_within_the_limit_are_served(self):
-        """libmicrohttpd's per-connection memory is 16 KiB: a bearer token
+        """libmicrohttpd's per-connection memory is 12 KiB: a bearer token
         of 8 KiB still fits with the rest of a request's headers."""
         r = self.raw()
         r.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + b"a" * 8192 + b"\r\n\r\n")

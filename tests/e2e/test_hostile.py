@@ -13,7 +13,9 @@ campaign against the real binary over real TLS, and failed before its fix.
   freeze the main thread; a failed reload is retried after any change;
   SIGHUP reloads instead of killing;
 - `review` reports a failed write;
-- TLS 1.2 offers AEAD suites with forward secrecy only.
+- TLS 1.2 offers AEAD suites with forward secrecy only;
+- memory: many keep-alive connections and large bodies in parallel stay
+  inside the Deployment's memory limit.
 
 Waits are bounds against hangs derived from the configured timeouts plus a
 margin for a loaded machine, never measures of speed.
@@ -477,3 +479,81 @@ class OverLimitTest(HostileCase):
         except (OSError, ssl.SSLError):
             pass
         self.assertLess(time.monotonic() - t0, 15, "a lingering client was read for %d bytes" % sent)
+
+
+# --------------------------------------------------------------- memory
+
+def large_review(uid, size):
+    """A legal Serving review of about size bytes: one big annotation."""
+    obj = json.loads(json.dumps(SERVING))
+    obj["metadata"]["annotations"] = {"example.com/blob": "x" * (size - 2048)}
+    return json.dumps(review(obj, uid=uid)).encode()
+
+
+@needs_binary
+class MemoryTest(HostileCase):
+    """The worst the server lets a client do to its memory, measured as the
+    high-water mark of VmRSS against the Deployment's limit: 1000 keep-alive
+    connections (the default --max-connections is 1024; answered
+    connections do not count against their address), then, with them
+    open, large uploads stalled and large legal reviews in parallel up to
+    --max-buffered."""
+
+    ARGS = []
+
+    def open_keep_alive(self, n):
+        conns = []
+        for _ in range(n):
+            s = self.keep(tls(self.srv, timeout=IO_TIMEOUT))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            conns.append(s)
+            if len(conns) % 50 == 0:
+                for c in conns[-50:]:
+                    self.assertEqual(read_response(c)[0], 200)
+        return conns
+
+    def test_thousand_keep_alive_connections(self):
+        if sanitized(self.srv.bin):
+            self.skipTest("RSS is the sanitizer's")
+        with RssSampler(self.srv.proc.pid) as mem:
+            conns = self.open_keep_alive(1000)
+            for c in conns:         # all of them answered in the same rounds
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            for c in conns:
+                self.assertEqual(read_response(c)[0], 200)
+        print("\n1000 keep-alive connections: VmRSS high-water %.1f MiB" % (mem.peak / MIB))
+        self.assertLess(mem.peak, POD_LIMIT / 2, "VmRSS %.1f MiB" % (mem.peak / MIB))
+
+    def test_connections_and_large_bodies_in_parallel(self):
+        if sanitized(self.srv.bin):
+            self.skipTest("RSS is the sanitizer's")
+        body = large_review("big", int(2.9 * MIB))
+        results = []
+
+        def big(i):
+            try:
+                s = tls(self.srv, "127.0.0.%d" % (3 + i % 4), timeout=IO_TIMEOUT * 2)
+                try:
+                    s.sendall(head("/mutate" if i % 2 else "/validate", length=len(body)) + body)
+                    results.append(read_response(s)[0])
+                finally:
+                    s.close()
+            except (OSError, ssl.SSLError, ConnectionError) as e:
+                results.append(type(e).__name__)
+
+        with RssSampler(self.srv.proc.pid) as mem:
+            self.open_keep_alive(900)
+            for _ in range(8):      # stalled: 1 MiB + 16 of a declared 2.9 MiB, from one address
+                s = self.keep(tls(self.srv, ATTACKER))
+                s.sendall(head("/validate", length=len(body)) + body[:MIB + 16])
+            threads = [threading.Thread(target=big, args=(i,), daemon=True) for i in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(IO_TIMEOUT * 3)
+        print("\n900 connections, 8 stalled and 16 parallel 2.9 MiB uploads: VmRSS high-water %.1f MiB, %s"
+              % (mem.peak / MIB, sorted(map(str, results))))
+        self.assertEqual(len(results), 16)
+        self.assertTrue(set(results) <= {200, 503}, results)
+        self.assertIn(200, results)
+        self.assertLess(mem.peak, POD_LIMIT, "VmRSS %.1f MiB" % (mem.peak / MIB))

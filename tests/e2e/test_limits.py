@@ -44,7 +44,7 @@ IO_TIMEOUT = 20             # a guard against hangs
 MIB = 1024 * 1024
 MAX_BODY = 3 * MIB          # the default --max-body
 SMALL_BODY = 64 * 1024      # --max-body where the size itself does not matter
-POD_MEMORY = 64 * MIB       # manifests/webhook/deployment.yaml resources.limits.memory
+POD_MEMORY = 96 * MIB       # manifests/webhook/deployment.yaml resources.limits.memory
 POD_REQUEST = 32 * MIB      # ... resources.requests.memory
 
 SERVING = {"apiVersion": AV, "kind": "Serving", "metadata": {"name": "ppocr", "namespace": "kubeflow"},
