@@ -1177,7 +1177,7 @@ static int reload_policy(struct server *s, int first, int force)
 {
     struct policy *p, *old;
     struct file_sig sig;
-    char err[SERVER_ERR_MAX];
+    char err[POLICYFILE_MAX_ERROR];      /* every problem of the file, one line */
 
     if (!s->cfg->policy_file)
         return 0;
