@@ -55,6 +55,7 @@
 #include "webhook/metrics.h"
 #include "webhook/peers.h"
 #include "webhook/policyfile.h"
+#include "webhook/related.h"
 #include "webhook/review.h"
 #include "webhook/sync.h"
 #include "webhook/tls.h"
@@ -234,7 +235,7 @@ struct reply {
 
 typedef void route_fn(struct server *s, struct request *r, struct reply *out);
 
-static route_fn do_mutate, do_validate, do_sync, do_healthz, do_readyz, do_metrics;
+static route_fn do_mutate, do_validate, do_sync, do_customize, do_healthz, do_readyz, do_metrics;
 
 static const struct route {
     const char *path;
@@ -244,6 +245,7 @@ static const struct route {
     { "/mutate", "POST", do_mutate },
     { "/validate", "POST", do_validate },
     { "/sync", "POST", do_sync },
+    { "/customize", "POST", do_customize },
     { "/healthz", "GET", do_healthz },
     { "/readyz", "GET", do_readyz },
     { "/metrics", "GET", do_metrics },
@@ -348,6 +350,23 @@ static void do_sync(struct server *s, struct request *r, struct reply *out)
     int status = sync_handle(r->body ? r->body : "", r->len, p, &s->sealer, &out->body, &out->len);
 
     policy_unref(p);
+    if (!out->body) {
+        text_reply(out, 500, "out of memory\n");
+        out->result = MR_ERROR;
+        return;
+    }
+    out->status = (unsigned)status;
+    out->content_type = status == 200 ? "application/json" : "text/plain; charset=utf-8";
+    out->result = status == 200 ? MR_OK : MR_ERROR;
+    if (status == 400)
+        metrics_denial(&s->metrics, MD_BAD_REQUEST);
+}
+
+/* Metacontroller's customize hook (webhook/related.h). */
+static void do_customize(struct server *s, struct request *r, struct reply *out)
+{
+    int status = related_customize(r->body ? r->body : "", r->len, &out->body, &out->len);
+
     if (!out->body) {
         text_reply(out, 500, "out of memory\n");
         out->result = MR_ERROR;

@@ -50,6 +50,8 @@
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "mutators/strbuf.h"
+#include "webhook/conditions.h"
+#include "webhook/related.h"
 #include "webhook/review.h"
 
 #define AFTER_ANNOTATION KINDS_GROUP "/after"
@@ -253,7 +255,7 @@ static enum phase target_phase(const struct state *st, size_t i, const json_t *o
 
 /* Plans rendered child i: observed, or to be created now, or withheld. */
 static void plan_rendered(struct state *st, size_t i, const json_t *child, const json_t *observed,
-                          int creating)
+                          int creating, const struct related_gate *gate)
 {
     struct state *s = &st[i];
     const json_t *md = get(child, "metadata");
@@ -269,6 +271,9 @@ static void plan_rendered(struct state *st, size_t i, const json_t *child, const
         s->phase = observe(s->ck, s->observed);
     } else if (!creating) {
         s->phase = PH_ABSENT;
+    } else if (related_withholds(gate, s->kind, s->name)) {
+        s->after = gate->target;    /* webhook/related.h: waits for a related object */
+        s->phase = PH_WAITING;
     } else if (!s->after) {
         s->phase = PH_PENDING;
     } else {
@@ -487,7 +492,8 @@ static size_t count_observed(const json_t *observed)
 /* The answer for children rendered (new reference) under act; note, when
  * not NULL, opens status.message. */
 static json_t *children_answer(const json_t *parent, const json_t *rendered, const json_t *observed,
-                               enum action act, int finalizing, const char *note)
+                               enum action act, int finalizing, const char *note,
+                               const struct related_gate *gate)
 {
     int creating = !finalizing && (act == ACT_APPLY || act == ACT_CREATE);
     size_t n = json_array_size(rendered), total;
@@ -498,7 +504,7 @@ static json_t *children_answer(const json_t *parent, const json_t *rendered, con
     if (!st)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        plan_rendered(st, i, json_array_get(rendered, i), observed, creating);
+        plan_rendered(st, i, json_array_get(rendered, i), observed, creating, gate);
     total = !finalizing && (act == ACT_CREATE || act == ACT_PATCH) ? plan_unclaimed(st, n, observed) : n;
     desired = json_array();
     for (size_t i = 0; i < total; i++) {
@@ -548,8 +554,10 @@ static int admitted(const struct kind *k, const json_t *parent, const struct con
 }
 
 static json_t *answer(const struct kind *k, const json_t *parent, const json_t *observed,
-                      int finalizing, const struct policy *p, const struct sealer *sealer)
+                      const json_t *related, int finalizing, const struct policy *p,
+                      const struct sealer *sealer)
 {
+    struct related_gate gate;
     struct context ctx = { 0 };
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     json_t *warnings = json_array(), *rendered, *ans, *none;
@@ -564,17 +572,20 @@ static json_t *answer(const struct kind *k, const json_t *parent, const json_t *
     else
         rendered = kinds_render(k, parent, &ctx, &errs, warnings);
     if (rendered) {
-        ans = children_answer(parent, rendered, observed, action_of(parent), finalizing, NULL);
+        related_gate(k->name, parent, related, &gate);
+        ans = children_answer(parent, rendered, observed, action_of(parent), finalizing, NULL, &gate);
     } else {
         /* keep what exists, as patch keeps it, and create nothing; but
          * spec.action delete, which only ever removes, still removes */
         none = json_array();
         note = invalid_note(k, parent, &errs);
         ans = children_answer(parent, none, observed, action_of(parent) == ACT_DELETE ? ACT_DELETE : ACT_PATCH,
-                              finalizing, note);
+                              finalizing, note, NULL);
         free(note);
         json_decref(none);
     }
+    if (ans)
+        conditions_set(json_object_get(ans, "status"), parent, !rendered);
     if (ans && finalizing)
         json_object_set_new(ans, "finalized", json_boolean(count_observed(observed) == 0));
     json_decref(rendered);
@@ -658,7 +669,7 @@ int sync_handle(const char *body, size_t len, const struct policy *p, const stru
         goto out;
     }
     ans = answer(k, get(req, "parent"), json_is_object(get(req, "children")) ? get(req, "children") : NULL,
-                 json_is_true(get(req, "finalizing")), p, sealer);
+                 get(req, "related"), json_is_true(get(req, "finalizing")), p, sealer);
     if (ans) {
         struct strbuf sb = STRBUF_INIT;
 

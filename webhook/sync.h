@@ -21,6 +21,10 @@
  *              does not create it
  *   Running, Succeeded, Failed, Ready   read from the observed object
  * Parent phase (status.phase): Failed, Succeeded, Ready, Running, Pending.
+ * status.conditions (Ready, Failed) follow from that status
+ * (webhook/conditions.h). A parent's first child also waits while the
+ * related object it depends on exists and is not Ready (request.related,
+ * declared through the customize hook: webhook/related.h).
  */
 #ifndef SYNC_H
 #define SYNC_H
