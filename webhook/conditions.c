@@ -121,10 +121,10 @@ int conditions_set_at(json_t *status, const json_t *parent, int invalid, time_t 
         ready_reason = done->reason;
     else if (failed)
         ready_reason = "Failed";
-    else if (child_in(status, "Waiting"))
-        ready_reason = "Waiting";
     else if (!strcmp(phase, "Running"))
         ready_reason = "Running";
+    else if (child_in(status, "Waiting"))
+        ready_reason = "Waiting";
     else
         ready_reason = "Pending";
     failed_reason = !failed ? "NoFailure" : invalid ? "InvalidSpec" : "ChildFailed";

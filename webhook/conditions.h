@@ -11,8 +11,9 @@
  *   Ready   True when the work is done: phase Succeeded (Training: trained,
  *           and exported/converted when asked; ModelHub: uploaded) or Ready
  *           (Dataset: SampleSet Ready; Serving: InferenceService Ready).
- *           False otherwise, reason Failed, Waiting (a child waits for
- *           another or for a related object), Running or Pending.
+ *           False otherwise, reason Failed, Running, Waiting (nothing
+ *           runs yet and a child waits for another or for a related
+ *           object) or Pending.
  *   Failed  True when phase is Failed (a child failed): reason
  *           ChildFailed. False otherwise, reason NoFailure.
  * A parent that does not validate (and was not admitted: sync.c keeps its

@@ -38,6 +38,8 @@ static const struct option_spec {
 } serve_options[] = {
     { "listen", OPT_STRING, offsetof(struct server_config, listen), 0, 0,
       "ADDR:PORT to listen on (default 0.0.0.0:8443)" },
+    { "sync-listen", OPT_STRING, offsetof(struct server_config, sync_listen), 0, 0,
+      "ADDR:PORT for /sync, /customize, /healthz over plain HTTP (default: off)" },
     { "tls-cert", OPT_STRING, offsetof(struct server_config, cert_file), 0, 0,
       "PEM certificate chain (re-read when it changes)" },
     { "tls-key", OPT_STRING, offsetof(struct server_config, key_file), 0, 0,

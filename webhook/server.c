@@ -58,6 +58,7 @@
 #include "webhook/related.h"
 #include "webhook/review.h"
 #include "webhook/sync.h"
+#include "webhook/syncport.h"
 #include "webhook/tls.h"
 
 #define SERVER_ERR_MAX 512
@@ -119,6 +120,7 @@ struct server {
     atomic_int stop;                /* asked of the workers by the main thread */
     struct seal_keys seal_keys;     /* loaded once, before the workers start */
     struct sealer sealer;           /* admission seals (SPEC §9.1), over seal_keys */
+    struct syncport *syncport;      /* --sync-listen, or NULL */
 };
 
 /* A thread with a libmicrohttpd daemon of its own, fed sockets by the
@@ -377,6 +379,12 @@ static void do_customize(struct server *s, struct request *r, struct reply *out)
     out->result = status == 200 ? MR_OK : MR_ERROR;
     if (status == 400)
         metrics_denial(&s->metrics, MD_BAD_REQUEST);
+}
+
+/* The policy for a request on the plain hook port (webhook/syncport.h). */
+static struct policy *syncport_policy(void *cls)
+{
+    return current_policy(cls);
 }
 
 static void do_healthz(struct server *s, struct request *r, struct reply *out)
@@ -1628,9 +1636,16 @@ int server_run(const struct server_config *cfg)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (cfg->sync_listen && !(s.syncport = syncport_start(cfg, syncport_policy, &s, &s.sealer))) {
+        seal_keys_release(&s.seal_keys);
+        tls_release();
+        policy_unref(s.policy);
+        return 1;
+    }
     s.listen_fd = open_listener(&addr);
     if (s.listen_fd == MHD_INVALID_SOCKET || start_workers(&s, cfg->threads ? cfg->threads : cores()) < 0) {
         LOG(LOG_ERROR, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+        syncport_stop(s.syncport);
         if (s.listen_fd != MHD_INVALID_SOCKET)
             close(s.listen_fd);
         seal_keys_release(&s.seal_keys);
@@ -1657,6 +1672,7 @@ int server_run(const struct server_config *cfg)
     }
     LOG(LOG_INFO, "signal %d: shutting down", sig);
     drain(&s, &set);
+    syncport_stop(s.syncport);
     stop_workers(&s, s.nworkers);
     close(s.listen_fd);
     seal_keys_release(&s.seal_keys);

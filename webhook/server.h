@@ -12,6 +12,7 @@
 
 struct server_config {
     const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT"; default 0.0.0.0:8443 */
+    const char *sync_listen;        /* plain-HTTP port of the Metacontroller hooks (webhook/syncport.h); NULL: none */
     const char *cert_file;
     const char *key_file;
     const char *policy_file;        /* NULL: built-in settings */
