@@ -50,10 +50,11 @@ BUILDS = {
     "webhook": "webhook",
     "cert-manager": "overlays/cert-manager",
     "self-signed": "overlays/self-signed",
+    "kubeflow": "overlays/kubeflow",
     "metacontroller": "metacontroller",
 }
 # The builds that install a working webhook.
-INSTALLS = ("base", "cert-manager", "self-signed")
+INSTALLS = ("base", "cert-manager", "self-signed", "kubeflow")
 
 KINDS = {
     # kind: (plural, singular)
@@ -150,6 +151,28 @@ PATTERN_CASES = {
         ["serving", "localhost:5000/serving", "repo@sha256:abc", "repo:tag with space"]),
     ("Serving", "endpoint"): (["http://minio-service.kubeflow:9000"], ["http://a@b"]),
 }
+
+# The shortNames: none of Kubernetes' (ds, svc, deploy, ...), KServe's
+# (isvc), Fluid's datasets, Kubeflow's (tfjob, pytorchjob, ...).
+SHORT_NAMES = {"Dataset": "pxds", "Training": "pxtrain", "ModelHub": "pxhub", "Serving": "pxserve"}
+TAKEN_SHORT_NAMES = {"ds", "svc", "deploy", "sts", "po", "cm", "ns", "pv", "pvc", "sa", "ep", "ing", "no", "rs",
+                     "rc", "cj", "pdb", "hpa", "netpol", "sc", "crd", "cs", "ev", "limits", "quota", "csr",
+                     "isvc", "ig", "tm", "sr", "dataset", "datasets", "mh", "hub", "serving", "training",
+                     "train", "ksvc", "kservice", "route", "rt", "cfg", "rev", "pj", "paddlejob", "tfjob",
+                     "pytorchjob", "mpijob", "xgboostjob", "cc", "cctl", "dec", "dctl", "wf", "cwf", "wftmpl",
+                     "cwftmpl", "nb", "experiment", "trial", "profile", "viewer", "swf"}
+CONDITION = {"type": "Ready", "status": "True", "observedGeneration": 3,
+             "lastTransitionTime": "2026-01-02T03:04:05Z", "reason": "ModelTrained",
+             "message": "the model is trained and exported"}
+METACONTROLLER_VERSIONS = ("v4.11.22", "v4.17.2")
+
+
+def metacontroller_schema(version):
+    path = os.path.join(REFERENCE_CRDS, "compositecontrollers.metacontroller.k8s.io.v1alpha1.%s.json" % version)
+    if not os.path.exists(path):
+        raise unittest.SkipTest("no reference schema %s" % path)
+    return crdschema.load(path)
+
 
 # ---------------------------------------------------------------- building
 
@@ -373,7 +396,7 @@ class TestBuilds(unittest.TestCase):
     def test_base_content(self):
         kinds = sorted(o["kind"] for o in build("base"))
         self.assertEqual(kinds, sorted([
-            "CustomResourceDefinition"] * 4 + [
+            "CustomResourceDefinition"] * 4 + ["ClusterRole"] * 2 + [
             "Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment",
             "PodDisruptionBudget", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]))
 
@@ -388,7 +411,7 @@ class TestBuilds(unittest.TestCase):
 
     def test_overlays_extend_the_base(self):
         base = {(o["kind"], o["metadata"]["name"]) for o in build("base")}
-        for name in ("cert-manager", "self-signed"):
+        for name in ("cert-manager", "self-signed", "kubeflow"):
             got = {(o["kind"], o["metadata"]["name"]) for o in build(name)}
             with self.subTest(build=name):
                 self.assertLessEqual(base, got)
@@ -765,6 +788,7 @@ class TestCrds(unittest.TestCase):
                 n = crd["spec"]["names"]
                 self.assertEqual((n["plural"], n["singular"], n["kind"]), (plural, singular, kind))
                 self.assertEqual(n["categories"], ["paddlex"])
+                self.assertEqual(n["shortNames"], [SHORT_NAMES[kind]])
                 (v,) = crd["spec"]["versions"]
                 self.assertEqual(v["name"], VERSION)
                 self.assertTrue(v["served"] and v["storage"])
@@ -841,6 +865,13 @@ class TestCrds(unittest.TestCase):
             self.assertEqual(props["modelName"]["maxLength"], 63)
             self.assertEqual(props["modelVersion"]["maxLength"], 63)
 
+    def test_short_names_collide_with_nothing(self):
+        names = [n for crd in self.crds.values() for n in crd["spec"]["names"].get("shortNames", [])]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertEqual(set(names) & TAKEN_SHORT_NAMES, set())
+        plurals = {p for p, _ in KINDS.values()} | {s for _, s in KINDS.values()}
+        self.assertEqual(set(names) & plurals, set())
+
     def test_patterns(self):
         for kind in KINDS:
             for path, node in walk_schema(schema_of(self.crds[kind])):
@@ -886,8 +917,26 @@ class TestCrds(unittest.TestCase):
                 self.assertEqual(sorted(child["properties"]), ["kind", "name", "phase", "url"])
                 self.assertEqual(sorted(child["required"]), ["kind", "name"])
                 sample = {"phase": "Running", "observedGeneration": 3, "message": "",
-                          "children": [{"kind": "PaddleJob", "name": "pp-ocr", "phase": "Running"}]}
+                          "children": [{"kind": "PaddleJob", "name": "pp-ocr", "phase": "Running"}],
+                          "conditions": [CONDITION, dict(CONDITION, type="Failed", status="False",
+                                                         reason="NoFailure")]}
                 self.assertEqual(schema_errors(st, sample), [])
+                # metav1.Condition's schema (apimachinery pkg/apis/meta/v1/types.go)
+                conds = p["conditions"]
+                self.assertEqual((conds["x-kubernetes-list-type"], conds["x-kubernetes-list-map-keys"]),
+                                 ("map", ["type"]))
+                item = conds["items"]
+                self.assertEqual(sorted(item["properties"]), sorted(CONDITION))
+                self.assertEqual(sorted(item["required"]),
+                                 ["lastTransitionTime", "message", "reason", "status", "type"])
+                self.assertEqual(item["properties"]["status"]["enum"], ["True", "False", "Unknown"])
+                self.assertEqual(item["properties"]["lastTransitionTime"]["format"], "date-time")
+                for bad in ({"status": "Yes"}, {"reason": ""}, {"reason": "has space"},
+                            {"lastTransitionTime": "yesterday"}, {"type": "bad type"}):
+                    with self.subTest(bad=bad):
+                        self.assertNotEqual(schema_errors(st, {"conditions": [dict(CONDITION, **bad)]}), [])
+                dup = {"conditions": [CONDITION, dict(CONDITION)]}
+                self.assertNotEqual(schema_errors(st, dup), [])
 
     def test_printer_columns(self):
         want = {
@@ -900,8 +949,10 @@ class TestCrds(unittest.TestCase):
             cols = self.crds[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
             names = [c["name"] for c in cols]
             with self.subTest(kind=kind):
-                for n in want[kind] + ["Phase", "Age"]:
+                for n in want[kind] + ["Ready", "Phase", "Age"]:
                     self.assertIn(n, names)
+                ready = [c for c in cols if c["name"] == "Ready"][0]
+                self.assertEqual(ready["jsonPath"], '.status.conditions[?(@.type=="Ready")].status')
                 self.assertEqual(len(names), len(set(names)))
             root = schema_of(self.crds[kind])
             for c in cols:
@@ -993,17 +1044,29 @@ class TestMetacontroller(unittest.TestCase):
 
     def test_sync_hook(self):
         for res, cc in self.ccs.items():
-            with self.subTest(parent=res):
-                hooks = cc["spec"]["hooks"]
-                self.assertEqual(sorted(hooks), ["sync"])
-                w = hooks["sync"]["webhook"]
-                self.assertNotIn("url", w)  # url would override service + path
-                self.assertEqual(w["path"], "/sync")
-                self.assertEqual(w["service"], {"name": NAME, "namespace": NS, "port": 443, "protocol": "https"})
-                ca = w.get("caBundle", {}).get("secretRef")
-                if ca:
+            hooks = cc["spec"]["hooks"]
+            # a Dataset waits for nothing: no customize hook (webhook/related.h)
+            self.assertEqual(sorted(hooks), ["sync"] if res == "datasets" else ["customize", "sync"])
+            for hook in hooks:
+                with self.subTest(parent=res, hook=hook):
+                    w = hooks[hook]["webhook"]
+                    self.assertNotIn("url", w)  # url would override service + path
+                    self.assertEqual(w["path"], "/" + hook)
+                    self.assertEqual(w["service"], {"name": NAME, "namespace": NS, "port": 443, "protocol": "https"})
+                    ca = w["caBundle"]["secretRef"]
                     self.assertEqual((ca["name"], ca["namespace"], ca.get("key", "ca.crt")),
                                      (TLS_SECRET, NS, "ca.crt"))
+
+    def test_valid_for_current_metacontroller(self):
+        # The caBundle needs v4.16 or later: valid against v4.17.2, and
+        # pruned (kubectl apply refuses it) by v4.11.22, which the kubeflow
+        # overlay is for.
+        for version, want in (("v4.17.2", []), ("v4.11.22", ["caBundle"])):
+            schema = metacontroller_schema(version)
+            for res, cc in self.ccs.items():
+                with self.subTest(version=version, parent=res):
+                    errs = crdschema.validate(schema, cc)
+                    self.assertEqual(sorted({e.rsplit(".", 1)[-1] for e in errs}), want, errs)
 
     def test_rbac_covers_the_children_and_status(self):
         rbac = Rbac(self.objs)
@@ -1042,6 +1105,196 @@ class TestMetacontroller(unittest.TestCase):
                     continue  # built-in API
                 with self.subTest(parent=res, child=c["resource"]):
                     self.assertIn((api, c["resource"]), ref)
+
+
+class TestKubeflowOverlay(unittest.TestCase):
+    """manifests/overlays/kubeflow: for Kubeflow Pipelines' Metacontroller
+    v4.11.22 (StatefulSet kubeflow/metacontroller, pods labelled
+    app: metacontroller, ServiceAccount kubeflow/meta-controller-service:
+    kubeflow/pipelines manifests/kustomize/third-party/metacontroller/base)."""
+
+    SA = ("kubeflow", "meta-controller-service")
+    HOOK_PORT = 8080
+
+    @classmethod
+    def setUpClass(cls):
+        require_kubectl()
+        cls.objs = build("kubeflow")
+        cls.ccs = {c["spec"]["parentResource"]["resource"]: c for c in find(cls.objs, "CompositeController")}
+        cls.dep = one(cls.objs, "Deployment", NAME)
+        (cls.ctr,) = cls.dep["spec"]["template"]["spec"]["containers"]
+        cls.svc = one(cls.objs, "Service", NAME)
+
+    def test_compositecontrollers_valid_for_both_metacontroller_versions(self):
+        self.assertEqual(sorted(self.ccs), RESOURCES)
+        for version in METACONTROLLER_VERSIONS:
+            schema = metacontroller_schema(version)
+            for res, cc in self.ccs.items():
+                with self.subTest(version=version, parent=res):
+                    # pruned fields count as errors: kubectl apply's strict
+                    # field validation refuses them
+                    self.assertEqual(crdschema.validate(schema, cc), [])
+        self.assertNotIn("caBundle", json.dumps(self.ccs))
+
+    def test_children_as_the_other_installs(self):
+        base = {c["spec"]["parentResource"]["resource"]: c for c in find(build("metacontroller"), "CompositeController")}
+        for res, cc in self.ccs.items():
+            with self.subTest(parent=res):
+                self.assertEqual(cc["spec"]["childResources"], base[res]["spec"]["childResources"])
+                self.assertEqual(sorted(cc["spec"]["hooks"]), sorted(base[res]["spec"]["hooks"]))
+
+    def hook_url(self, webhook):
+        """The URL Metacontroller v4.11.22 calls (pkg/hooks/webhook.go,
+        webhookURL: url, else <protocol>://<name>.<namespace>:<port><path>,
+        protocol http and port 80 by default)."""
+        if "url" in webhook:
+            return webhook["url"]
+        svc = webhook["service"]
+        return "%s://%s.%s:%s%s" % (svc.get("protocol", "http"), svc["name"], svc["namespace"],
+                                    svc.get("port", 80), webhook["path"])
+
+    def test_hooks_reach_the_plain_port(self):
+        for res, cc in self.ccs.items():
+            for hook, spec in cc["spec"]["hooks"].items():
+                with self.subTest(parent=res, hook=hook):
+                    self.assertEqual(self.hook_url(spec["webhook"]),
+                                     "http://%s.%s:%d/%s" % (NAME, NS, self.HOOK_PORT, hook))
+        # the Service's port 8080 leads to the container port the server
+        # listens on with --sync-listen
+        (port,) = [p for p in self.svc["spec"]["ports"] if p["port"] == self.HOOK_PORT]
+        ports = {p["name"]: p["containerPort"] for p in self.ctr["ports"]}
+        target = ports.get(port["targetPort"], port["targetPort"])
+        args = self.ctr["args"]
+        self.assertEqual(args[args.index("--sync-listen") + 1], "0.0.0.0:%d" % target)
+        self.assertTrue(port["name"].startswith("http"))  # Istio's protocol selection by name
+        # admission stays on TLS
+        self.assertEqual(args[args.index("--listen") + 1], "0.0.0.0:8443")
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            self.assertEqual(one(self.objs, kind, NAME)["webhooks"][0]["clientConfig"]["service"]["port"], 443)
+
+    def test_admission_tls_from_cert_manager(self):
+        serving = [c for c in find(self.objs, "Certificate") if c["spec"]["secretName"] == TLS_SECRET]
+        self.assertEqual(len(serving), 1)
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            ann = one(self.objs, kind, NAME)["metadata"].get("annotations", {})
+            self.assertEqual(ann.get("cert-manager.io/inject-ca-from"), "%s/%s" % (NS, NAME))
+
+    def test_rbac_for_kubeflow_metacontroller(self):
+        rbac = Rbac(self.objs)
+        children = [("batch.paddlepaddle.org", "paddlejobs"), ("kubeflow.org", "paddlejobs"),
+                    ("batch.paddlepaddle.org", "samplesets"), ("batch", "jobs"), ("apps", "deployments"),
+                    ("", "services"), ("serving.kserve.io", "inferenceservices")]
+        for group, child in children:
+            for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
+                with self.subTest(child=(group, child), verb=verb):
+                    self.assertTrue(rbac.allowed(self.SA, verb, group, child, "team-a"))
+        for res in RESOURCES:
+            for verb in ("get", "list", "watch"):   # parents, and related objects (customize)
+                self.assertTrue(rbac.allowed(self.SA, verb, GROUP, res, "team-a"))
+            for verb in ("update", "patch"):
+                self.assertTrue(rbac.allowed(self.SA, verb, GROUP, res + "/status", "team-a"))
+                self.assertFalse(rbac.allowed(self.SA, verb, GROUP, res, "team-a"))
+            self.assertTrue(rbac.allowed(self.SA, "update", GROUP, res + "/finalizers", "team-a"))
+        # upstream Metacontroller's identity gets nothing; no CA Secret to read
+        self.assertFalse(rbac.allowed(("metacontroller", "metacontroller"), "get", GROUP, "trainings", "team-a"))
+        self.assertFalse(rbac.allowed(self.SA, "get", "", "secrets", NS, TLS_SECRET))
+        self.assertEqual(find(self.objs, "Role"), [])
+
+    def test_network_policy(self):
+        (np,) = find(self.objs, "NetworkPolicy")
+        self.assertEqual(np["metadata"]["namespace"], NS)
+        self.assertTrue(selector_matches(np["spec"]["podSelector"], self.dep["spec"]["template"]["metadata"]["labels"]))
+        self.assertIn("Ingress", np["spec"]["policyTypes"])
+        ports = {p["name"]: p["containerPort"] for p in self.ctr["ports"]}
+
+        def admitted(ns_labels, pod_labels, port):
+            """NetworkPolicy semantics: some rule lists the port (or none)
+            and some peer of it matches (or it has none)."""
+            for rule in np["spec"].get("ingress") or []:
+                rports = [ports.get(p["port"], p["port"]) for p in rule.get("ports") or []]
+                if rports and port not in rports:
+                    continue
+                peers = rule.get("from")
+                if not peers:
+                    return True
+                for peer in peers:
+                    if "ipBlock" in peer:
+                        continue
+                    if selector_matches(peer.get("namespaceSelector", {}), ns_labels) and \
+                            selector_matches(peer.get("podSelector", {}), pod_labels) and \
+                            ("namespaceSelector" in peer or ns_labels.get("kubernetes.io/metadata.name") == NS):
+                        return True
+            return False
+
+        kubeflow = {"kubernetes.io/metadata.name": "kubeflow"}
+        mc = {"app": "metacontroller", "kustomize.component": "metacontroller"}
+        self.assertTrue(admitted(kubeflow, mc, self.HOOK_PORT))
+        for ns, pod in ((kubeflow, {"app": "ml-pipeline"}), ({"kubernetes.io/metadata.name": "team-a"}, mc),
+                        ({"kubernetes.io/metadata.name": NS}, {"app": "x"}), ({}, {})):
+            with self.subTest(namespace=ns, pod=pod):
+                self.assertFalse(admitted(ns, pod, self.HOOK_PORT))
+        # the TLS port: the apiserver is no pod, so open to every source
+        self.assertTrue(admitted({}, {}, 8443))
+        self.assertTrue(admitted({"kubernetes.io/metadata.name": "team-a"}, {"app": "x"}, 8443))
+        self.assertFalse(admitted({}, {}, 9999))
+        for rule in np["spec"]["ingress"]:
+            self.assertNotIn("ipBlock", json.dumps(rule))
+
+    def test_policy_is_kubeflows(self):
+        cm = one(self.objs, "ConfigMap", "paddlex-webhook-policy")
+        self.assertRegex(cm["data"]["policy.yaml"], r"(?m)^  endpoint: http://minio-service\.kubeflow:9000$")
+
+
+class TestAggregatedRoles(unittest.TestCase):
+    """crds/roles.yaml: in every install, aggregated into Kubernetes' and
+    Kubeflow's admin/edit/view (kubeflow/manifests kubeflow-roles select
+    rbac.authorization.kubeflow.org/aggregate-to-kubeflow-{admin,edit,view})."""
+
+    K8S = "rbac.authorization.k8s.io/aggregate-to-"
+    KF = "rbac.authorization.kubeflow.org/aggregate-to-kubeflow-"
+    ALL = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+    @classmethod
+    def setUpClass(cls):
+        require_kubectl()
+
+    def grants(self, role):
+        """{(resource, verb)} of the role, for our group only."""
+        out = set()
+        for r in role["rules"]:
+            self.assertEqual(r["apiGroups"], [GROUP])
+            self.assertNotIn("resourceNames", r)
+            out |= {(res, v) for res in r["resources"] for v in r["verbs"]}
+        return out
+
+    def test_roles_in_every_install(self):
+        status = [r + "/status" for r in RESOURCES]
+        for b in INSTALLS + ("crds",):
+            objs = build(b)
+            edit, view = one(objs, "ClusterRole", "paddlex-edit"), one(objs, "ClusterRole", "paddlex-view")
+            with self.subTest(build=b, role="edit"):
+                labels = edit["metadata"]["labels"]
+                for key in (self.K8S + "admin", self.K8S + "edit", self.KF + "admin", self.KF + "edit"):
+                    self.assertEqual(labels.get(key), "true", key)
+                for key in (self.K8S + "view", self.KF + "view"):
+                    self.assertNotIn(key, labels)   # view must not grant writes
+                got = self.grants(edit)
+                for res in RESOURCES:
+                    self.assertEqual(sorted(v for r, v in got if r == res), self.ALL, res)
+                # status belongs to the sync hook: read only
+                self.assertEqual({v for r, v in got if r in status}, {"get", "list", "watch"})
+            with self.subTest(build=b, role="view"):
+                labels = view["metadata"]["labels"]
+                self.assertEqual(labels.get(self.K8S + "view"), "true")
+                self.assertEqual(labels.get(self.KF + "view"), "true")
+                for key in (self.K8S + "edit", self.K8S + "admin", self.KF + "edit", self.KF + "admin"):
+                    self.assertNotIn(key, labels)
+                self.assertEqual(self.grants(view),
+                                 {(r, v) for r in RESOURCES + status for v in ("get", "list", "watch")})
+            with self.subTest(build=b, bindings=True):
+                for kind in ("RoleBinding", "ClusterRoleBinding"):
+                    for o in find(objs, kind):
+                        self.assertNotIn(o["roleRef"]["name"], ("paddlex-edit", "paddlex-view"))
 
 
 class TestAgainstBinary(unittest.TestCase):
@@ -1102,7 +1355,12 @@ class TestAgainstBinary(unittest.TestCase):
                         self.assertEqual(webhook_ok, crd_ok, (resp.get("status") or {}).get("message"))
 
     def test_shipped_policy_loads(self):
-        cm = one(build("base"), "ConfigMap", "paddlex-webhook-policy")
+        for b in INSTALLS:
+            with self.subTest(build=b):
+                self.policy_loads(b)
+
+    def policy_loads(self, b):
+        cm = one(build(b), "ConfigMap", "paddlex-webhook-policy")
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "policy.yaml")
             with open(path, "w", encoding="utf-8") as f:
