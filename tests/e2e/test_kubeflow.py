@@ -34,6 +34,7 @@ import unittest
 import uuid
 
 from common import Server, client, free_port, mutate_and_apply, needs_binary, post_json, request
+import crdschema  # noqa: E402  (tests/tools, on sys.path through common)
 
 try:
     import yaml
@@ -390,6 +391,10 @@ class KubeflowTest(unittest.TestCase):
             with self.subTest(parent=key(obj)):
                 self.check_conditions(obj)
                 self.assertEqual(condition(obj, "Failed")["status"], "False")
+                # the whole object, status included, as the CRD stores it
+                crd = os.path.join(HERE, "..", "..", "manifests", "crds",
+                                   "paddlex.paddlepaddle.org_%ss.yaml" % obj["kind"].lower())
+                self.assertEqual(crdschema.validate(crdschema.load(crd), obj), [])
 
     def check_conditions(self, obj):
         """metav1.Condition's shape (k8s.io/apimachinery pkg/apis/meta/v1/types.go)."""
