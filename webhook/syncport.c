@@ -26,6 +26,7 @@
 #define ADDR_MAX (INET6_ADDRSTRLEN + 2)
 #define CONNECTION_MEMORY (16 * 1024)   /* as the TLS port: request line and headers */
 #define BODY_CHUNK 16384                /* first allocation of a body */
+#define ERR_MAX 256                     /* a start-up error message */
 
 struct syncport {
     const struct server_config *cfg;
@@ -232,8 +233,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls, enum 
     *req_cls = NULL;
 }
 
-int syncport_parse_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
-                        size_t errlen)
+int syncport_parse_addr(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
 {
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     char host[ADDR_MAX];
@@ -264,13 +264,11 @@ int syncport_parse_addr(const char *listen, struct sockaddr_storage *ss, socklen
     if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)port);
-        *sslen = sizeof(*in4);
         return 0;
     }
     if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)port);
-        *sslen = sizeof(*in6);
         return 0;
     }
 bad:
@@ -283,20 +281,18 @@ struct syncport *syncport_start(const struct server_config *cfg, syncport_policy
 {
     struct syncport *sp = calloc(1, sizeof(*sp));
     struct sockaddr_storage addr;
-    socklen_t len;
-    char err[256];
+    char err[ERR_MAX];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
 
     if (!sp) {
         LOG(LOG_ERROR, "--sync-listen: out of memory");
         return NULL;
     }
-    if (syncport_parse_addr(cfg->sync_listen, &addr, &len, err, sizeof(err)) < 0) {
+    if (syncport_parse_addr(cfg->sync_listen, &addr, err, sizeof(err)) < 0) {
         LOG(LOG_ERROR, "%s", err);
         free(sp);
         return NULL;
     }
-    (void)len;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     sp->cfg = cfg;

@@ -42,8 +42,7 @@ struct syncport *syncport_start(const struct server_config *cfg, syncport_policy
 void syncport_stop(struct syncport *sp);
 
 /* Parses "ADDR:PORT" or "[ADDR]:PORT" (a numeric address; empty ADDR means
- * 0.0.0.0) into *ss and *sslen. Returns 0, or -1 with the reason in err. */
-int syncport_parse_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
-                        size_t errlen);
+ * 0.0.0.0) into *ss. Returns 0, or -1 with the reason in err. */
+int syncport_parse_addr(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen);
 
 #endif
