@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TIME_MAX 32                 /* "2006-01-02T15:04:05Z" and room */
+#define TIME_MAX 32 /* "2006-01-02T15:04:05Z" and room */
 
 /* What Ready True says, per kind. */
 static const struct done {
@@ -130,10 +130,14 @@ int conditions_set_at(json_t *status, const json_t *parent, int invalid, time_t 
     failed_reason = !failed ? "NoFailure" : invalid ? "InvalidSpec" : "ChildFailed";
     conds = json_array();
     json_array_append_new(conds, condition(parent, "Ready", ready, ready_reason,
-                                           ready ? done->message : msg && *msg ? msg : "the work is not done yet",
+                                           ready         ? done->message
+                                           : msg && *msg ? msg
+                                                         : "the work is not done yet",
                                            when));
     json_array_append_new(conds, condition(parent, "Failed", failed, failed_reason,
-                                           failed && msg && *msg ? msg : failed ? "failed" : "nothing failed",
+                                           failed && msg && *msg ? msg
+                                           : failed              ? "failed"
+                                                                 : "nothing failed",
                                            when));
     json_object_set_new(status, "conditions", conds);
     return 0;

@@ -31,7 +31,7 @@
 
 #include <jansson.h>
 
-#define CONDITIONS_MESSAGE_MAX 32768    /* metav1.Condition message maxLength */
+#define CONDITIONS_MESSAGE_MAX 32768 /* metav1.Condition message maxLength */
 
 /* Sets status.conditions (status borrowed, changed in place) for parent
  * (borrowed: its kind, metadata.generation and status.conditions), invalid

@@ -17,7 +17,7 @@
 #include "mutators/strbuf.h"
 #include "webhook/review.h"
 
-#define REASON_MAX 256              /* a 400's plain-text reason */
+#define REASON_MAX            256 /* a 400's plain-text reason */
 #define DEFAULT_MODEL_VERSION "latest"
 
 /* 1 when candidate (a related object, borrowed) is the one parent needs. */
@@ -25,12 +25,12 @@ typedef int match_fn(const json_t *parent, const json_t *candidate);
 
 struct relation {
     const char *parent_kind;
-    const char *kind;           /* the related object's kind */
-    const char *resource;       /* its plural, for the rule */
-    const char *(*name)(const json_t *parent);  /* the one name to ask for, or NULL: all */
-    match_fn *match;            /* then which of them count */
-    const char *child_kind;     /* the child that waits */
-    const char *child_suffix;   /* its name: the parent's name and this */
+    const char *kind;                          /* the related object's kind */
+    const char *resource;                      /* its plural, for the rule */
+    const char *(*name)(const json_t *parent); /* the one name to ask for, or NULL: all */
+    match_fn *match;                           /* then which of them count */
+    const char *child_kind;                    /* the child that waits */
+    const char *child_suffix;                  /* its name: the parent's name and this */
 };
 
 static const json_t *get(const json_t *obj, const char *key)
@@ -122,7 +122,7 @@ json_t *related_rules(const char *kind_name, const json_t *parent)
         return rules;
     name = rel->name ? rel->name(parent) : NULL;
     if (rel->name && !name)
-        return rules;       /* an invalid parent names nothing: its status says so */
+        return rules; /* an invalid parent names nothing: its status says so */
     /* namespace always: v4.11.22 lists every namespace without it */
     rule = json_pack("{s:s, s:s, s:s}", "apiVersion", KINDS_API_VERSION, "resource", rel->resource,
                      "namespace", ns);
@@ -147,7 +147,7 @@ static int is_ready(const json_t *obj)
         seen = get(c, "observedGeneration");
         if (json_is_integer(seen) && json_is_integer(gen) &&
             json_integer_value(seen) < json_integer_value(gen))
-            return 0;   /* Ready for a spec that has changed since */
+            return 0; /* Ready for a spec that has changed since */
         return s && !strcmp(s, "True");
     }
     return 0;
@@ -174,7 +174,8 @@ static int group_is(const char *key, const char *kind)
 {
     size_t n = strlen(kind);
 
-    return !strncmp(key, kind, n) && key[n] == '.' && !strncmp(key + n + 1, KINDS_GROUP "/", strlen(KINDS_GROUP "/"));
+    return !strncmp(key, kind, n) && key[n] == '.' &&
+           !strncmp(key + n + 1, KINDS_GROUP "/", strlen(KINDS_GROUP "/"));
 }
 
 void related_gate(const char *kind_name, const json_t *parent, const json_t *related,
@@ -204,7 +205,7 @@ void related_gate(const char *kind_name, const json_t *parent, const json_t *rel
                 (ns && cns && strcmp(ns, cns)) || !rel->match(parent, obj))
                 continue;
             if (is_ready(obj))
-                return;     /* one is Ready: nothing to wait for */
+                return; /* one is Ready: nothing to wait for */
             if (!first)
                 first = obj;
             if (!failed && has_failed(obj))
@@ -212,7 +213,7 @@ void related_gate(const char *kind_name, const json_t *parent, const json_t *rel
         }
     }
     if (!first)
-        return;             /* none in the namespace: the model comes from elsewhere */
+        return; /* none in the namespace: the model comes from elsewhere */
     gate->kind = rel->child_kind;
     n = snprintf(gate->name, sizeof(gate->name), "%s%s", pname, rel->child_suffix);
     if (n < 0 || (size_t)n >= sizeof(gate->name))
@@ -263,7 +264,8 @@ int related_customize(const char *body, size_t len, char **out, size_t *outlen)
     parent = get(req, "parent");
     if (!json_is_object(req) || !json_is_object(parent)) {
         status = reply_text(json_is_object(req) ? "parent is missing or not an object"
-                                                : "request body is not a JSON object", out, outlen);
+                                                : "request body is not a JSON object",
+                            out, outlen);
         goto out;
     }
     k = kinds_of_object(parent);

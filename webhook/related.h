@@ -48,15 +48,15 @@
 
 #include <jansson.h>
 
-#define RELATED_TARGET_MAX 384     /* "<Kind>/<name> to be Ready (...)" */
-#define RELATED_NAME_MAX 320       /* a child's name: a parent's name and a suffix */
+#define RELATED_TARGET_MAX 384 /* "<Kind>/<name> to be Ready (...)" */
+#define RELATED_NAME_MAX   320 /* a child's name: a parent's name and a suffix */
 
 /* What one parent's sync must hold back. */
 struct related_gate {
-    int waits;                          /* 1: the child below is not created yet */
-    const char *kind;                   /* the waiting child's kind (static) */
-    char name[RELATED_NAME_MAX];        /* and name */
-    char target[RELATED_TARGET_MAX];    /* what it waits for, for status.message */
+    int waits;                       /* 1: the child below is not created yet */
+    const char *kind;                /* the waiting child's kind (static) */
+    char name[RELATED_NAME_MAX];     /* and name */
+    char target[RELATED_TARGET_MAX]; /* what it waits for, for status.message */
 };
 
 /* Answers one customize hook request body (not necessarily NUL-terminated):

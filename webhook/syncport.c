@@ -23,10 +23,10 @@
 #include "webhook/server.h"
 #include "webhook/sync.h"
 
-#define ADDR_MAX (INET6_ADDRSTRLEN + 2)
-#define CONNECTION_MEMORY (16 * 1024)   /* as the TLS port: request line and headers */
-#define BODY_CHUNK 16384                /* first allocation of a body */
-#define ERR_MAX 256                     /* a start-up error message */
+#define ADDR_MAX          (INET6_ADDRSTRLEN + 2)
+#define CONNECTION_MEMORY (16 * 1024) /* as the TLS port: request line and headers */
+#define BODY_CHUNK        16384       /* first allocation of a body */
+#define ERR_MAX           256         /* a start-up error message */
 
 struct syncport {
     const struct server_config *cfg;
@@ -34,7 +34,7 @@ struct syncport {
     void *cls;
     const struct sealer *sealer;
     struct MHD_Daemon *daemon;
-    atomic_size_t buffered;             /* bytes of bodies held, all connections */
+    atomic_size_t buffered; /* bytes of bodies held, all connections */
 };
 
 /* A hook: body in, HTTP status and malloc'd answer out. */
@@ -46,7 +46,7 @@ static const struct route {
     const char *path;
     const char *method;
     hook_fn *fn;
-    const char *content_type;   /* of a 200; other answers are plain text */
+    const char *content_type; /* of a 200; other answers are plain text */
 } routes[] = {
     { "/sync", "POST", do_sync, "application/json" },
     { "/customize", "POST", do_customize, "application/json" },
@@ -56,7 +56,7 @@ static const struct route {
 struct request {
     char *body;
     size_t len, cap;
-    int too_large;                      /* 1: over --max-body; 2: over --max-buffered */
+    int too_large; /* 1: over --max-body; 2: over --max-buffered */
 };
 
 static int do_sync(struct syncport *sp, const char *body, size_t len, char **out, size_t *outlen)
@@ -209,7 +209,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (r->too_large == 2)
-        return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many request bodies in flight; retry\n", NULL);
+        return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many request bodies in flight; retry\n",
+                          NULL);
     if (r->too_large)
         return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
     status = rt->fn(sp, r->body ? r->body : "", r->len, &out, &outlen);
@@ -219,7 +220,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 /* Frees a request's body and gives its bytes back to the budget. */
-static void completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
     struct syncport *sp = cls;
     struct request *r = *req_cls;
@@ -299,6 +301,7 @@ struct syncport *syncport_start(const struct server_config *cfg, syncport_policy
     sp->policy = policy;
     sp->cls = cls;
     sp->sealer = sealer;
+    // clang-format off
     sp->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, sp,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -308,6 +311,7 @@ struct syncport *syncport_start(const struct server_config *cfg, syncport_policy
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, completed, sp,
         MHD_OPTION_END);
+    // clang-format on
     if (!sp->daemon) {
         LOG(LOG_ERROR, "cannot listen on %s (--sync-listen): %s", cfg->sync_listen, strerror(errno));
         free(sp);

@@ -17,9 +17,9 @@
 
 #include "webhook/conditions.h"
 
-#define T0 1767225600       /* 2026-01-01T00:00:00Z */
+#define T0      1767225600 /* 2026-01-01T00:00:00Z */
 #define T0_TEXT "2026-01-01T00:00:00Z"
-#define T1 (T0 + 3600)
+#define T1      (T0 + 3600)
 #define T1_TEXT "2026-01-01T01:00:00Z"
 
 /* A parent of kind at generation gen whose status is old_status (stolen,
@@ -27,7 +27,7 @@
 static json_t *parent(const char *kind, int gen, json_t *old_status)
 {
     json_t *p = json_pack("{s:s, s:s, s:{s:s, s:i}}", "apiVersion", "paddlex.paddlepaddle.org/v1alpha1",
-                         "kind", kind, "metadata", "name", "x", "generation", gen);
+                          "kind", kind, "metadata", "name", "x", "generation", gen);
 
     if (old_status)
         json_object_set_new(p, "status", old_status);
@@ -92,14 +92,14 @@ static void test_ready_per_phase(void **state)
         const char *kind, *phase, *child, *ready, *reason, *failed, *failed_reason;
         int invalid;
     } rows[] = {
-        { "Dataset", "Ready", "Ready", "True", "DataSynced", "False", "NoFailure" },
-        { "Training", "Succeeded", "Succeeded", "True", "ModelTrained", "False", "NoFailure" },
-        { "ModelHub", "Succeeded", "Succeeded", "True", "ModelUploaded", "False", "NoFailure" },
-        { "Serving", "Ready", "Ready", "True", "ModelServed", "False", "NoFailure" },
-        { "Training", "Running", "Running", "False", "Running", "False", "NoFailure" },
-        { "Training", "Pending", "Waiting", "False", "Waiting", "False", "NoFailure" },
-        { "Serving", "Pending", "Pending", "False", "Pending", "False", "NoFailure" },
-        { "ModelHub", "Failed", "Failed", "False", "Failed", "True", "ChildFailed" },
+        { "Dataset", "Ready", "Ready", "True", "DataSynced", "False", "NoFailure", 0 },
+        { "Training", "Succeeded", "Succeeded", "True", "ModelTrained", "False", "NoFailure", 0 },
+        { "ModelHub", "Succeeded", "Succeeded", "True", "ModelUploaded", "False", "NoFailure", 0 },
+        { "Serving", "Ready", "Ready", "True", "ModelServed", "False", "NoFailure", 0 },
+        { "Training", "Running", "Running", "False", "Running", "False", "NoFailure", 0 },
+        { "Training", "Pending", "Waiting", "False", "Waiting", "False", "NoFailure", 0 },
+        { "Serving", "Pending", "Pending", "False", "Pending", "False", "NoFailure", 0 },
+        { "ModelHub", "Failed", "Failed", "False", "Failed", "True", "ChildFailed", 0 },
         /* not valid: whatever the children did, nothing new happens */
         { "Training", "Pending", NULL, "False", "InvalidSpec", "True", "InvalidSpec", 1 },
         { "Serving", "Ready", "Ready", "False", "InvalidSpec", "True", "InvalidSpec", 1 },
@@ -160,9 +160,10 @@ static void test_transition_time_is_stable(void **state)
     json_decref(st);
 
     /* an old condition without a time, or a status that is not a string, gets now */
-    p = parent("Training", 1, json_pack("{s:[{s:s, s:s}, {s:s, s:i, s:s}]}", "conditions", "type", "Ready",
-                                        "status", "False", "type", "Failed", "status", 0,
-                                        "lastTransitionTime", "2020-01-01T00:00:00Z"));
+    p = parent("Training", 1,
+               json_pack("{s:[{s:s, s:s}, {s:s, s:i, s:s}]}", "conditions", "type", "Ready", "status",
+                         "False", "type", "Failed", "status", 0, "lastTransitionTime",
+                         "2020-01-01T00:00:00Z"));
     st = status("Running", NULL, NULL);
     conditions_set_at(st, p, 0, T1);
     assert_string_equal(field(st, "Ready", "lastTransitionTime"), T1_TEXT);

@@ -120,7 +120,7 @@ static void test_customize_rules(void **state)
     rule = json_array_get(json_object_get(ans, "relatedResources"), 0);
     assert_int_equal(json_array_size(json_object_get(ans, "relatedResources")), 1);
     assert_true(equal_to(rule, json_pack("{s:s, s:s, s:s, s:[s]}", "apiVersion", API, "resource", "datasets",
-                                           "namespace", "team-a", "names", "icdar2015")));
+                                         "namespace", "team-a", "names", "icdar2015")));
     json_decref(ans);
 
     /* ModelHub: the Training named by modelName, else by its own name */
@@ -138,7 +138,7 @@ static void test_customize_rules(void **state)
     ans = customize_ok(object("Serving", "s", "team-a", "{\"modelName\": \"m\"}"));
     rule = json_array_get(json_object_get(ans, "relatedResources"), 0);
     assert_true(equal_to(rule, json_pack("{s:s, s:s, s:s}", "apiVersion", API, "resource", "modelhubs",
-                                           "namespace", "team-a")));
+                                         "namespace", "team-a")));
     json_decref(ans);
 
     /* Dataset relates to nothing; a Training without a dataset names nothing */
@@ -167,9 +167,11 @@ static void test_customize_malformed(void **state)
     expect_400("[1]", "not a JSON object");
     expect_400("{\"parent\": 1}", "parent");
     expect_400("{\"parent\": {}, \"parent\": {}}", "");
-    expect_400("{\"parent\": {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"namespace\": \"a\"}}}",
-               "known kind");
-    expect_400("{\"parent\": {\"apiVersion\": \"" API "\", \"kind\": \"Training\", \"metadata\": {\"name\": \"t\"}, "
+    expect_400(
+        "{\"parent\": {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"namespace\": \"a\"}}}",
+        "known kind");
+    expect_400("{\"parent\": {\"apiVersion\": \"" API
+               "\", \"kind\": \"Training\", \"metadata\": {\"name\": \"t\"}, "
                "\"spec\": {\"dataset\": \"d\"}}}",
                "namespace");
 }
@@ -279,8 +281,8 @@ static void test_modelhub_waits_for_the_training_that_makes_its_model(void **sta
     /* a Training of the same name writing to another claim is not the producer */
     rel = json_object();
     relate(rel, training());
-    g = gate_of(object("ModelHub", "hub", "kubeflow", "{\"modelName\": \"ppocr-det\", \"pvcName\": \"other\"}"),
-                rel);
+    g = gate_of(
+        object("ModelHub", "hub", "kubeflow", "{\"modelName\": \"ppocr-det\", \"pvcName\": \"other\"}"), rel);
     assert_false(g.waits);
 
     /* modelName defaults to the ModelHub's name */
@@ -296,8 +298,9 @@ static json_t *hub(const char *name, const char *model, const char *version, con
     char spec[256];
     json_t *h;
 
-    snprintf(spec, sizeof(spec), "{\"modelName\": \"%s\", \"modelVersion\": \"%s\", \"endpoint\": \"http://minio:9000\"}",
-             model, version);
+    snprintf(spec, sizeof(spec),
+             "{\"modelName\": \"%s\", \"modelVersion\": \"%s\", \"endpoint\": \"http://minio:9000\"}", model,
+             version);
     h = object("ModelHub", name, "kubeflow", spec);
     if (ready)
         condition(h, "Ready", ready, 2);
@@ -337,9 +340,10 @@ static void test_serving_waits_for_the_modelhub_of_its_model_and_version(void **
     /* a different endpoint is another store */
     rel = json_object();
     relate(rel, hub("c", "ppocr-det", "v2", "False"));
-    g = gate_of(object("Serving", "svc", "kubeflow",
-                       "{\"modelName\": \"ppocr-det\", \"modelVersion\": \"v2\", \"endpoint\": \"http://s3:9000\"}"),
-                rel);
+    g = gate_of(
+        object("Serving", "svc", "kubeflow",
+               "{\"modelName\": \"ppocr-det\", \"modelVersion\": \"v2\", \"endpoint\": \"http://s3:9000\"}"),
+        rel);
     assert_false(g.waits);
 
     /* modelVersion defaults to latest on both sides */
