@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import tempfile
 import unittest
 
@@ -102,6 +103,7 @@ class LifecycleTest(unittest.TestCase):
     def tearDownClass(cls):
         for srv in cls.servers.values():
             srv.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def setUp(self):
         self.conns = {name: client(srv) for name, srv in self.servers.items()}
