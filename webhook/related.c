@@ -231,20 +231,6 @@ int related_withholds(const struct related_gate *gate, const char *kind, const c
     return gate && gate->waits && kind && name && !strcmp(gate->kind, kind) && !strcmp(gate->name, name);
 }
 
-static int reply_text(const char *text, char **out, size_t *outlen)
-{
-    size_t n = strlen(text);
-
-    *out = malloc(n + 2);
-    if (!*out)
-        return 500;
-    memcpy(*out, text, n);
-    (*out)[n] = '\n';
-    (*out)[n + 1] = '\0';
-    *outlen = n + 1;
-    return 400;
-}
-
 int related_customize(const char *body, size_t len, char **out, size_t *outlen)
 {
     json_t *req = NULL, *rules = NULL, *ans = NULL;
@@ -258,24 +244,24 @@ int related_customize(const char *body, size_t len, char **out, size_t *outlen)
     arena_begin();
     req = review_parse(body, len, reason, sizeof(reason));
     if (!req) {
-        status = reply_text(reason, out, outlen);
+        status = review_reason(reason, out, outlen);
         goto out;
     }
     parent = get(req, "parent");
     if (!json_is_object(req) || !json_is_object(parent)) {
-        status = reply_text(json_is_object(req) ? "parent is missing or not an object"
+        status = review_reason(json_is_object(req) ? "parent is missing or not an object"
                                                 : "request body is not a JSON object",
                             out, outlen);
         goto out;
     }
     k = kinds_of_object(parent);
     if (!k) {
-        status = reply_text("parent is not a " KINDS_API_VERSION " object of a known kind", out, outlen);
+        status = review_reason("parent is not a " KINDS_API_VERSION " object of a known kind", out, outlen);
         goto out;
     }
     rules = related_rules(k->name, parent);
     if (!rules) {
-        status = reply_text("parent has no metadata.namespace", out, outlen);
+        status = review_reason("parent has no metadata.namespace", out, outlen);
         goto out;
     }
     ans = json_pack("{s:O}", "relatedResources", rules);

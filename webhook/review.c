@@ -64,6 +64,20 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     return parse(body, len, NULL, why, whylen);
 }
 
+int review_reason(const char *why, char **out, size_t *outlen)
+{
+    size_t n = strlen(why);
+
+    *out = malloc(n + 2);
+    if (!*out)
+        return 500;
+    memcpy(*out, why, n);
+    (*out)[n] = '\n';
+    (*out)[n + 1] = '\0';
+    *outlen = n + 1;
+    return 400;
+}
+
 /* Copies src clipped to cap - 1 bytes, never cutting a UTF-8 sequence. */
 static void copy_field(char *dst, size_t cap, const char *src)
 {

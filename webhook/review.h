@@ -55,4 +55,9 @@ void review_result_release(struct review_result *r);
  * value, or NULL with a one-line reason for the 400 in why. */
 json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
 
+/* The body of a 400 for the hooks (sync, customize): why and a newline,
+ * into *out (malloc'd, the caller frees it) and *outlen. Returns 400, or
+ * 500 with *out NULL when memory ran out. */
+int review_reason(const char *why, char **out, size_t *outlen);
+
 #endif

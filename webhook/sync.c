@@ -632,20 +632,6 @@ static const char *malformed(const json_t *req, const struct kind **k)
     return NULL;
 }
 
-static int reply_text(const char *text, char **out, size_t *outlen)
-{
-    size_t n = strlen(text);
-
-    *out = malloc(n + 2);
-    if (!*out)
-        return 500;
-    memcpy(*out, text, n);
-    (*out)[n] = '\n';
-    (*out)[n + 1] = '\0';
-    *outlen = n + 1;
-    return 400;
-}
-
 int sync_handle(const char *body, size_t len, const struct policy *p, const struct sealer *sealer,
                 char **out, size_t *outlen)
 {
@@ -660,12 +646,12 @@ int sync_handle(const char *body, size_t len, const struct policy *p, const stru
     arena_begin();
     req = review_parse(body, len, reason, sizeof(reason));
     if (!req) {
-        status = reply_text(reason, out, outlen);
+        status = review_reason(reason, out, outlen);
         goto out;
     }
     why = malformed(req, &k);
     if (why) {
-        status = reply_text(why, out, outlen);
+        status = review_reason(why, out, outlen);
         goto out;
     }
     ans = answer(k, get(req, "parent"), json_is_object(get(req, "children")) ? get(req, "children") : NULL,
