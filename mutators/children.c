@@ -7,9 +7,22 @@
 #include <string.h>
 
 #include "mutators/kinds.h"
+#include "mutators/policy.h"
 #include "mutators/strbuf.h"
 
 #define COMPONENT_LABEL "app.kubernetes.io/component"
+
+const char *const children_pod_volumes[] = {
+    "dshm", CHILDREN_VOLUME_TASK_CENTER, "pretrain-model", NULL,
+};
+
+const char *children_reserved_volume(const char *name)
+{
+    for (const char *const *v = children_pod_volumes; name && *v; v++)
+        if (!strcmp(*v, name))
+            return *v;
+    return NULL;
+}
 
 struct node *children_literal(const char *s)
 {
@@ -140,15 +153,153 @@ struct node *children_pod_template(const struct node *child, const char *compone
                         "spec", pod_spec, NULL);
 }
 
-struct node *children_job(const struct owner *owner, const char *name, const char *after,
-                     const char *component, struct node *pod_spec)
+struct node *children_job(const struct owner *owner, const struct settings *st, const char *name,
+                          const char *after, const char *component, struct node *pod_spec)
 {
     struct node *job = kinds_child(owner, "batch/v1", "Job", name, after);
+    struct node *template;
 
     node_set(pod_spec, "restartPolicy", node_str("Never"));
+    template = children_pod_template(job, component, pod_spec);
+    children_pod_settings(template, st, CHILDREN_ROLE_HELPER);
     node_set(job, "spec",
                                 node_obj("backoffLimit", node_int(CHILDREN_JOB_BACKOFF_LIMIT),
-                                             "template", children_pod_template(job, component, pod_spec),
+                                             "template", template,
                                              NULL));
     return job;
+}
+
+/* ------------------------------------------------------------ pod defaults */
+
+/* Built-in requests per role: enough to be admitted under a profile
+ * namespace's ResourceQuota and scheduled sensibly; a policy sets others. */
+static const struct {
+    const char *name;           /* the key under defaults.pod.resources */
+    const char *cpu, *memory;
+} roles[CHILDREN_ROLE_COUNT] = {
+    [CHILDREN_ROLE_WORKER] = { "worker", "2", "8Gi" },
+    [CHILDREN_ROLE_PS] = { "ps", "1", "4Gi" },
+    [CHILDREN_ROLE_HELPER] = { "helper", "500m", "1Gi" },
+    [CHILDREN_ROLE_SERVING] = { "serving", "1", "2Gi" },
+    [CHILDREN_ROLE_VISUALDL] = { "visualdl", "100m", "256Mi" },
+};
+
+struct node *children_from_json(const json_t *v)
+{
+    struct node *n;
+    const char *key;
+    json_t *x;
+    size_t i;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        n = node_object();
+        json_object_foreach((json_t *)v, key, x) {
+            struct node *c = children_from_json(x);
+
+            if (c)
+                node_setn(n, key, strlen(key), c);
+        }
+        return n;
+    case JSON_ARRAY:
+        n = node_array();
+        json_array_foreach(v, i, x) {
+            struct node *c = children_from_json(x);
+
+            if (c)
+                node_append(n, c);
+        }
+        return n;
+    case JSON_STRING:
+        return node_strn(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return node_int(json_integer_value(v));
+    case JSON_TRUE:
+        return node_true();
+    default:
+        return NULL;
+    }
+}
+
+/* obj[field] as an object, created when absent (borrowed). */
+static struct node *object_of(struct node *obj, const char *field)
+{
+    struct node *o = node_get(obj, field);
+
+    if (!o) {
+        o = node_object();
+        node_set(obj, field, o);
+    }
+    return o;
+}
+
+/* Sets map[key] = value for each member of the policy map m; with
+ * keep_existing, a key map already has keeps its value. */
+static void merge_strings(struct node *map, const json_t *m, int keep_existing)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)m, key, v) {
+        if (keep_existing && node_getn(map, key, strlen(key)))
+            continue;
+        node_setn(map, key, strlen(key), node_strn(json_string_value(v), json_string_length(v)));
+    }
+}
+
+void children_resources(struct node *container, const struct settings *st, enum children_role role)
+{
+    const json_t *r = json_object_get(st->pod.resources, roles[role].name);
+    const json_t *req = json_object_get(r, "requests"), *lim = json_object_get(r, "limits");
+    struct node *res = object_of(container, "resources"), *requests = node_object();
+    const char *key;
+    json_t *v;
+
+    /* a limit without a request: the apiserver makes the request the limit */
+    if (!json_object_get(lim, "cpu") || json_object_get(req, "cpu"))
+        node_set(requests, "cpu", node_str(roles[role].cpu));
+    if (!json_object_get(lim, "memory") || json_object_get(req, "memory"))
+        node_set(requests, "memory", node_str(roles[role].memory));
+    json_object_foreach((json_t *)req, key, v)
+        node_setn(requests, key, strlen(key), children_from_json(v));
+    if (node_get(requests, "cpu") || node_get(requests, "memory") || json_object_size(req))
+        node_set(res, "requests", requests);
+    if (json_object_size(lim)) {
+        struct node *limits = object_of(res, "limits");
+
+        json_object_foreach((json_t *)lim, key, v)
+            if (!node_getn(limits, key, strlen(key)))     /* the GPUs the spec asks for stay */
+                node_setn(limits, key, strlen(key), children_from_json(v));
+    }
+}
+
+/* Every element of the pod spec's list field gets role's resources. */
+static void containers_resources(struct node *spec, const char *field, const struct settings *st,
+                                 enum children_role role)
+{
+    struct node *list = node_get(spec, field);
+
+    for (struct node *c = list ? list->u.kids.first : NULL; c; c = c->next)
+        children_resources(c, st, role);
+}
+
+void children_pod_settings(struct node *template, const struct settings *st, enum children_role role)
+{
+    struct node *md = object_of(template, "metadata"), *spec = object_of(template, "spec");
+    struct node *ann = object_of(md, "annotations");
+
+    node_set(ann, CHILDREN_ISTIO_INJECT, node_str("false"));
+    merge_strings(ann, st->pod.annotations, 0);
+    if (st->pod.labels)
+        merge_strings(object_of(md, "labels"), st->pod.labels, 1);
+    if (st->pod.tolerations && !node_get(spec, "tolerations"))
+        node_set(spec, "tolerations", children_from_json(st->pod.tolerations));
+    if (st->pod.node_selector && !node_get(spec, "nodeSelector"))
+        node_set(spec, "nodeSelector", children_from_json(st->pod.node_selector));
+    if (st->pod.service_account && !node_get(spec, "serviceAccountName"))
+        node_set(spec, "serviceAccountName", node_str(st->pod.service_account));
+    if (st->pod.priority_class && !node_get(spec, "priorityClassName"))
+        node_set(spec, "priorityClassName", node_str(st->pod.priority_class));
+    containers_resources(spec, "initContainers", st, CHILDREN_ROLE_HELPER);
+    containers_resources(spec, "containers", st, role);
 }

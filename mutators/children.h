@@ -23,7 +23,9 @@ struct owner;
 
 /* Shared volume layout of every pod we generate. */
 #define CHILDREN_TASK_CENTER "/mnt/task-center"     /* the pvcName claim */
-#define CHILDREN_DATA_CENTER "/mnt/data-center"     /* the SampleSet (paddle-operator mounts it) */
+#define CHILDREN_DATA_CENTER "/mnt/data-center"     /* the SampleSet (paddle-operator mounts it),
+                                                     * or the Dataset's claim (kubeflow) */
+#define CHILDREN_VOLUME_DATA_CENTER "data-center"   /* kubeflow: the Dataset's claim in a pod */
 #define CHILDREN_VOLUME_TASK_CENTER "task-center"
 
 /* The MinIO bucket ModelHub uploads into and Serving downloads from. */
@@ -35,6 +37,55 @@ struct owner;
 /* Image of the convert Job: Paddle Serving's client (paddle_serving_client),
  * with tar and mv. The image the original PaddleX pipeline converts with. */
 #define CHILDREN_CONVERTER_IMAGE "registry.baidubce.com/paddleflow-public/serving:v0.6.2"
+
+/* What a container does, for its cpu and memory requests (the built-in
+ * ones below, under policy defaults.pod.resources.<role>). */
+enum children_role {
+    CHILDREN_ROLE_WORKER,       /* a PaddleJob's trainers */
+    CHILDREN_ROLE_PS,           /* its parameter servers (kubeflow: its Master) */
+    CHILDREN_ROLE_HELPER,       /* Jobs and init containers: download, export, convert, upload, sync */
+    CHILDREN_ROLE_SERVING,      /* the InferenceService predictor */
+    CHILDREN_ROLE_VISUALDL,
+    CHILDREN_ROLE_COUNT,
+};
+
+/* Istio's per-pod switch: Kubeflow labels every profile namespace
+ * istio-injection=enabled, and a sidecar keeps a Job's pod running after
+ * its work is done (the Job never completes) and starts after the init
+ * containers (their downloads have no network). */
+#define CHILDREN_ISTIO_INJECT "sidecar.istio.io/inject"
+
+struct settings;
+
+/* Lays the settings' pod defaults over template ({metadata, spec}, changed
+ * in place): annotations CHILDREN_ISTIO_INJECT "false" then
+ * defaults.pod.annotations (which may set it otherwise), defaults.pod.labels
+ * where the pod has no label of that key (the owner labels and selectors
+ * stay), tolerations, nodeSelector, serviceAccountName and
+ * priorityClassName; every container gets the requests of role, every init
+ * container those of CHILDREN_ROLE_HELPER (children_resources()). */
+void children_pod_settings(struct node *template, const struct settings *st, enum children_role role);
+
+/* Sets container.resources for role under st: requests cpu and memory
+ * (built-in, then defaults.pod.resources.<role>.requests over them), limits
+ * from defaults.pod.resources.<role>.limits; a resource limited there and
+ * not requested gets no built-in request (the apiserver defaults a request
+ * to its limit). Limits already on the container (GPUs) are kept. */
+void children_resources(struct node *container, const struct settings *st, enum children_role role);
+
+/* A new node of the JSON value v (borrowed: its strings must outlive the
+ * pool, as the policy's do). false, null and reals have no node and are
+ * left out; policy_parse() admits none where this is used. */
+struct node *children_from_json(const json_t *v);
+
+/* The volume names of the PaddleJob pods a Training generates for
+ * paddle-operator, NULL-terminated. paddle-operator adds to each PaddleJob pod a volume named after the
+ * SampleSet (controllers/paddlejob_helper.go, constructPodWithSampleSet,
+ * sampleset branch), so a Dataset may not be named like one of them. */
+extern const char *const children_pod_volumes[];
+
+/* The entry of children_pod_volumes equal to name, or NULL. */
+const char *children_reserved_volume(const char *name);
 
 /* s as a string Kubernetes will not expand: every '$' doubled. New. */
 struct node *children_literal(const char *s);
@@ -83,8 +134,10 @@ struct node *children_pod_template(const struct node *child, const char *compone
 
 /* A new batch/v1 Job named name, a child of owner, that
  * waits for after ("Kind/name" or NULL): restartPolicy Never, backoffLimit
- * CHILDREN_JOB_BACKOFF_LIMIT. pod_spec is stolen; restartPolicy is set on it. */
-struct node *children_job(const struct owner *owner, const char *name, const char *after,
-                          const char *component, struct node *pod_spec);
+ * CHILDREN_JOB_BACKOFF_LIMIT, its pod under st's pod defaults
+ * (children_pod_settings(), CHILDREN_ROLE_HELPER). pod_spec is stolen;
+ * restartPolicy is set on it. */
+struct node *children_job(const struct owner *owner, const struct settings *st, const char *name,
+                          const char *after, const char *component, struct node *pod_spec);
 
 #endif

@@ -14,9 +14,21 @@
 #define DNS1123_LABEL_MAX 63
 #define DNS1123_SUBDOMAIN_MAX 253
 
+/* The schemes a Dataset's data may come from: the object storages
+ * paddle-operator's JuiceFS engine syncs from (sampleset branch,
+ * controllers/extensions/driver/juicefs.go JuiceFSSupportStorage, checked
+ * in CreateSyncJobOptions), which the kubeflow sync Job's `juicefs sync`
+ * reads too. Not "file": a path inside the sync container is no data
+ * source. No http/https: JuiceFS has no such storage. */
 static const char *const source_schemes[] = {
-    "bos", "s3", "oss", "cos", "obs", "gs", "hdfs", "http", "https", NULL,
+    "bos", "s3", "hdfs", "gs", "wasb", "oss", "cos", "ks3", "ufile", "qingstor", "jss", "qiniu",
+    "b2", "space", "obs", "oos", "scw", "minio", "scs", "ibmcos", "wasabi", "mss", "nos", "eos",
+    "speedy", "ceph", "swift", "webdav", "redis", "tikv", NULL,
 };
+
+#define SOURCE_SCHEMES_TEXT                                                                  \
+    "bos, s3, hdfs, gs, wasb, oss, cos, ks3, ufile, qingstor, jss, qiniu, b2, space, obs, oos, " \
+    "scw, minio, scs, ibmcos, wasabi, mss, nos, eos, speedy, ceph, swift, webdav, redis, tikv"
 
 static int is_lower_alnum(int c)
 {
@@ -630,8 +642,7 @@ void fields_check_source_uri(const char *path, const json_t *v, struct fielderr_
         known |= scheme_is(&u, *sc);
     if (!known)
         fielderr_add(errs, FIELDERR_INVALID, path, v,
-                     "unsupported scheme \"%.*s\": supported schemes are bos, s3, oss, cos, obs, "
-                     "gs, hdfs, http, https",
+                     "unsupported scheme \"%.*s\": the JuiceFS engine reads " SOURCE_SCHEMES_TEXT,
                      (int)(u.scheme_len > 32 ? 32 : u.scheme_len), u.scheme);
     else if (u.path_len == 0)
         fielderr_add(errs, FIELDERR_INVALID, path, v, "must be scheme://bucket-or-host/path");

@@ -55,11 +55,13 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
     c = children_container("upload", ctx->settings->uploader_image, sh,
                            children_args((const char *const[]){ kinds_spec_string(spec, "endpoint"),
                                                                 CHILDREN_MODEL_BUCKET, file, key, NULL }));
-    children_env_secret(c, "MINIO_ACCESS_KEY", secret, "access-key");
-    children_env_secret(c, "MINIO_SECRET_KEY", secret, "secret-key");
+    /* by default Kubeflow Pipelines' mlpipeline-minio-artifact, keys
+     * accesskey and secretkey (policy credentials*) */
+    children_env_secret(c, "MINIO_ACCESS_KEY", secret, ctx->settings->credentials_access_key);
+    children_env_secret(c, "MINIO_SECRET_KEY", secret, ctx->settings->credentials_secret_key);
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
     node_append(children,
-                          children_job(&owner, node_cat(owner.name, "-upload", NULL), NULL, "upload",
+                          children_job(&owner, ctx->settings, node_cat(owner.name, "-upload", NULL), NULL, "upload",
                                        node_obj("containers", node_list(c, NULL), "volumes",
                                                     node_list(children_volume_claim(
                                                                       CHILDREN_VOLUME_TASK_CENTER,

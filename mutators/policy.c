@@ -11,6 +11,7 @@
  */
 #include "mutators/policy.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -41,13 +42,29 @@ const struct settings policy_builtin = {
     .downloader_image = "curlimages/curl:8.5.0",
     .uploader_image = "minio/mc:RELEASE.2024-01-13T08-44-48Z",
     .visualdl_image = "paddlepaddle/visualdl:2.5.3",
-    .credentials_secret = "minio-credentials",
+    /* Kubeflow Pipelines' artifact store Secret, in every profile namespace
+     * (kubeflow/pipelines: the profile controller's sync.py copies
+     * mlpipeline-minio-artifact with keys accesskey and secretkey) */
+    .credentials_secret = "mlpipeline-minio-artifact",
+    .credentials_access_key = "accesskey",
+    .credentials_secret_key = "secretkey",
+    .training_operator = POLICY_OPERATOR_PADDLE,
+    /* the engine Secret paddlex-backend's operator/src/dataset.py names */
+    .engine_secret = "data-center",
+    .data_sync_image = "juicedata/mount:ce-v1.1.0",
+    .data_claim_size = "10Gi",
+    .data_storage_class = NULL,
     .max_gpu_per_node = 16,
     .max_worker_replicas = POLICY_NO_LIMIT,
     .max_ps_replicas = POLICY_NO_LIMIT,
     .max_total_gpus = POLICY_NO_LIMIT,
     .max_partitions = 64,
 };
+
+int policy_kubeflow(const struct settings *st)
+{
+    return !strcmp(st->training_operator, POLICY_OPERATOR_KUBEFLOW);
+}
 
 /* One namespaces[] entry, resolved. */
 struct ns_rule {
@@ -290,6 +307,79 @@ struct key {
     const char *item_rule;              /* KEY_LIST: what an item must be */
 };
 
+/* defaults.trainingOperator */
+static void check_operator(const char *path, const json_t *v, struct fielderr_list *errs)
+{
+    const char *s = json_string_value(v);
+
+    if (strcmp(s, POLICY_OPERATOR_PADDLE) != 0 && strcmp(s, POLICY_OPERATOR_KUBEFLOW) != 0)
+        fielderr_add(errs, FIELDERR_NOT_SUPPORTED, path, v,
+                     "supported values: \"" POLICY_OPERATOR_PADDLE "\", \"" POLICY_OPERATOR_KUBEFLOW "\"");
+}
+
+/* A key of a Secret's data: [-._a-zA-Z0-9]+, as the apiserver's
+ * IsConfigMapKey. */
+static int secret_key_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 253 || !strcmp(s, ".") || !strcmp(s, ".."))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("-._", *s)))
+            return 0;
+    return 1;
+}
+
+static void check_secret_key(const char *path, const json_t *v, struct fielderr_list *errs)
+{
+    if (!secret_key_ok(json_string_value(v)))
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be a Secret key of [-._a-zA-Z0-9]");
+}
+
+/* A resource quantity as apimachinery's ParseQuantity reads one, not
+ * negative: digits with an optional fraction, then a binary (Ki..Ei),
+ * decimal (n u m k M G T P E) or exponent suffix. */
+static int quantity_ok(const char *s)
+{
+    const char *p = s;
+    int digits = 0;
+
+    if (*p == '+')
+        p++;
+    for (; *p >= '0' && *p <= '9'; p++)
+        digits++;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            digits++;
+    if (!digits || p - s > 64)
+        return 0;
+    if (!*p)
+        return 1;
+    if (p[0] && strchr("KMGTPE", p[0]) && p[1] == 'i' && !p[2])
+        return 1;
+    if (strchr("numkMGTPE", p[0]) && !p[1])
+        return 1;
+    if (p[0] == 'e' || p[0] == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        return !*p;
+    }
+    return 0;
+}
+
+static void check_quantity(const char *path, const json_t *v, struct fielderr_list *errs)
+{
+    if (!quantity_ok(json_string_value(v)))
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be a resource quantity such as \"10Gi\"");
+}
+
 #define S(member) offsetof(struct settings, member)
 #define P(member) offsetof(struct policy, member)
 
@@ -305,6 +395,21 @@ static const struct key default_keys[] = {
       .check = fields_check_image },
     { .name = "credentialsSecret", .type = KEY_STRING, .offset = S(credentials_secret),
       .check = fields_check_dns1123_subdomain },
+    { .name = "credentialsAccessKey", .type = KEY_STRING, .offset = S(credentials_access_key),
+      .check = check_secret_key },
+    { .name = "credentialsSecretKey", .type = KEY_STRING, .offset = S(credentials_secret_key),
+      .check = check_secret_key },
+    { .name = "trainingOperator", .type = KEY_STRING, .offset = S(training_operator),
+      .check = check_operator },
+    { .name = "engineSecret", .type = KEY_STRING, .offset = S(engine_secret),
+      .check = fields_check_dns1123_subdomain },
+    { .name = "dataSyncImage", .type = KEY_STRING, .offset = S(data_sync_image),
+      .check = fields_check_image },
+    { .name = "dataClaimSize", .type = KEY_STRING, .offset = S(data_claim_size),
+      .check = check_quantity },
+    { .name = "dataStorageClass", .type = KEY_STRING, .offset = S(data_storage_class),
+      .check = fields_check_dns1123_subdomain },
+    { .name = "pod", .type = KEY_CALLER },     /* parse_pod() */
     { .name = NULL },
 };
 
@@ -556,6 +661,258 @@ static int check_identity(struct parser *ps, const json_t *doc)
     return rc;
 }
 
+/* ------------------------------------------------------------ defaults.pod */
+
+/* The roles defaults.pod.resources names (mutators/children.h). */
+static const char *const pod_roles[] = { "worker", "ps", "helper", "serving", "visualdl", NULL };
+
+/* A label or annotation key: [prefix/]name, as apimachinery's
+ * IsQualifiedName. */
+static int qualified_name_ok(const char *s)
+{
+    const char *slash = strchr(s, '/'), *name = slash ? slash + 1 : s;
+    size_t n = strlen(name);
+
+    if (slash) {
+        char prefix[POLICY_MAX_HOST + 1];
+        size_t plen = (size_t)(slash - s);
+
+        if (plen == 0 || plen > POLICY_MAX_HOST)
+            return 0;
+        memcpy(prefix, s, plen);
+        prefix[plen] = '\0';
+        if (!fields_is_dns1123_subdomain(prefix))
+            return 0;
+    }
+    if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+        return 0;
+    for (; *name; name++)
+        if (!isalnum((unsigned char)*name) && !strchr("-_.", *name))
+            return 0;
+    return 1;
+}
+
+/* A label value: empty, or at most 63 of [A-Za-z0-9._-], alphanumeric at both ends. */
+static int label_value_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0)
+        return 1;
+    if (n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+            return 0;
+    return 1;
+}
+
+/* A map of qualified names to strings; values judged by value_ok (NULL: any). */
+static int parse_string_map(struct parser *ps, const char *path, const json_t *v, int (*value_ok)(const char *),
+                            const char *value_rule)
+{
+    const char *key;
+    json_t *x;
+
+    if (!json_is_object(v))
+        return fail(ps, path, "must be a mapping of strings");
+    json_object_foreach((json_t *)v, key, x) {
+        char kpath[POLICY_MAX_KEY_PATH];
+
+        subpath(kpath, sizeof(kpath), "%s[%s]", path, key);
+        if (!qualified_name_ok(key))
+            return fail(ps, kpath, "key must be a qualified name ([prefix/]name)");
+        if (!want_string(ps, kpath, x))
+            return -1;
+        if (value_ok && !value_ok(json_string_value(x)))
+            return fail(ps, kpath, "%s", value_rule);
+    }
+    return 0;
+}
+
+/* 1 when s is one of the NULL-terminated words. */
+static int one_of_name(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (!strcmp(s, *words))
+            return 1;
+    return 0;
+}
+
+/* One of the NULL-terminated words, or NULL. */
+static const char *one_of(const json_t *v, const char *const *words)
+{
+    const char *s = json_string_value(v);
+
+    for (; s && *words; words++)
+        if (!strcmp(s, *words))
+            return *words;
+    return NULL;
+}
+
+/* A list of core/v1 Tolerations, typed as the apiserver validates them. */
+static int parse_tolerations(struct parser *ps, const char *path, const json_t *v)
+{
+    static const char *const keys[] = { "key", "operator", "value", "effect", "tolerationSeconds", NULL };
+    static const char *const operators[] = { "Exists", "Equal", NULL };
+    static const char *const effects[] = { "", "NoSchedule", "PreferNoSchedule", "NoExecute", NULL };
+    size_t i;
+    json_t *t;
+
+    if (!json_is_array(v))
+        return fail(ps, path, "must be a list of tolerations");
+    json_array_foreach(v, i, t) {
+        char tpath[POLICY_MAX_KEY_PATH], kpath[POLICY_MAX_KEY_PATH];
+        const json_t *op = json_object_get(t, "operator"), *val = json_object_get(t, "value");
+        const json_t *key = json_object_get(t, "key"), *secs = json_object_get(t, "tolerationSeconds");
+        const char *name;
+        json_t *x;
+
+        subpath(tpath, sizeof(tpath), "%s[%zu]", path, i);
+        if (!json_is_object(t))
+            return fail(ps, tpath, "must be a mapping {key, operator, value, effect, tolerationSeconds}");
+        json_object_foreach(t, name, x) {
+            key_path(kpath, sizeof(kpath), tpath, name);
+            if (!one_of_name(name, keys))
+                return fail(ps, kpath, "unknown key (known keys: key, operator, value, effect, tolerationSeconds)");
+            if (strcmp(name, "tolerationSeconds") != 0 && !want_string(ps, kpath, x))
+                return -1;
+        }
+        key_path(kpath, sizeof(kpath), tpath, "key");
+        if (key && *json_string_value(key) && !qualified_name_ok(json_string_value(key)))
+            return fail(ps, kpath, "must be a qualified name ([prefix/]name)");
+        key_path(kpath, sizeof(kpath), tpath, "operator");
+        if (op && !one_of(op, operators))
+            return fail(ps, kpath, "must be \"Exists\" or \"Equal\"");
+        if (op && !strcmp(json_string_value(op), "Exists") && val && *json_string_value(val))
+            return fail(ps, kpath, "value must be empty when operator is \"Exists\"");
+        if ((!key || !*json_string_value(key)) && !(op && !strcmp(json_string_value(op), "Exists")))
+            return fail(ps, kpath, "must be \"Exists\" when key is empty");
+        key_path(kpath, sizeof(kpath), tpath, "value");
+        if (val && !label_value_ok(json_string_value(val)))
+            return fail(ps, kpath, "must be a label value");
+        key_path(kpath, sizeof(kpath), tpath, "effect");
+        if (json_object_get(t, "effect") && !one_of(json_object_get(t, "effect"), effects))
+            return fail(ps, kpath, "must be one of \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
+        key_path(kpath, sizeof(kpath), tpath, "tolerationSeconds");
+        if (secs && !json_is_integer(secs))
+            return fail(ps, kpath, "must be an integer");
+        if (secs && !(json_object_get(t, "effect") &&
+                      !strcmp(json_string_value(json_object_get(t, "effect")), "NoExecute")))
+            return fail(ps, kpath, "is only allowed with effect \"NoExecute\"");
+    }
+    return 0;
+}
+
+/* A map of resource names to quantities (strings or integers ≥ 0). */
+static int parse_quantities(struct parser *ps, const char *path, const json_t *v)
+{
+    const char *key;
+    json_t *x;
+
+    if (!json_is_object(v))
+        return fail(ps, path, "must be a mapping of resource names to quantities");
+    json_object_foreach((json_t *)v, key, x) {
+        char kpath[POLICY_MAX_KEY_PATH];
+
+        subpath(kpath, sizeof(kpath), "%s[%s]", path, key);
+        if (!qualified_name_ok(key))
+            return fail(ps, kpath, "must be a resource name such as \"cpu\" or \"memory\"");
+        if (json_is_integer(x) && json_integer_value(x) >= 0)
+            continue;
+        if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x) ||
+            !quantity_ok(json_string_value(x)))
+            return fail(ps, kpath, "must be a quantity such as \"500m\" or \"2Gi\"");
+    }
+    return 0;
+}
+
+/* defaults.pod.resources: role -> {requests, limits}. */
+static int parse_resources(struct parser *ps, const char *path, const json_t *v)
+{
+    const char *role, *field;
+    json_t *r, *x;
+
+    if (!json_is_object(v))
+        return fail(ps, path, "must be a mapping of roles (worker, ps, helper, serving, visualdl) "
+                              "to {requests, limits}");
+    json_object_foreach((json_t *)v, role, r) {
+        char rpath[POLICY_MAX_KEY_PATH], fpath[POLICY_MAX_KEY_PATH];
+
+        key_path(rpath, sizeof(rpath), path, role);
+        if (!one_of_name(role, pod_roles))
+            return fail(ps, rpath, "unknown role (known roles: worker, ps, helper, serving, visualdl)");
+        if (!json_is_object(r))
+            return fail(ps, rpath, "must be a mapping {requests, limits}");
+        json_object_foreach(r, field, x) {
+            key_path(fpath, sizeof(fpath), rpath, field);
+            if (strcmp(field, "requests") != 0 && strcmp(field, "limits") != 0)
+                return fail(ps, fpath, "unknown key (known keys: requests, limits)");
+            if (parse_quantities(ps, fpath, x) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* <prefix>.defaults.pod of doc, when there is one, laid over pod key by key. */
+static int parse_pod(struct parser *ps, const char *prefix, const json_t *section, struct settings *st)
+{
+    static const char *const keys[] = { "tolerations", "nodeSelector", "serviceAccountName",
+                                        "priorityClassName", "labels", "annotations", "resources", NULL };
+    const json_t *pod = json_object_get(json_object_get(section, "defaults"), "pod"), *v;
+    char path[POLICY_MAX_KEY_PATH], kpath[POLICY_MAX_KEY_PATH];
+    const char *name;
+    json_t *x;
+
+    if (!pod)
+        return 0;
+    subpath(path, sizeof(path), "%s%sdefaults.pod", prefix ? prefix : "", prefix ? "." : "");
+    if (!json_is_object(pod))
+        return fail(ps, path, "must be a mapping");
+    json_object_foreach((json_t *)pod, name, x)
+        if (!one_of_name(name, keys)) {
+            key_path(kpath, sizeof(kpath), path, name);
+            return fail(ps, kpath, "unknown key (known keys: tolerations, nodeSelector, serviceAccountName, "
+                                   "priorityClassName, labels, annotations, resources)");
+        }
+#define POD_KEY(k) (key_path(kpath, sizeof(kpath), path, k), v = json_object_get(pod, k))
+    if (POD_KEY("tolerations") && parse_tolerations(ps, kpath, v) < 0)
+        return -1;
+    if (v)
+        st->pod.tolerations = v;
+    if (POD_KEY("nodeSelector") && parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
+        return -1;
+    if (v)
+        st->pod.node_selector = v;
+    if (POD_KEY("labels") && parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
+        return -1;
+    if (v)
+        st->pod.labels = v;
+    if (POD_KEY("annotations") && parse_string_map(ps, kpath, v, NULL, NULL) < 0)
+        return -1;
+    if (v)
+        st->pod.annotations = v;
+    if (POD_KEY("resources") && parse_resources(ps, kpath, v) < 0)
+        return -1;
+    if (v)
+        st->pod.resources = v;
+    for (int i = 0; i < 2; i++) {
+        const char *k = i ? "priorityClassName" : "serviceAccountName";
+        const char *s;
+
+        if (!POD_KEY(k))
+            continue;
+        if (!(s = want_string(ps, kpath, v)))
+            return -1;
+        if (!fields_is_dns1123_subdomain(s))
+            return fail(ps, kpath, "must be a DNS-1123 subdomain");
+        *(i ? &st->pod.priority_class : &st->pod.service_account) = s;
+    }
+#undef POD_KEY
+    return 0;
+}
+
 /* namespaces[i]: its match, its rule name, its settings over the cluster's. */
 static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t *entry)
 {
@@ -567,6 +924,8 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
     subpath(path, sizeof(path), "namespaces[%zu]", i);
     r->settings = p->cluster;
     if (parse_mapping(ps, path, entry, namespace_keys, &r->settings) < 0)
+        rc = -1;
+    if (json_is_object(entry) && parse_pod(ps, path, entry, &r->settings) < 0)
         rc = -1;
     if (!json_is_object(entry))
         return -1;
@@ -708,6 +1067,7 @@ struct policy *policy_parse(const json_t *doc, const char *source, char *err, si
     /* every part is judged, whatever failed before it */
     check_identity(&ps, p->doc);
     parse_mapping(&ps, NULL, p->doc, top_keys, &p->cluster);
+    parse_pod(&ps, NULL, p->doc, &p->cluster);
     exempt = json_object_get(p->doc, "exempt");
     if (exempt)
         parse_mapping(&ps, "exempt", exempt, exempt_keys, p);

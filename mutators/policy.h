@@ -7,7 +7,11 @@
  *
  *     apiVersion: paddlex.paddlepaddle.org/v1alpha1
  *     kind: WebhookPolicy
- *     defaults:   {endpoint, port, downloaderImage, uploaderImage, visualdlImage, credentialsSecret}
+ *     defaults:   {endpoint, port, downloaderImage, uploaderImage, visualdlImage, credentialsSecret,
+ *                  credentialsAccessKey, credentialsSecretKey, trainingOperator, engineSecret,
+ *                  dataSyncImage, dataClaimSize, dataStorageClass,
+ *                  pod: {tolerations, nodeSelector, serviceAccountName, priorityClassName,
+ *                        labels, annotations, resources: {worker, ps, helper, serving, visualdl}}}
  *     limits:     {maxGpuPerNode, maxWorkerReplicas, maxPsReplicas, maxTotalGpus, maxPartitions}
  *     allow:      {imageRegistries, sourceUriSchemes, endpointHosts, pretrainModelHosts}
  *     namespaces: [{match: "team-*" | "exact-name", defaults, limits, allow}]
@@ -18,6 +22,8 @@
  * cluster's one by one; the entry that applies is the exact name, else the
  * longest matching glob (`*` and `?`), ties going to the first in the file.
  * Exempt users and groups skip limits and allow-lists, not defaults.
+ * defaults.pod is laid over key by key as well: a namespaces[] entry's
+ * defaults.pod.tolerations replaces the cluster's, its other pod keys stay.
  *
  * Allow-list matching:
  *   imageRegistries     prefixes of the image reference, tried on it as
@@ -40,6 +46,10 @@
 
 #define POLICY_NO_LIMIT (-1LL)
 
+/* defaults.trainingOperator: what runs a Training's PaddleJob. */
+#define POLICY_OPERATOR_PADDLE "paddle-operator"   /* batch.paddlepaddle.org/v1, sampleset build */
+#define POLICY_OPERATOR_KUBEFLOW "kubeflow"        /* kubeflow.org/v1, the Training Operator */
+
 struct settings {
     const char *rule;               /* which rule applied: "built-in", "cluster", "namespaces[team-*]" */
 
@@ -49,7 +59,29 @@ struct settings {
     const char *downloader_image;   /* pretrainModel init container */
     const char *uploader_image;     /* ModelHub upload Job */
     const char *visualdl_image;     /* VisualDL Deployment */
-    const char *credentials_secret; /* MinIO credentials: keys access-key, secret-key */
+    const char *credentials_secret; /* MinIO credentials Secret (Kubeflow Pipelines') */
+    const char *credentials_access_key;  /* its key of the access key: "accesskey" */
+    const char *credentials_secret_key;  /* its key of the secret key: "secretkey" */
+
+    /* which operator runs a Training, and what a Dataset becomes (SPEC §9.2) */
+    const char *training_operator;  /* POLICY_OPERATOR_PADDLE or POLICY_OPERATOR_KUBEFLOW */
+    const char *engine_secret;      /* paddle-operator: SampleSet spec.secretRef, the JuiceFS
+                                     * engine's Secret (keys name, storage, metaurl, bucket) */
+    const char *data_sync_image;    /* kubeflow: the Dataset's sync Job (juicefs sync) */
+    const char *data_claim_size;    /* kubeflow: the Dataset's claim, a quantity */
+    const char *data_storage_class; /* kubeflow: its storageClassName; NULL: the cluster's default */
+
+    /* defaults.pod: laid on every generated pod template; borrowed, NULL when unset */
+    struct {
+        const json_t *tolerations;      /* list of Tolerations */
+        const json_t *node_selector;    /* map of strings */
+        const char *service_account;    /* serviceAccountName */
+        const char *priority_class;     /* priorityClassName */
+        const json_t *labels;           /* map of strings, on the pods */
+        const json_t *annotations;      /* map of strings, on the pods; may set
+                                         * sidecar.istio.io/inject otherwise */
+        const json_t *resources;        /* role -> {requests, limits}, over the built-in requests */
+    } pod;
 
     /* limits; POLICY_NO_LIMIT when none */
     long long max_gpu_per_node;
@@ -67,6 +99,9 @@ struct settings {
 
 /* The built-in settings, used when no policy file is given. */
 extern const struct settings policy_builtin;
+
+/* 1 when the settings pick the Kubeflow Training Operator. */
+int policy_kubeflow(const struct settings *st);
 
 struct policy;        /* a loaded policy file; reference-counted, immutable once parsed */
 struct context;       /* mutators/kinds.h */

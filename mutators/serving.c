@@ -25,6 +25,32 @@ static const struct field fields[] = {
       .min = 1, .max = 65535 },
 };
 
+/* The predictor {minReplicas, containers: [c]} under st's pod defaults
+ * (SPEC §9.2). KServe builds the pod from the predictor: PodSpec fields
+ * inline, and its own labels and annotations (the reference CRD's
+ * predictor.labels/annotations). No Istio annotation by default: a
+ * predictor serves through the mesh, and KServe starts its storage
+ * initializer for it; defaults.pod.annotations can still set one. */
+static struct node *predictor(const struct settings *st, struct node *c)
+{
+    struct node *p = node_obj("minReplicas", node_int(1), NULL);
+
+    if (st->pod.labels)
+        node_set(p, "labels", children_from_json(st->pod.labels));
+    if (st->pod.annotations)
+        node_set(p, "annotations", children_from_json(st->pod.annotations));
+    if (st->pod.tolerations)
+        node_set(p, "tolerations", children_from_json(st->pod.tolerations));
+    if (st->pod.node_selector)
+        node_set(p, "nodeSelector", children_from_json(st->pod.node_selector));
+    if (st->pod.service_account)
+        node_set(p, "serviceAccountName", node_str(st->pod.service_account));
+    if (st->pod.priority_class)
+        node_set(p, "priorityClassName", node_str(st->pod.priority_class));
+    node_set(p, "containers", node_list(c, NULL));
+    return p;
+}
+
 /* Serving -> InferenceService (SPEC §4.3): a custom predictor container.
  * KServe's storage initializer downloads STORAGE_URI (the .tar.gz the
  * ModelHub uploaded) and unpacks it into /mnt/models, giving
@@ -40,7 +66,6 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
     struct node *isvc, *args = node_array(), *c;
     char port_text[24];
 
-    (void)ctx;
     (void)found;
     (void)errs;
     kinds_owner(&serving_kind, obj, &owner);
@@ -57,10 +82,8 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
     children_env(c, "STORAGE_URI", node_cat(kinds_spec_string(spec, "endpoint"), "/" CHILDREN_MODEL_BUCKET "/",
                                             model, "/", kinds_spec_string(spec, "modelVersion"), "/", model,
                                             ".tar.gz", NULL));
-    node_set(isvc, "spec", node_obj("predictor",
-                                                   node_obj("minReplicas", node_int(1), "containers",
-                                                                node_list(c, NULL), NULL),
-                                                   NULL));
+    children_resources(c, ctx->settings, CHILDREN_ROLE_SERVING);
+    node_set(isvc, "spec", node_obj("predictor", predictor(ctx->settings, c), NULL));
     node_append(children, isvc);
     return 0;
 }

@@ -88,6 +88,37 @@ static const struct field fields[] = {
     { .name = "needConvert", .type = FIELD_BOOL, .fdefault = default_need_convert },
 };
 
+/* What the operator the policy picks cannot run (SPEC §9.2).
+ * kubeflow: the Training Operator's PaddleJob has the replica types Master
+ * and Worker only (pkg/webhooks/paddlepaddle validateSpec). With a Master
+ * it runs in PS mode: Master pods are the parameter servers
+ * (PADDLE_SERVER_NUM=1) and Worker pods the trainers (PADDLE_TRAINER_NUM=1),
+ * master-0 being the rendezvous (pkg/controller.v1/paddlepaddle/envvar.go,
+ * setPodEnv). Parameter servers without a trainer would wait for ever.
+ * paddle-operator: its pods get a volume named after the SampleSet
+ * (children_pod_volumes). */
+static void check_operator(const json_t *spec, const struct context *ctx, struct fielderr_list *errs)
+{
+    const json_t *workers = json_object_get(spec, "workerReplicas");
+    const json_t *ps = json_object_get(spec, "psReplicas");
+    const char *dataset = kinds_spec_string(spec, "dataset"), *clash;
+
+    if (policy_kubeflow(ctx->settings)) {
+        if (json_is_integer(workers) && json_is_integer(ps) && json_integer_value(ps) > 0 &&
+            json_integer_value(workers) == 0) {
+            fielderr_add(errs, FIELDERR_FORBIDDEN, "spec.psReplicas", ps,
+                         "trainingOperator kubeflow (policy rule: %s) runs parameter servers as the "
+                         "PaddleJob's Master beside its Worker trainers: psReplicas > 0 needs "
+                         "workerReplicas >= 1", ctx->settings->rule);
+            fielderr_also(errs, errs->len - 1, "spec.workerReplicas");
+        }
+    } else if ((clash = children_reserved_volume(dataset))) {
+        fielderr_add(errs, FIELDERR_FORBIDDEN, "spec.dataset", json_object_get(spec, "dataset"),
+                     "paddle-operator names the SampleSet's volume in each pod after it, and the "
+                     "pods already have a volume \"%s\"", clash);
+    }
+}
+
 /* Leaves the configChanges entries in *found for the expansion. */
 static void validate(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
                      json_t *warnings, json_t **found)
@@ -139,6 +170,7 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
                                 "(policy rule: %s)", total, cap, ctx->settings->rule);
         fielderr_also(errs, errs->len - 1, "spec.workerReplicas");
     }
+    check_operator(spec, ctx, errs);
     /* what the project reserves or forbids: judged again when it changes */
     before = errs->len;
     if (json_is_string(changes)) {
@@ -170,6 +202,7 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
 #define VDL_DIR MODELS_DIR "vdl/"
 #define SERVING_DIR CHILDREN_TASK_CENTER "/serving"
 #define VISUALDL_PORT 8040
+#define KUBEFLOW_MASTER_PORT 36543
 
 /* Runs "$@" with one more argument "$1=<checkpoint>", the checkpoint being
  * the only match of "$2/<any>/$3.pdparams" without its extension: where a
@@ -371,24 +404,31 @@ static void add_training_overrides(struct node *args, const struct training *t)
     }
 }
 
-/* python [-m paddle.distributed.launch ...] <entry> -c <config> ... */
-static struct node *training_args(const struct training *t)
+/* python [-m paddle.distributed.launch ...] <entry> -c <config> ...:
+ * the launcher with gpus > 0 (on that many devices), or always with
+ * launch (the Training Operator's rendezvous, PADDLE_MASTER and
+ * PADDLE_NNODES, is read by paddle.distributed.launch only). */
+static struct node *training_args(const struct training *t, long long ngpus, int launch)
 {
     struct node *args = node_array();
     struct strbuf gpus = STRBUF_INIT;
     const char *flags[3] = { NULL };
     int nflags = 0;
 
-    if (t->gpus > 0) {
-        for (long long g = 0; g < t->gpus; g++) {
+    if (ngpus > 0 || launch) {
+        children_arg(args, "-m");
+        children_arg(args, "paddle.distributed.launch");
+    }
+    if (ngpus > 0) {
+        for (long long g = 0; g < ngpus; g++) {
             if (g)
                 strbuf_addch(&gpus, ',');
             strbuf_adddec(&gpus, (unsigned long long)g, 1);
         }
-        children_arg(args, "-m");
-        children_arg(args, "paddle.distributed.launch");
         children_arg(args, "--gpus");
         children_arg(args, node_cat(gpus.buf, NULL));
+    }
+    if (ngpus > 0 || launch) {
         children_arg(args, "--log_dir");
         children_arg(args, LOG_DIR);
     }
@@ -416,31 +456,63 @@ static struct node *pretrain_container(const struct training *t)
     return c;
 }
 
-/* One PaddleJob role {replicas, template}; workers get the GPUs. */
-static struct node *paddlejob_role(const struct training *t, const struct node *job, long long replicas,
-                              const char *role, int worker)
+/* The pod template of one PaddleJob role: the container named "paddle"
+ * (both operators find it by that name), workers with the GPUs, under the
+ * policy's pod defaults. kubeflow pods mount the Dataset's claim
+ * read-only at CHILDREN_DATA_CENTER, and name the port the Training
+ * Operator reads the rendezvous port from ("master", 36543:
+ * PaddleJobDefaultPortName, PaddleJobDefaultPort in
+ * pkg/apis/kubeflow.org/v1/paddlepaddle_types.go); paddle-operator mounts
+ * the SampleSet itself (sampleSetRef). */
+static struct node *paddlejob_template(const struct training *t, const struct node *job, const char *role,
+                                       int worker)
 {
     static const char *const python[] = { "python", NULL };
-    struct node *c = children_container("paddle", t->image, python, training_args(t));
-    struct node *volumes = node_array(), *spec = node_object();
+    int kubeflow = policy_kubeflow(t->ctx->settings);
+    long long ngpus = worker ? t->gpus : 0;
+    struct node *c, *volumes = node_array(), *spec = node_object(), *template;
 
+    /* paddle-operator: ps pods run what workers run (the seed's shape) */
+    c = children_container("paddle", t->image, python,
+                           training_args(t, kubeflow ? ngpus : t->gpus, kubeflow));
+    if (kubeflow)
+        node_set(c, "ports", node_list(node_obj("name", node_str("master"), "containerPort",
+                                                node_int(KUBEFLOW_MASTER_PORT), "protocol",
+                                                node_str("TCP"), NULL),
+                                       NULL));
     children_mount(c, "dshm", "/dev/shm", 0);
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     node_append(volumes, children_volume_empty("dshm", "Memory"));
     node_append(volumes, children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc));
+    if (kubeflow) {
+        children_mount(c, CHILDREN_VOLUME_DATA_CENTER, CHILDREN_DATA_CENTER, 1);
+        node_append(volumes, node_obj("name", node_str(CHILDREN_VOLUME_DATA_CENTER), "persistentVolumeClaim",
+                                      node_obj("claimName", node_str(t->dataset), "readOnly", node_true(), NULL),
+                                      NULL));
+    }
     if (t->pretrain) {
         children_mount(c, "pretrain-model", PRETRAIN_DIR, 0);
         node_append(volumes, children_volume_empty("pretrain-model", NULL));
         node_set(spec, "initContainers", node_list(pretrain_container(t), NULL));
     }
-    if (worker && t->gpus > 0)
-        children_gpus(c, t->gpus);
+    if (ngpus > 0)
+        children_gpus(c, ngpus);
     node_set(spec, "containers", node_list(c, NULL));
     node_set(spec, "volumes", volumes);
-    return node_obj("replicas", node_int(replicas), "template",
-                        children_pod_template(job, role, spec), NULL);
+    template = children_pod_template(job, role, spec);
+    children_pod_settings(template, t->ctx->settings, worker ? CHILDREN_ROLE_WORKER : CHILDREN_ROLE_PS);
+    return template;
 }
 
+/* One paddle-operator PaddleJob role {replicas, template}. */
+static struct node *paddlejob_role(const struct training *t, const struct node *job, long long replicas,
+                                   const char *role, int worker)
+{
+    return node_obj("replicas", node_int(replicas), "template", paddlejob_template(t, job, role, worker), NULL);
+}
+
+/* paddle-operator (batch.paddlepaddle.org/v1, its sampleset branch):
+ * spec.worker and spec.ps as the spec asks (SPEC §4.2). */
 static struct node *paddlejob(const struct training *t)
 {
     struct node *job = kinds_child(&t->owner, "batch.paddlepaddle.org/v1", "PaddleJob", t->name, NULL);
@@ -458,12 +530,41 @@ static struct node *paddlejob(const struct training *t)
     return job;
 }
 
+/* One Training Operator replica spec {replicas, restartPolicy, template}. */
+static struct node *kubeflow_replicas(const struct training *t, const struct node *job, long long replicas,
+                                      const char *role, int worker)
+{
+    return node_obj("replicas", node_int(replicas), "restartPolicy", node_str("OnFailure"), "template",
+                    paddlejob_template(t, job, role, worker), NULL);
+}
+
+/* kubeflow (kubeflow.org/v1, the Training Operator): Worker replicas are
+ * the trainers (collective mode without a Master, worker-0 the
+ * rendezvous); psReplicas become the Master replicas, the parameter
+ * servers of PS mode (envvar.go, setPodEnv). runPolicy: pods still
+ * running when the job ends are removed, finished ones kept for their
+ * logs; OnFailure restarts counted against backoffLimit. */
+static struct node *kubeflow_paddlejob(const struct training *t)
+{
+    struct node *job = kinds_child(&t->owner, "kubeflow.org/v1", "PaddleJob", t->name, NULL);
+    struct node *replicas = node_object();
+
+    if (t->ps > 0)
+        node_set(replicas, "Master", kubeflow_replicas(t, job, t->ps, "master", 0));
+    if (t->workers > 0)
+        node_set(replicas, "Worker", kubeflow_replicas(t, job, t->workers, "worker", 1));
+    node_set(job, "spec", node_obj("runPolicy", node_obj("cleanPodPolicy", node_str("Running"), "backoffLimit",
+                                                         node_int(CHILDREN_JOB_BACKOFF_LIMIT), NULL),
+                                   "paddleReplicaSpecs", replicas, NULL));
+    return job;
+}
+
 /* VisualDL over the training logs: a Deployment and its Service. */
 static void visualdl(const struct training *t, struct node *children)
 {
     static const char *const visualdl_cmd[] = { "visualdl", NULL };
     const char *name = node_cat(t->name, "-visualdl", NULL);
-    struct node *deploy, *svc, *c, *spec;
+    struct node *deploy, *svc, *c, *spec, *template;
 
     deploy = kinds_child(&t->owner, "apps/v1", "Deployment", name, NULL);
     c = children_container("visualdl", t->ctx->settings->visualdl_image, visualdl_cmd,
@@ -476,10 +577,12 @@ static void visualdl(const struct training *t, struct node *children)
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 1);
     spec = node_obj("containers", node_list(c, NULL), "volumes",
                         node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL), NULL);
+    template = children_pod_template(deploy, "visualdl", spec);
+    children_pod_settings(template, t->ctx->settings, CHILDREN_ROLE_VISUALDL);
     node_set(deploy, "spec",
                         node_obj("replicas", node_int(1), "selector",
                                      node_obj("matchLabels", children_pod_labels(deploy, "visualdl"), NULL),
-                                     "template", children_pod_template(deploy, "visualdl", spec), NULL));
+                                     "template", template, NULL));
     svc = kinds_child(&t->owner, "v1", "Service", name, NULL);
     node_set(svc, "spec",
                         node_obj("selector", children_pod_labels(deploy, "visualdl"), "ports",
@@ -525,7 +628,7 @@ static struct node *export_job(const struct training *t)
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     if (t->gpus > 0)
         children_gpus(c, 1); /* the suites export on the device they trained on */
-    return children_job(&t->owner, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
+    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
                         "export",
                         node_obj("containers", node_list(c, NULL), "volumes",
                                  node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL),
@@ -565,7 +668,7 @@ static struct node *convert_job(const struct training *t)
     children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
 
-    return children_job(&t->owner, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
+    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
                         "convert",
                         node_obj("initContainers", node_list(convert, pack, NULL), "containers",
                                  node_list(publish, NULL), "volumes",
@@ -581,7 +684,7 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
 
     if (training_load(obj, ctx, found, &t, errs) < 0)
         goto out;
-    node_append(children, paddlejob(&t));
+    node_append(children, policy_kubeflow(ctx->settings) ? kubeflow_paddlejob(&t) : paddlejob(&t));
     if (t.visualdl)
         visualdl(&t, children);
     if (t.save_inference)

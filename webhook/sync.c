@@ -91,11 +91,21 @@ static const struct word paddlejob_words[] = {
     { NULL, PH_PENDING },
 };
 
-/* paddle-operator's SampleSetPhase: Pending, Bound, PartialReady, Ready,
- * Failed, Unknown. Bound and PartialReady are on their way to Ready. */
+/* paddle-operator's SampleSetPhase (sampleset branch,
+ * controllers/extensions/common/constants.go; the order of
+ * SampleSetController.reconcilePhase): "" (no PV yet), Bound, Mount
+ * (runtime up), Syncing, PartialReady (mounted, not every partition
+ * cached yet: reconcilePartialReady moves it on), Ready; SyncFailed stays
+ * until the spec changes (reconcileSyncFailed), so it is a failure. */
 static const struct word sampleset_words[] = {
-    { "Ready", PH_READY },   { "Failed", PH_FAILED }, { "Bound", PH_RUNNING },
-    { "PartialReady", PH_RUNNING }, { NULL, PH_PENDING },
+    { "Ready", PH_READY },          { "SyncFailed", PH_FAILED }, { "Bound", PH_RUNNING },
+    { "Mount", PH_RUNNING },        { "Syncing", PH_RUNNING },   { "PartialReady", PH_RUNNING },
+    { NULL, PH_PENDING },
+};
+
+/* PersistentVolumeClaim status.phase: Pending, Bound, Lost. */
+static const struct word claim_words[] = {
+    { "Bound", PH_READY }, { "Lost", PH_FAILED }, { NULL, PH_PENDING },
 };
 
 /* KServe's modelStatus.transitionStatus when the model cannot be served. */
@@ -113,12 +123,15 @@ struct child_kind {
 };
 
 static enum phase observe_job(const json_t *obj);
+static enum phase observe_kubeflow_job(const json_t *obj);
 static enum phase observe_isvc(const json_t *obj);
 static enum phase observe_deployment(const json_t *obj);
 static enum phase observe_exists(const json_t *obj);
 
 static const struct child_kind child_kinds[] = {
     { "PaddleJob", "batch.paddlepaddle.org/v1", 1, paddlejob_words, NULL },
+    { "PaddleJob", "kubeflow.org/v1", 1, NULL, observe_kubeflow_job },
+    { "PersistentVolumeClaim", "v1", 0, claim_words, NULL },
     { "Job", "batch/v1", 1, NULL, observe_job },
     { "InferenceService", "serving.kserve.io/v1beta1", 0, NULL, observe_isvc },
     { "SampleSet", "batch.paddlepaddle.org/v1alpha1", 0, sampleset_words, NULL },
@@ -183,6 +196,20 @@ static enum phase observe_job(const json_t *obj)
     return PH_PENDING;
 }
 
+/* The Training Operator's JobStatus conditions (pkg/apis/kubeflow.org/v1
+ * common_types.go: Created, Running, Restarting, Succeeded, Suspended,
+ * Failed); a finished job keeps Running with status False. */
+static enum phase observe_kubeflow_job(const json_t *obj)
+{
+    if (condition_true(obj, "Succeeded"))
+        return PH_SUCCEEDED;
+    if (condition_true(obj, "Failed"))
+        return PH_FAILED;
+    if (condition_true(obj, "Running") || condition_true(obj, "Restarting"))
+        return PH_RUNNING;
+    return PH_PENDING;
+}
+
 static enum phase observe_isvc(const json_t *obj)
 {
     if (condition_true(obj, "Ready"))
@@ -209,10 +236,14 @@ static enum phase observe(const struct child_kind *ck, const json_t *obj)
     return ck->observe(obj);
 }
 
-static const struct child_kind *child_kind_named(const char *kind, size_t len)
+/* The table entry of kind (len bytes) at api_version (NULL: any, the
+ * first of that kind), or other_kind. Two operators' PaddleJobs differ by
+ * their apiVersion only. */
+static const struct child_kind *child_kind_of(const char *kind, size_t len, const char *api_version)
 {
     for (size_t i = 0; i < sizeof(child_kinds) / sizeof(child_kinds[0]); i++)
-        if (strlen(child_kinds[i].kind) == len && !strncmp(child_kinds[i].kind, kind, len))
+        if (strlen(child_kinds[i].kind) == len && !strncmp(child_kinds[i].kind, kind, len) &&
+            (!api_version || !strcmp(child_kinds[i].api_version, api_version)))
             return &child_kinds[i];
     return &other_kind;
 }
@@ -248,9 +279,16 @@ static enum phase target_phase(const struct state *st, size_t i, const json_t *o
         if (strlen(st[j].kind) == klen && !strncmp(st[j].kind, after, klen) &&
             !strcmp(st[j].name, slash + 1))
             return st[j].phase;
-    ck = child_kind_named(after, klen);
-    obj = observed_child(observed, ck->api_version, ck->kind, slash + 1);
-    return obj ? observe(ck, obj) : PH_WAITING;
+    /* every apiVersion of that kind: the target's operator is not named */
+    for (size_t k = 0; k < sizeof(child_kinds) / sizeof(child_kinds[0]); k++) {
+        ck = &child_kinds[k];
+        if (strlen(ck->kind) != klen || strncmp(ck->kind, after, klen) != 0)
+            continue;
+        obj = observed_child(observed, ck->api_version, ck->kind, slash + 1);
+        if (obj)
+            return observe(ck, obj);
+    }
+    return PH_WAITING;
 }
 
 /* Plans rendered child i: observed, or to be created now, or withheld. */
@@ -264,7 +302,7 @@ static void plan_rendered(struct state *st, size_t i, const json_t *child, const
     s->rendered = child;
     s->kind = get_string(child, "kind") ?: "";
     s->name = get_string(md, "name") ?: "";
-    s->ck = child_kind_named(s->kind, strlen(s->kind));
+    s->ck = child_kind_of(s->kind, strlen(s->kind), get_string(child, "apiVersion") ?: "");
     s->after = get_string(get(md, "annotations"), AFTER_ANNOTATION);
     s->observed = observed_child(observed, get_string(child, "apiVersion"), s->kind, s->name);
     if (s->observed) {
@@ -301,7 +339,7 @@ static size_t plan_unclaimed(struct state *st, size_t n, const json_t *observed)
             st[m].kind = get_string(obj, "kind") ?: "";
             st[m].name = get_string(get(obj, "metadata"), "name") ?: name;
             st[m].observed = obj;
-            st[m].ck = child_kind_named(st[m].kind, strlen(st[m].kind));
+            st[m].ck = child_kind_of(st[m].kind, strlen(st[m].kind), get_string(obj, "apiVersion") ?: "");
             st[m].phase = observe(st[m].ck, obj);
             m++;
         }

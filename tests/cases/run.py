@@ -9,6 +9,9 @@ A case folder holds:
                 about the protocol: v1beta1, DELETE, dryRun, other kinds,
                 UPDATE with oldObject, the namespace from the request only.
                 When both exist, object.json replaces request.object;
+  policy.yaml   (optional) the WebhookPolicy both `review` runs load
+                (--policy): cases of what a policy picks, such as
+                defaults.trainingOperator;
   expect.json   what must happen (every key optional except "allowed"):
     allowed     the verdict of /validate on the mutated object
     code        status.code when denied (default 422); 403 means Forbidden
@@ -120,13 +123,15 @@ def with_object(review, obj, dry_run=None):
 
 
 class Runner:
-    def __init__(self, binary):
+    def __init__(self, binary, policy=None):
         self.binary = binary
+        self.policy = policy
 
     def answer(self, mode, review):
         """Runs `review <mode>` and returns the response after the checks
         the apiserver makes on any admission answer."""
-        done = subprocess.run([self.binary, "review", mode], input=json.dumps(review).encode(),
+        argv = [self.binary, "review", mode] + (["--policy", self.policy] if self.policy else [])
+        done = subprocess.run(argv, input=json.dumps(review).encode(),
                               capture_output=True, timeout=20)
         check(done.returncode == 0, "review %s exited %d: %s", mode, done.returncode,
               done.stderr.decode("utf-8", "replace").strip())
@@ -286,6 +291,9 @@ def run_case(runner, case_dir):
         bad = set(expect["unpatched"]) - VERDICT_KEYS
         check(not bad and "allowed" in expect["unpatched"], "expect.json: bad unpatched %s",
               sorted(bad))
+    policy_path = os.path.join(case_dir, "policy.yaml")
+    if os.path.exists(policy_path):
+        runner = Runner(runner.binary, policy_path)
     review_path = os.path.join(case_dir, "review.json")
     object_path = os.path.join(case_dir, "object.json")
     if os.path.exists(review_path):

@@ -999,17 +999,19 @@ class TestCrds(unittest.TestCase):
 class TestMetacontroller(unittest.TestCase):
 
     CHILDREN = {
-        "trainings": {("batch.paddlepaddle.org/v1", "paddlejobs"), ("batch/v1", "jobs"),
-                      ("apps/v1", "deployments"), ("v1", "services")},
+        "trainings": {("batch.paddlepaddle.org/v1", "paddlejobs"), ("kubeflow.org/v1", "paddlejobs"),
+                      ("batch/v1", "jobs"), ("apps/v1", "deployments"), ("v1", "services")},
         "servings": {("serving.kserve.io/v1beta1", "inferenceservices")},
-        "datasets": {("batch.paddlepaddle.org/v1alpha1", "samplesets")},
+        # paddle-operator: a SampleSet; kubeflow: a claim and its sync Job
+        "datasets": {("batch.paddlepaddle.org/v1alpha1", "samplesets"), ("v1", "persistentvolumeclaims"),
+                     ("batch/v1", "jobs")},
         "modelhubs": {("batch/v1", "jobs")},
     }
     # The chosen update methods (see manifests/metacontroller/compositecontrollers.yaml):
     # what runs to completion is never recreated behind the owner's back
     # (SPEC §9.1), what its controller rolls out is updated in place.
     METHODS = {"paddlejobs": "OnDelete", "jobs": "OnDelete", "deployments": "InPlace", "services": "InPlace",
-               "inferenceservices": "InPlace", "samplesets": "InPlace"}
+               "inferenceservices": "InPlace", "samplesets": "InPlace", "persistentvolumeclaims": "OnDelete"}
     METACONTROLLER = ("metacontroller", "metacontroller")
 
     @classmethod

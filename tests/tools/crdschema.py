@@ -45,11 +45,13 @@ __all__ = ["load", "validate", "validate_child", "reference", "shared_dir",
 
 _CRD_FILES = {
     ("batch.paddlepaddle.org/v1", "PaddleJob"): "paddlejobs.batch.paddlepaddle.org.v1.json",
+    ("kubeflow.org/v1", "PaddleJob"): "paddlejobs.kubeflow.org.v1.json",
     ("batch.paddlepaddle.org/v1alpha1", "SampleSet"): "samplesets.batch.paddlepaddle.org.v1alpha1.json",
     ("batch.paddlepaddle.org/v1alpha1", "SampleJob"): "samplejobs.batch.paddlepaddle.org.v1alpha1.json",
     ("serving.kserve.io/v1beta1", "InferenceService"): "inferenceservices.serving.kserve.io.v1beta1.json",
 }
-_CORE_KINDS = (("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"))
+_CORE_KINDS = (("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"),
+               ("v1", "PersistentVolumeClaim"))
 
 #: every (apiVersion, kind) that validate_child knows
 CHILD_KINDS = tuple(_CRD_FILES) + _CORE_KINDS
@@ -164,10 +166,10 @@ def validate_child(obj):
     schema = reference(*key)["openAPIV3Schema"] if key in _CRD_FILES else _core_schema(key[1])
     run = _Run()
     run.require_name = True
-    run.name_rule = _NAME_RULES.get(key[1], _subdomain)
+    run.name_rule = _NAME_RULES.get(key, _NAME_RULES.get(key[1], _subdomain))
     run.check_type_meta(obj, *key)
     run.check(schema, obj, "", resource=True)
-    _SEMANTICS[key[1]](obj, run)
+    _SEMANTICS.get(key, _SEMANTICS.get(key[1]))(obj, run)
     return run.errors
 
 
@@ -517,7 +519,8 @@ def _port_name(s):
     return None
 
 
-_NAME_RULES = {"Service": _dns_1035, "Job": _job_name, "Deployment": _subdomain,
+_NAME_RULES = {("kubeflow.org/v1", "PaddleJob"): _dns_1035,  # validatePaddleJob: NameIsDNS1035Label
+               "Service": _dns_1035, "Job": _job_name, "Deployment": _subdomain,
                "InferenceService": _dns_1035}
 
 
@@ -631,6 +634,16 @@ def _core_schema(kind):
             "ipFamilyPolicy": _enum("SingleStack", "PreferDualStack", "RequireDualStack"),
             "allocateLoadBalancerNodePorts": _B, "loadBalancerClass": _S,
             "internalTrafficPolicy": _enum("Cluster", "Local"), "trafficDistribution": _S,
+        }),
+        "PersistentVolumeClaim": _obj({
+            "accessModes": _arr(_enum("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")),
+            "selector": _LABEL_SELECTOR,
+            "resources": _obj({"requests": _map(_IOS), "limits": _map(_IOS)}),
+            "volumeName": _S, "storageClassName": _S, "volumeMode": _enum("Filesystem", "Block"),
+            "volumeAttributesClassName": _S,
+            "dataSource": _obj({"apiGroup": _S, "kind": _S, "name": _S}, required=("kind", "name")),
+            "dataSourceRef": _obj({"apiGroup": _S, "kind": _S, "name": _S, "namespace": _S},
+                                  required=("kind", "name")),
         }),
     }
     return _obj({"apiVersion": _S, "kind": _S, "metadata": {"type": "object"}, "spec": specs[kind]},
@@ -868,6 +881,46 @@ def _check_paddlejob(obj, run):
             run.invalid("spec.%s.replicas" % role, replicas, "must be greater than or equal to 0")
 
 
+def _check_kubeflow_paddlejob(obj, run):
+    """What the Training Operator's webhook refuses (pkg/webhooks/paddlepaddle
+    validateSpec, v1.9.0): replica types other than Master and Worker, a
+    template without containers or without one named "paddle"."""
+    specs = _get(obj, "spec", "paddleReplicaSpecs")
+    if not isinstance(specs, dict) or not specs:
+        run.add("spec.paddleReplicaSpecs", "Required value")
+        return
+    for role, rs in specs.items():
+        p = "spec.paddleReplicaSpecs[%s]" % role
+        if role not in ("Master", "Worker"):
+            run.add(p, "Unsupported value: %s: supported values: \"Master\", \"Worker\"" % _show(role))
+        if not isinstance(rs, dict):
+            continue
+        _check_pod_template(rs.get("template"), p + ".template", run)
+        names = [c.get("name") for c in _list(_get(rs, "template", "spec", "containers"))]
+        if "paddle" not in names:
+            run.add(p + ".template.spec.containers", "Required value: must have a container named \"paddle\"")
+        if _is_int(rs.get("replicas")) and rs["replicas"] < 0:
+            run.invalid(p + ".replicas", rs["replicas"], "must be greater than or equal to 0")
+
+
+def _check_claim(obj, run):
+    """What ValidatePersistentVolumeClaimSpec refuses in what we emit."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        run.add("spec", "Required value")
+        return
+    if not spec.get("accessModes"):
+        run.add("spec.accessModes", "Required value: at least 1 access mode is required")
+    storage = _get(spec, "resources", "requests", "storage")
+    q = _quantity(storage) if storage is not None else None
+    if storage is None:
+        run.add("spec.resources.requests[storage]", "Required value")
+    elif q is None or q <= 0:
+        run.invalid("spec.resources.requests[storage]", storage, "must be greater than zero")
+    if isinstance(spec.get("storageClassName"), str) and _subdomain(spec["storageClassName"]):
+        run.invalid("spec.storageClassName", spec["storageClassName"], _subdomain(spec["storageClassName"]))
+
+
 def _check_inference_service(obj, run):
     for component in ("predictor", "transformer", "explainer"):
         spec = _get(obj, "spec", component)
@@ -881,4 +934,6 @@ def _check_nothing(obj, run):
 
 _SEMANTICS = {"Job": _check_job, "Deployment": _check_deployment, "Service": _check_service,
               "PaddleJob": _check_paddlejob, "InferenceService": _check_inference_service,
-              "SampleSet": _check_nothing, "SampleJob": _check_nothing}
+              "SampleSet": _check_nothing, "SampleJob": _check_nothing,
+              "PersistentVolumeClaim": _check_claim,
+              ("kubeflow.org/v1", "PaddleJob"): _check_kubeflow_paddlejob}

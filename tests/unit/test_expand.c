@@ -206,7 +206,10 @@ static void test_paddlejob_cpu_and_ps(void **state)
     (void)state;
     assert_int_equal(json_integer_value(get(job, "spec", "ps", "replicas", NULL)), 2);
     assert_non_null(ps);
-    assert_null(json_object_get(ps, "resources"));   /* GPUs go to workers only */
+    /* GPUs go to workers only; ps get the ps role's requests (SPEC §9.2) */
+    assert_null(get(ps, "resources", "limits", NULL));
+    assert_string_equal(str(get(ps, "resources", "requests", "cpu", NULL)), "1");
+    assert_string_equal(str(get(ps, "resources", "requests", "memory", NULL)), "4Gi");
     assert_string_equal(str(get(json_array_get(json_object_get(ps, "volumeMounts"), 1), "mountPath", NULL)),
                         "/mnt/task-center");
     json_decref(children);
@@ -486,7 +489,10 @@ static void test_dataset(void **state)
     assert_int_equal(json_integer_value(get(set, "spec", "partitions", NULL)), 1);
     assert_string_equal(str(get(set, "spec", "source", "uri", NULL)), "bos://bucket.example/icdar2015/");
     assert_string_equal(str(get(set, "spec", "source", "secretRef", "name", NULL)), "src");
-    assert_string_equal(str(get(set, "spec", "secretRef", "name", NULL)), "src");
+    /* spec.secretRef is the JuiceFS engine's Secret, not the source's
+     * (paddle-operator sampleset branch, base_controller.go SecretObjectKey
+     * vs SourceSecretObjectKey) */
+    assert_string_equal(str(get(set, "spec", "secretRef", "name", NULL)), policy_builtin.engine_secret);
     assert_string_equal(str(get(set, "metadata", "labels", "paddlex.paddlepaddle.org/dataset", NULL)), "icdar2015");
     json_decref(children);
 }
@@ -515,8 +521,10 @@ static void test_modelhub(void **state)
     assert_string_equal(str(get(json_array_get(env, 0), "name", NULL)), "MINIO_ACCESS_KEY");
     assert_string_equal(str(get(json_array_get(env, 0), "valueFrom", "secretKeyRef", "name", NULL)),
                         policy_builtin.credentials_secret);
-    assert_string_equal(str(get(json_array_get(env, 0), "valueFrom", "secretKeyRef", "key", NULL)), "access-key");
-    assert_string_equal(str(get(json_array_get(env, 1), "valueFrom", "secretKeyRef", "key", NULL)), "secret-key");
+    /* Kubeflow Pipelines' mlpipeline-minio-artifact and its key names */
+    assert_string_equal(policy_builtin.credentials_secret, "mlpipeline-minio-artifact");
+    assert_string_equal(str(get(json_array_get(env, 0), "valueFrom", "secretKeyRef", "key", NULL)), "accesskey");
+    assert_string_equal(str(get(json_array_get(env, 1), "valueFrom", "secretKeyRef", "key", NULL)), "secretkey");
     assert_non_null(strstr(str(json_array_get(json_object_get(c, "command"), 2)), "application/x-gzip"));
     json_decref(a);
     json_decref(b);

@@ -480,7 +480,11 @@ static void test_normalize_endpoint(void **state)
 
 static void test_source_uri(void **state)
 {
-    static const char *const schemes[] = { "bos", "s3", "oss", "cos", "obs", "gs", "hdfs", "http", "https" };
+    /* the JuiceFS engine's storages (paddle-operator sampleset branch,
+     * driver/juicefs.go JuiceFSSupportStorage), "file" excepted */
+    static const char *const schemes[] = { "bos", "s3", "oss", "cos", "obs", "gs", "hdfs", "minio", "ceph",
+                                           "wasb", "ks3", "webdav", "tikv" };
+    static const char *const refused[] = { "http", "https", "file", "ftp", "gcs", "sftp" };
     char uri[64];
     enum fielderr_type type;
     char detail[256];
@@ -490,14 +494,17 @@ static void test_source_uri(void **state)
         snprintf(uri, sizeof(uri), "%s://bucket/data/", schemes[i]);
         assert_accepts(fields_check_source_uri, uri);
     }
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        snprintf(uri, sizeof(uri), "%s://bucket/data/", refused[i]);
+        assert_non_null(strstr(only_error(fields_check_source_uri, uri), "the JuiceFS engine reads bos, s3,"));
+    }
     assert_accepts(fields_check_source_uri, "s3://ab/cd");
     assert_string_equal(only_error(fields_check_source_uri, "s3://a/bc"), "must be at least 10 characters");
-    assert_string_equal(only_error(fields_check_source_uri, "ftp://host/data"),
-                        "unsupported scheme \"ftp\": supported schemes are bos, s3, oss, cos, obs, gs, "
-                        "hdfs, http, https");
-    assert_string_equal(only_error(fields_check_source_uri, "S3://bucket/data"),
-                        "unsupported scheme \"S3\": supported schemes are bos, s3, oss, cos, obs, gs, "
-                        "hdfs, http, https");
+    assert_string_equal(only_error(fields_check_source_uri, "https://host/data"),
+                        "unsupported scheme \"https\": the JuiceFS engine reads bos, s3, hdfs, gs, wasb, oss, "
+                        "cos, ks3, ufile, qingstor, jss, qiniu, b2, space, obs, oos, scw, minio, scs, ibmcos, "
+                        "wasabi, mss, nos, eos, speedy, ceph, swift, webdav, redis, tikv");
+    assert_non_null(strstr(only_error(fields_check_source_uri, "S3://bucket/data"), "unsupported scheme \"S3\""));
     assert_string_equal(only_error(fields_check_source_uri, "bos://bucket/a b"),
                         "must not contain whitespace or control characters");
     assert_string_equal(only_error(fields_check_source_uri, "bos://bucket/a\x01"),

@@ -94,7 +94,8 @@ static const struct bad_case {
       "policy.yaml: defaults.credentialsSecret: must not contain NUL characters" },
     { "\"defaults\": {\"image\": \"x\"}",
       "policy.yaml: defaults.image: unknown key (known keys: endpoint, port, downloaderImage, "
-      "uploaderImage, visualdlImage, credentialsSecret)" },
+      "uploaderImage, visualdlImage, credentialsSecret, credentialsAccessKey, credentialsSecretKey, "
+      "trainingOperator, engineSecret, dataSyncImage, dataClaimSize, dataStorageClass, pod)" },
     { "\"allow\": {\"imageRegistries\": \"registry.example.com/\"}",
       "policy.yaml: allow.imageRegistries: must be a list of strings" },
     { "\"allow\": {\"imageRegistries\": [\"a.io/\", 1]}",
