@@ -36,11 +36,11 @@ static json_t *training(const char *extra)
     return obj;
 }
 
-/* Renders obj (stolen) with the built-in settings; the children (new), or
- * NULL with the errors in errs. */
-static json_t *render_errs(json_t *obj, struct fielderr_list *errs)
+/* Renders obj (stolen) under st; the children (new), or NULL with the
+ * errors in errs. */
+static json_t *render_errs_under(json_t *obj, const struct settings *st, struct fielderr_list *errs)
 {
-    struct context ctx = { .settings = &policy_builtin };
+    struct context ctx = { .settings = st };
     const struct kind *k = kinds_of_object(obj);
     json_t *warnings = json_array(), *children;
 
@@ -51,11 +51,17 @@ static json_t *render_errs(json_t *obj, struct fielderr_list *errs)
     return children;
 }
 
-/* Renders obj (stolen), which must be valid. */
-static json_t *render(json_t *obj)
+/* The same with the built-in settings. */
+static json_t *render_errs(json_t *obj, struct fielderr_list *errs)
+{
+    return render_errs_under(obj, &policy_builtin, errs);
+}
+
+/* Renders obj (stolen), which must be valid under st. */
+static json_t *render_under(json_t *obj, const struct settings *st)
 {
     struct fielderr_list errs = FIELDERR_LIST_INIT;
-    json_t *children = render_errs(obj, &errs);
+    json_t *children = render_errs_under(obj, st, &errs);
 
     for (size_t i = 0; i < errs.len; i++) {
         char *s = fielderr_string(&errs.v[i]);
@@ -67,6 +73,12 @@ static json_t *render(json_t *obj)
     assert_non_null(children);
     fielderr_release(&errs);
     return children;
+}
+
+/* Renders obj (stolen), which must be valid. */
+static json_t *render(json_t *obj)
+{
+    return render_under(obj, &policy_builtin);
 }
 
 /* Asserts rendering obj (stolen) fails with an error at path. */
@@ -530,6 +542,151 @@ static void test_modelhub(void **state)
     json_decref(b);
 }
 
+/* ------------------------------------------------ operators (SPEC §9.2) */
+
+/* The Training Operator's PaddleJob: psReplicas are the Master (PS mode),
+ * workerReplicas the Worker, GPUs on workers only, container "paddle"
+ * with the port named "master" (v1.9.0 pkg/controller.v1/paddlepaddle/
+ * envvar.go getPortFromPaddleJob), the launcher always, the Dataset's
+ * claim read-only at /mnt/data-center. */
+static void test_kubeflow_paddlejob(void **state)
+{
+    struct settings st = policy_builtin;
+    json_t *children, *job, *master, *worker, *mc, *wc, *vol;
+
+    (void)state;
+    st.training_operator = POLICY_OPERATOR_KUBEFLOW;
+    children = render_under(training("{\"workerReplicas\": 3, \"psReplicas\": 2, \"gpuPerNode\": 2}"), &st);
+    job = child(children, "PaddleJob", "ppocr");
+    assert_string_equal(str(get(job, "apiVersion", NULL)), "kubeflow.org/v1");
+    master = get(job, "spec", "paddleReplicaSpecs", "Master", NULL);
+    worker = get(job, "spec", "paddleReplicaSpecs", "Worker", NULL);
+    assert_int_equal(json_integer_value(get(master, "replicas", NULL)), 2);
+    assert_int_equal(json_integer_value(get(worker, "replicas", NULL)), 3);
+    assert_null(get(job, "spec", "worker", NULL));
+    mc = container(get(master, "template", "spec", NULL), "containers", "paddle");
+    wc = container(get(worker, "template", "spec", NULL), "containers", "paddle");
+    assert_non_null(mc);
+    assert_non_null(wc);
+    assert_null(get(mc, "resources", "limits", NULL));
+    assert_int_equal(json_integer_value(get(wc, "resources", "limits", "nvidia.com/gpu", NULL)), 2);
+    assert_string_equal(str(get(json_array_get(json_object_get(wc, "ports"), 0), "name", NULL)), "master");
+    assert_int_equal(json_integer_value(get(json_array_get(json_object_get(wc, "ports"), 0), "containerPort", NULL)),
+                     36543);
+    assert_string_equal(str(json_array_get(json_object_get(mc, "args"), 1)), "paddle.distributed.launch");
+    assert_string_equal(str(json_array_get(json_object_get(mc, "args"), 2)), "--log_dir");
+    assert_string_equal(str(json_array_get(json_object_get(wc, "args"), 2)), "--gpus");
+    assert_string_equal(str(json_array_get(json_object_get(wc, "args"), 3)), "0,1");
+    vol = json_array_get(get(worker, "template", "spec", "volumes", NULL), 2);
+    assert_string_equal(str(get(vol, "persistentVolumeClaim", "claimName", NULL)), "icdar2015");
+    assert_true(json_is_true(get(vol, "persistentVolumeClaim", "readOnly", NULL)));
+    assert_string_equal(str(get(json_array_get(json_object_get(wc, "volumeMounts"), 2), "mountPath", NULL)),
+                        "/mnt/data-center");
+    json_decref(children);
+
+    /* no Master without parameter servers: collective mode */
+    children = render_under(training(NULL), &st);
+    assert_null(get(child(children, "PaddleJob", "ppocr"), "spec", "paddleReplicaSpecs", "Master", NULL));
+    json_decref(children);
+
+    /* parameter servers without a trainer: refused under kubeflow only */
+    children = render(training("{\"workerReplicas\": 0, \"psReplicas\": 1}"));
+    json_decref(children);
+    {
+        struct fielderr_list errs = FIELDERR_LIST_INIT;
+
+        assert_null(render_errs_under(training("{\"workerReplicas\": 0, \"psReplicas\": 1}"), &st, &errs));
+        assert_string_equal(errs.v[0].path, "spec.psReplicas");
+        fielderr_release(&errs);
+    }
+}
+
+/* A Dataset under kubeflow: a claim of the policy's size and class, and a
+ * sync Job reading the source credentials (keys access-key, secret-key,
+ * optional) into it. */
+static void test_kubeflow_dataset(void **state)
+{
+    struct settings st = policy_builtin;
+    json_t *children, *pvc, *job, *c;
+
+    (void)state;
+    st.training_operator = POLICY_OPERATOR_KUBEFLOW;
+    st.data_storage_class = "nfs-client";
+    st.data_claim_size = "20Gi";
+    children = render_under(cr("Dataset", "icdar2015",
+                               "{\"sourceUri\": \"s3://bucket.example/icdar2015/\", \"sourceSecret\": \"src\"}"),
+                            &st);
+    assert_int_equal(json_array_size(children), 2);
+    assert_null(child(children, "SampleSet", "icdar2015"));
+    pvc = child(children, "PersistentVolumeClaim", "icdar2015");
+    assert_string_equal(str(get(pvc, "spec", "storageClassName", NULL)), "nfs-client");
+    assert_string_equal(str(get(pvc, "spec", "resources", "requests", "storage", NULL)), "20Gi");
+    job = child(children, "Job", "icdar2015-sync");
+    c = container(pod_spec_of(job), "containers", "sync");
+    assert_string_equal(str(json_object_get(c, "image")), policy_builtin.data_sync_image);
+    assert_string_equal(str(json_array_get(json_object_get(c, "args"), 0)), "s3://bucket.example/icdar2015/");
+    assert_string_equal(str(get(json_array_get(json_object_get(c, "env"), 0), "valueFrom", "secretKeyRef", "name",
+                                NULL)), "src");
+    assert_string_equal(str(get(json_array_get(json_object_get(c, "env"), 0), "valueFrom", "secretKeyRef", "key",
+                                NULL)), "access-key");
+    assert_string_equal(str(get(job, "spec", "template", "metadata", "annotations", "sidecar.istio.io/inject", NULL)),
+                        "false");
+    json_decref(children);
+}
+
+/* defaults.pod on every pod template; the Istio switch and requests on
+ * every container, init containers with the helper's. */
+static void test_pod_settings(void **state)
+{
+    struct settings st = policy_builtin;
+    json_t *tol = json_loads("[{\"key\": \"gpu\", \"operator\": \"Exists\", \"effect\": \"NoSchedule\"}]", 0, NULL);
+    json_t *ann = json_loads("{\"sidecar.istio.io/inject\": \"true\", \"x\": \"y\"}", 0, NULL);
+    json_t *labels = json_loads("{\"app.kubernetes.io/component\": \"mine\", \"team\": \"ocr\"}", 0, NULL);
+    json_t *res = json_loads("{\"worker\": {\"requests\": {\"cpu\": 4}, \"limits\": {\"memory\": \"32Gi\", "
+                             "\"nvidia.com/gpu\": 8}}}", 0, NULL);
+    json_t *children, *tpl, *c, *init;
+
+    (void)state;
+    children = render(training("{\"gpuPerNode\": 1, \"pretrainModel\": \"https://h.example/a/m.pdparams\"}"));
+    tpl = get(child(children, "PaddleJob", "ppocr"), "spec", "worker", "template", NULL);
+    assert_string_equal(str(get(tpl, "metadata", "annotations", "sidecar.istio.io/inject", NULL)), "false");
+    c = container(get(tpl, "spec", NULL), "containers", "paddle");
+    assert_string_equal(str(get(c, "resources", "requests", "cpu", NULL)), "2");
+    init = container(get(tpl, "spec", NULL), "initContainers", "pretrain-model");
+    assert_string_equal(str(get(init, "resources", "requests", "memory", NULL)), "1Gi");
+    assert_null(get(tpl, "spec", "tolerations", NULL));
+    json_decref(children);
+
+    st.pod.tolerations = tol;
+    st.pod.annotations = ann;
+    st.pod.labels = labels;
+    st.pod.resources = res;
+    st.pod.service_account = "runner";
+    st.pod.priority_class = "batch";
+    children = render_under(training("{\"gpuPerNode\": 1}"), &st);
+    tpl = get(child(children, "PaddleJob", "ppocr"), "spec", "worker", "template", NULL);
+    assert_string_equal(str(get(tpl, "metadata", "annotations", "sidecar.istio.io/inject", NULL)), "true");
+    assert_string_equal(str(get(tpl, "metadata", "annotations", "x", NULL)), "y");
+    /* a policy label never replaces one the children carry (selectors) */
+    assert_string_equal(str(get(tpl, "metadata", "labels", "app.kubernetes.io/component", NULL)), "worker");
+    assert_string_equal(str(get(tpl, "metadata", "labels", "team", NULL)), "ocr");
+    assert_true(json_equal(get(tpl, "spec", "tolerations", NULL), tol));
+    assert_string_equal(str(get(tpl, "spec", "serviceAccountName", NULL)), "runner");
+    assert_string_equal(str(get(tpl, "spec", "priorityClassName", NULL)), "batch");
+    c = container(get(tpl, "spec", NULL), "containers", "paddle");
+    assert_int_equal(json_integer_value(get(c, "resources", "requests", "cpu", NULL)), 4);
+    /* memory limited, not requested: no built-in request under the limit */
+    assert_null(get(c, "resources", "requests", "memory", NULL));
+    assert_string_equal(str(get(c, "resources", "limits", "memory", NULL)), "32Gi");
+    /* the GPUs the spec asks for stay */
+    assert_int_equal(json_integer_value(get(c, "resources", "limits", "nvidia.com/gpu", NULL)), 1);
+    json_decref(children);
+    json_decref(tol);
+    json_decref(ann);
+    json_decref(labels);
+    json_decref(res);
+}
+
 static void test_serving(void **state)
 {
     json_t *children = render(cr("Serving", "ocr", "{\"image\": \"registry.example/serving:v0.6.2\","
@@ -589,6 +746,9 @@ int main(void)
         cmocka_unit_test(test_dataset),
         cmocka_unit_test(test_modelhub),
         cmocka_unit_test(test_serving),
+        cmocka_unit_test(test_kubeflow_paddlejob),
+        cmocka_unit_test(test_kubeflow_dataset),
+        cmocka_unit_test(test_pod_settings),
         cmocka_unit_test(test_children_literal),
     };
 

@@ -139,6 +139,65 @@ static const struct bad_case {
     { "\"exempt\": {\"groups\": [\"\"]}", "policy.yaml: exempt.groups[0]: must be a group name" },
     { "\"exempt\": {\"roles\": []}",
       "policy.yaml: exempt.roles: unknown key (known keys: users, groups)" },
+    /* SPEC §9.2: the operator, its secrets, the claim, defaults.pod */
+    { "\"defaults\": {\"trainingOperator\": \"volcano\"}",
+      "policy.yaml: defaults.trainingOperator: Unsupported value: \"volcano\": supported values: "
+      "\"paddle-operator\", \"kubeflow\"" },
+    { "\"defaults\": {\"credentialsAccessKey\": \"access key\"}",
+      "policy.yaml: defaults.credentialsAccessKey: Invalid value: \"access key\": must be a Secret key of "
+      "[-._a-zA-Z0-9]" },
+    { "\"defaults\": {\"dataClaimSize\": \"-1Gi\"}",
+      "policy.yaml: defaults.dataClaimSize: Invalid value: \"-1Gi\": must be a resource quantity such as "
+      "\"10Gi\"" },
+    { "\"defaults\": {\"dataClaimSize\": \"10GB\"}",
+      "policy.yaml: defaults.dataClaimSize: Invalid value: \"10GB\": must be a resource quantity such as "
+      "\"10Gi\"" },
+    { "\"defaults\": {\"engineSecret\": \"Juice\"}",
+      "policy.yaml: defaults.engineSecret: Invalid value: \"Juice\": a lowercase RFC 1123 subdomain must "
+      "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+      "character (e.g. 'example.com', regex used for validation is "
+      "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')" },
+    { "\"defaults\": {\"pod\": []}", "policy.yaml: defaults.pod: must be a mapping" },
+    { "\"defaults\": {\"pod\": {\"affinity\": {}}}",
+      "policy.yaml: defaults.pod.affinity: unknown key (known keys: tolerations, nodeSelector, "
+      "serviceAccountName, priorityClassName, labels, annotations, resources)" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": {}}}",
+      "policy.yaml: defaults.pod.tolerations: must be a list of tolerations" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": [{\"key\": \"gpu\", \"operator\": \"In\"}]}}",
+      "policy.yaml: defaults.pod.tolerations[0].operator: must be \"Exists\" or \"Equal\"" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": [{\"key\": \"gpu\", \"effect\": \"NoSchedule\", "
+      "\"tolerationSeconds\": 5}]}}",
+      "policy.yaml: defaults.pod.tolerations[0].tolerationSeconds: is only allowed with effect \"NoExecute\"" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": [{\"key\": \"gpu\", \"value\": true}]}}",
+      "policy.yaml: defaults.pod.tolerations[0].value: must be a string" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": [{\"keys\": \"gpu\"}]}}",
+      "policy.yaml: defaults.pod.tolerations[0].keys: unknown key (known keys: key, operator, value, effect, "
+      "tolerationSeconds)" },
+    { "\"defaults\": {\"pod\": {\"tolerations\": [{\"value\": \"x\"}]}}",
+      "policy.yaml: defaults.pod.tolerations[0].operator: must be \"Exists\" when key is empty" },
+    { "\"defaults\": {\"pod\": {\"nodeSelector\": {\"gpu\": 1}}}",
+      "policy.yaml: defaults.pod.nodeSelector[gpu]: must be a string" },
+    { "\"defaults\": {\"pod\": {\"labels\": {\"a b\": \"x\"}}}",
+      "policy.yaml: defaults.pod.labels[a b]: key must be a qualified name ([prefix/]name)" },
+    { "\"defaults\": {\"pod\": {\"labels\": {\"team\": \"-x\"}}}",
+      "policy.yaml: defaults.pod.labels[team]: must be a label value" },
+    { "\"defaults\": {\"pod\": {\"annotations\": {\"x\": null}}}",
+      "policy.yaml: defaults.pod.annotations[x]: must be a string" },
+    { "\"defaults\": {\"pod\": {\"serviceAccountName\": \"Runner\"}}",
+      "policy.yaml: defaults.pod.serviceAccountName: must be a DNS-1123 subdomain" },
+    { "\"defaults\": {\"pod\": {\"priorityClassName\": 1}}",
+      "policy.yaml: defaults.pod.priorityClassName: must be a string" },
+    { "\"defaults\": {\"pod\": {\"resources\": {\"trainer\": {}}}}",
+      "policy.yaml: defaults.pod.resources.trainer: unknown role (known roles: worker, ps, helper, serving, "
+      "visualdl)" },
+    { "\"defaults\": {\"pod\": {\"resources\": {\"worker\": {\"requests\": {\"cpu\": \"two\"}}}}}",
+      "policy.yaml: defaults.pod.resources.worker.requests[cpu]: must be a quantity such as \"500m\" or \"2Gi\"" },
+    { "\"defaults\": {\"pod\": {\"resources\": {\"worker\": {\"requests\": {\"cpu\": 1.5}}}}}",
+      "policy.yaml: defaults.pod.resources.worker.requests[cpu]: must be a quantity such as \"500m\" or \"2Gi\"" },
+    { "\"defaults\": {\"pod\": {\"resources\": {\"helper\": {\"claims\": []}}}}",
+      "policy.yaml: defaults.pod.resources.helper.claims: unknown key (known keys: requests, limits)" },
+    { "\"namespaces\": [{\"match\": \"team-*\", \"defaults\": {\"pod\": {\"labels\": []}}}]",
+      "policy.yaml: namespaces[0].defaults.pod.labels: must be a mapping of strings" },
 };
 
 static void test_strict_loading(void **state)
@@ -285,6 +344,48 @@ static void test_defaults_inside_allow_lists(void **state)
                      cases[i].want ? cases[i].want : "(loaded)");
         policy_unref(p);
     }
+}
+
+/* defaults.pod and the operator keys, cluster-wide and per namespace: a
+ * namespaces[] entry replaces the cluster's pod keys one by one. */
+static void test_operator_and_pod_defaults(void **state)
+{
+    struct policy *p = load("{" HEAD ", \"defaults\": {\"trainingOperator\": \"kubeflow\", "
+                            "\"credentialsSecret\": \"s3\", \"credentialsAccessKey\": \"AK\", "
+                            "\"credentialsSecretKey\": \"SK\", \"dataClaimSize\": \"50Gi\", "
+                            "\"dataStorageClass\": \"nfs\", \"pod\": {"
+                            "\"tolerations\": [{\"key\": \"nvidia.com/gpu\", \"operator\": \"Exists\", "
+                            "\"effect\": \"NoSchedule\"}], \"nodeSelector\": {\"pool\": \"gpu\"}, "
+                            "\"serviceAccountName\": \"runner\", \"priorityClassName\": \"batch\", "
+                            "\"labels\": {\"team\": \"ocr\"}, \"annotations\": {\"a\": \"b\"}, "
+                            "\"resources\": {\"worker\": {\"requests\": {\"cpu\": 4, \"memory\": \"16Gi\"}}}}}, "
+                            "\"namespaces\": [{\"match\": \"legacy\", \"defaults\": {\"trainingOperator\": "
+                            "\"paddle-operator\", \"pod\": {\"labels\": {\"team\": \"legacy\"}}}}]}");
+    struct context ctx = { .namespace = "team-a" };
+
+    (void)state;
+    assert_string_equal(policy_builtin.training_operator, POLICY_OPERATOR_PADDLE);
+    assert_false(policy_kubeflow(&policy_builtin));
+    assert_null(policy_builtin.pod.tolerations);
+    policy_apply(p, &ctx);
+    assert_true(policy_kubeflow(ctx.settings));
+    assert_string_equal(ctx.settings->credentials_access_key, "AK");
+    assert_string_equal(ctx.settings->data_claim_size, "50Gi");
+    assert_string_equal(ctx.settings->data_storage_class, "nfs");
+    assert_int_equal(json_array_size(ctx.settings->pod.tolerations), 1);
+    assert_string_equal(json_string_value(json_object_get(ctx.settings->pod.labels, "team")), "ocr");
+    assert_string_equal(ctx.settings->pod.service_account, "runner");
+    assert_string_equal(ctx.settings->pod.priority_class, "batch");
+    ctx.namespace = "legacy";
+    policy_apply(p, &ctx);
+    assert_false(policy_kubeflow(ctx.settings));
+    assert_string_equal(json_string_value(json_object_get(ctx.settings->pod.labels, "team")), "legacy");
+    /* the other pod keys are the cluster's */
+    assert_int_equal(json_array_size(ctx.settings->pod.tolerations), 1);
+    assert_string_equal(ctx.settings->pod.service_account, "runner");
+    assert_non_null(json_object_get(ctx.settings->pod.resources, "worker"));
+    assert_string_equal(ctx.settings->credentials_secret, "s3");
+    policy_unref(p);
 }
 
 static void test_minimal_and_empty_sections(void **state)
@@ -897,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_strict_loading),
         cmocka_unit_test(test_every_problem_at_once),
         cmocka_unit_test(test_defaults_inside_allow_lists),
+        cmocka_unit_test(test_operator_and_pod_defaults),
         cmocka_unit_test(test_minimal_and_empty_sections),
         cmocka_unit_test(test_builtin_without_policy),
         cmocka_unit_test(test_defaults_normalized),

@@ -726,21 +726,43 @@ struct phase_case {
     const char *parent;     /* the parent's phase */
 };
 
-/* Observes a single child in each case and checks both phases. */
-static void run_cases(json_t *(*make)(void), const char *api_version, const char *kind,
-                      const char *name, const struct phase_case *cases, size_t n)
+/* Observes a single child in each case and checks both phases, under
+ * policy p (NULL: the built-in settings). */
+static void run_cases_under(const struct policy *p, json_t *(*make)(void), const char *api_version,
+                            const char *kind, const char *name, const struct phase_case *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         json_t *children = json_object(), *answer;
 
         observe(children, api_version, kind, name, cases[i].status);
-        answer = sync_ok(request(make(), children, 0));
+        answer = sync_under(request(make(), children, 0), p);
         if (strcmp(phase(answer, kind, name), cases[i].want) || strcmp(parent_phase(answer), cases[i].parent))
             fail_msg("%s status %s: phase %s (want %s), parent %s (want %s)", kind,
                      cases[i].status ? cases[i].status : "none", phase(answer, kind, name), cases[i].want,
                      parent_phase(answer), cases[i].parent);
         json_decref(answer);
     }
+}
+
+static void run_cases(json_t *(*make)(void), const char *api_version, const char *kind,
+                      const char *name, const struct phase_case *cases, size_t n)
+{
+    run_cases_under(NULL, make, api_version, kind, name, cases, n);
+}
+
+/* A policy of defaults.trainingOperator kubeflow (release: policy_unref). */
+static struct policy *kubeflow_policy(void)
+{
+    json_t *doc = json_loads("{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", "
+                             "\"kind\": \"WebhookPolicy\", \"defaults\": {\"trainingOperator\": \"kubeflow\"}}",
+                             0, NULL);
+    char err[256] = "";
+    struct policy *p = policy_parse(doc, "test", err, sizeof(err));
+
+    json_decref(doc);
+    if (!p)
+        fail_msg("policy: %s", err);
+    return p;
 }
 
 static json_t *lone_training(void)
@@ -847,15 +869,75 @@ static void test_inferenceservice_url(void **state)
     json_decref(answer);
 }
 
+/* The Training Operator's conditions (v1.9.0 pkg/apis/kubeflow.org/v1
+ * common_types.go JobConditionType); a finished job keeps its Running
+ * condition with status False. */
+static void test_kubeflow_paddlejob_phases(void **state)
+{
+    static const struct phase_case cases[] = {
+        { NULL, "Pending", "Pending" },
+        { "{}", "Pending", "Pending" },
+        { "{\"conditions\": [{\"type\": \"Created\", \"status\": \"True\"}]}", "Pending", "Pending" },
+        { "{\"conditions\": [{\"type\": \"Created\", \"status\": \"True\"}, "
+          "{\"type\": \"Running\", \"status\": \"True\"}]}", "Running", "Running" },
+        { "{\"conditions\": [{\"type\": \"Restarting\", \"status\": \"True\"}]}", "Running", "Running" },
+        { "{\"conditions\": [{\"type\": \"Running\", \"status\": \"False\"}, "
+          "{\"type\": \"Succeeded\", \"status\": \"True\"}]}", "Succeeded", "Succeeded" },
+        { "{\"conditions\": [{\"type\": \"Running\", \"status\": \"False\"}, "
+          "{\"type\": \"Failed\", \"status\": \"True\"}]}", "Failed", "Failed" },
+        { "{\"phase\": \"Succeeded\"}", "Pending", "Pending" },   /* not paddle-operator's phase */
+    };
+    struct policy *p = kubeflow_policy();
+    json_t *answer;
+
+    (void)state;
+    run_cases_under(p, lone_training, "kubeflow.org/v1", "PaddleJob", "pp-ocr", cases, N(cases));
+    /* what it renders is the Training Operator's kind */
+    answer = sync_under(request(lone_training(), NULL, 0), p);
+    assert_string_equal(json_string_value(json_object_get(child(answer, "PaddleJob", "pp-ocr"), "apiVersion")),
+                        "kubeflow.org/v1");
+    json_decref(answer);
+    policy_unref(p);
+}
+
+/* A Dataset under kubeflow: a claim (Bound is Ready) and its sync Job. */
+static void test_kubeflow_dataset_children(void **state)
+{
+    static const struct phase_case claims[] = {
+        { NULL, "Pending", "Pending" },
+        { "{\"phase\": \"Pending\"}", "Pending", "Pending" },
+        { "{\"phase\": \"Bound\"}", "Ready", "Running" },   /* the sync Job is still to finish */
+        { "{\"phase\": \"Lost\"}", "Failed", "Failed" },
+    };
+    struct policy *p = kubeflow_policy();
+    json_t *answer, *children = json_object();
+
+    (void)state;
+    run_cases_under(p, dataset, "v1", "PersistentVolumeClaim", "icdar2015", claims, N(claims));
+    observe(children, "v1", "PersistentVolumeClaim", "icdar2015", "{\"phase\": \"Bound\"}");
+    observe(children, "batch/v1", "Job", "icdar2015-sync", "{\"conditions\": [{\"type\": \"Complete\", \"status\": \"True\"}]}");
+    answer = sync_under(request(dataset(), children, 0), p);
+    assert_string_equal(phase(answer, "Job", "icdar2015-sync"), "Succeeded");
+    assert_string_equal(parent_phase(answer), "Succeeded");
+    json_decref(answer);
+    policy_unref(p);
+}
+
+/* Every SampleSetPhase of paddle-operator's sampleset branch
+ * (controllers/extensions/common/constants.go); SyncFailed stays until
+ * the spec changes (SampleSetController.reconcileSyncFailed). */
 static void test_sampleset_phases(void **state)
 {
     static const struct phase_case cases[] = {
         { NULL, "Pending", "Pending" },
-        { "{\"phase\": \"Pending\"}", "Pending", "Pending" },
+        { "{\"phase\": \"\"}", "Pending", "Pending" },
         { "{\"phase\": \"Bound\"}", "Running", "Running" },
+        { "{\"phase\": \"Mount\"}", "Running", "Running" },
+        { "{\"phase\": \"Syncing\"}", "Running", "Running" },
+        { "{\"phase\": \"SyncFailed\"}", "Failed", "Failed" },
         { "{\"phase\": \"PartialReady\"}", "Running", "Running" },
         { "{\"phase\": \"Ready\"}", "Ready", "Ready" },
-        { "{\"phase\": \"Failed\"}", "Failed", "Failed" },
+        { "{\"phase\": \"Elsewhere\"}", "Pending", "Pending" },
     };
 
     (void)state;
@@ -903,6 +985,8 @@ int main(void)
         cmocka_unit_test(test_inferenceservice_phases),
         cmocka_unit_test(test_inferenceservice_url),
         cmocka_unit_test(test_sampleset_phases),
+        cmocka_unit_test(test_kubeflow_paddlejob_phases),
+        cmocka_unit_test(test_kubeflow_dataset_children),
         cmocka_unit_test(test_modelhub_and_dataset_children),
     };
 
