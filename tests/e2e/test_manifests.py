@@ -123,9 +123,10 @@ RELPATH_BAD = ["/abs", "../x", "a/../b", "a/..", "..", "a b", "a;b", "$(x)", "a\
 PATTERN_CASES = {
     ("*", "namespace"): (["kubeflow", "team-a", "a1"], ["-a", "Team", "a_b", "a.b"]),
     ("Dataset", "sourceUri"): (
-        ["bos://paddleflow/imagenet/", "s3://bucket/path", "hdfs://nn:8020/data", "https://host/x.tar",
+        ["bos://paddleflow/imagenet/", "s3://bucket/path", "hdfs://nn:8020/data", "minio://host:9000/x",
          "gs://bucket/"],
-        ["gs://bucket", "ftp://host/path", "bos://bucket /x", "bos:/bucket/xyz", "bos://a/b\nc", "bos://a/b\x01c",
+        # http(s): no JuiceFS storage (SPEC §9.2, paddle-operator driver/juicefs.go JuiceFSSupportStorage)
+        ["gs://bucket", "ftp://host/path", "https://host/x.tar", "http://host/data/x", "bos://bucket /x", "bos:/bucket/xyz", "bos://a/b\nc", "bos://a/b\x01c",
          "file:///etc/passwd"]),
     ("Dataset", "sourceSecret"): (["bos-secret", "a.b-c", "a"], ["A", "a..b", "-a", "a_b"]),
     ("Training", "image"): (["paddle", "registry.example.com/a/b:1@sha256:" + "a" * 64], ["a b", "a\tb"]),

@@ -372,8 +372,10 @@ class SyncTest(ServerTestCase):
         mc = self.mc(cr("Dataset"))
         mc.sync()
         self.assertEqual(mc.created, ["SampleSet/icdar2015"])
-        for word, child, parent in (("Bound", "Running", "Running"), ("Ready", "Ready", "Ready"),
-                                    ("Failed", "Failed", "Failed")):
+        # paddle-operator's SampleSet phases (sampleset branch, common/constants.go)
+        for word, child, parent in (("Bound", "Running", "Running"), ("Mount", "Running", "Running"),
+                                    ("Syncing", "Running", "Running"), ("PartialReady", "Running", "Running"),
+                                    ("Ready", "Ready", "Ready"), ("SyncFailed", "Failed", "Failed")):
             mc.set_status("SampleSet", "icdar2015", {"phase": word})
             answer = mc.sync()
             self.assertEqual(phases(answer)["SampleSet/icdar2015"], child, word)
