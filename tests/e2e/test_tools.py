@@ -252,6 +252,23 @@ def paddlejob():
                      "ps": {"replicas": 1, "template": pod_template(paddle_container(0))}}}
 
 
+def kubeflow_paddlejob():
+    master = paddle_container(0)
+    master["ports"] = [{"name": "master", "containerPort": 36543, "protocol": "TCP"}]
+    worker = paddle_container()
+    worker["ports"] = [{"name": "master", "containerPort": 36543, "protocol": "TCP"}]
+    return {"apiVersion": "kubeflow.org/v1", "kind": "PaddleJob", "metadata": _meta("ocr"),
+            "spec": {"runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 3},
+                     "paddleReplicaSpecs": {
+                         "Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": pod_template(master)},
+                         "Worker": {"replicas": 2, "restartPolicy": "OnFailure", "template": pod_template(worker)}}}}
+
+
+def claim():
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta("icdar2015"),
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}}
+
+
 def sampleset():
     return {"apiVersion": "batch.paddlepaddle.org/v1alpha1", "kind": "SampleSet", "metadata": _meta("icdar2015"),
             "spec": {"partitions": 1, "source": {"uri": "bos://paddleflow-public.hkg.bcebos.com/icdar2015",
@@ -310,7 +327,8 @@ def service():
                      "ports": [{"name": "http", "port": 8040, "targetPort": "http", "protocol": "TCP"}]}}
 
 
-VALID_CHILDREN = (paddlejob, sampleset, samplejob, inference_service, job, deployment, service)
+VALID_CHILDREN = (paddlejob, kubeflow_paddlejob, claim, sampleset, samplejob, inference_service, job, deployment,
+                  service)
 
 
 class CrdSchemaChildrenTest(unittest.TestCase):
@@ -510,6 +528,33 @@ class CrdSchemaChildrenTest(unittest.TestCase):
             self.assertIn(path, crdschema.paths(errors), errors)
         s["spec"]["ports"] = []
         self.assertError(s, "spec.ports", "Required value")
+
+    def test_kubeflow_paddlejob_rules(self):
+        """The Training Operator's webhook (v1.9.0 pkg/webhooks/paddlepaddle
+        validateSpec): Master and Worker only, a container named paddle; its
+        name is a DNS-1035 label (validatePaddleJob)."""
+        job = kubeflow_paddlejob()
+        self.assertEqual(crdschema.validate_child(job), [])
+        job["spec"]["paddleReplicaSpecs"]["PS"] = copy.deepcopy(job["spec"]["paddleReplicaSpecs"]["Master"])
+        self.assertError(job, "spec.paddleReplicaSpecs[PS]", "Unsupported value")
+        job = kubeflow_paddlejob()
+        job["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]["name"] = "trainer"
+        self.assertError(job, "spec.paddleReplicaSpecs[Worker].template.spec.containers", "named \"paddle\"")
+        job = kubeflow_paddlejob()
+        job["spec"]["sampleSetRef"] = {"name": "icdar2015"}   # paddle-operator's field: pruned here
+        self.assertIn("spec.sampleSetRef", crdschema.paths(crdschema.validate_child(job)))
+        job = kubeflow_paddlejob()
+        job["metadata"]["name"] = "1ocr"
+        self.assertError(job, "metadata.name", "DNS-1035")
+
+    def test_claim_rules(self):
+        pvc = claim()
+        self.assertEqual(crdschema.validate_child(pvc), [])
+        pvc["spec"]["accessModes"] = ["ReadWriteSometimes"]
+        self.assertError(pvc, "spec.accessModes[0]", "Unsupported value")
+        pvc = claim()
+        del pvc["spec"]["resources"]["requests"]["storage"]
+        self.assertError(pvc, "spec.resources.requests[storage]", "Required value")
 
     def test_many_children_are_cheap(self):
         children = [make() for make in VALID_CHILDREN] * 300
