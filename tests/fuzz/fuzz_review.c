@@ -36,7 +36,8 @@
 #include "webhook/review.h"
 
 /* examples/policy.yaml as JSON: limits, allow-lists, namespace rules and
- * exemptions, so the fuzzer reaches every policy branch. */
+ * exemptions, so the fuzzer reaches every policy branch; namespaces kf-*
+ * pick the Training Operator and lay pod defaults. */
 static const char policy_text[] =
     "{\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\","
     " \"defaults\": {\"endpoint\": \"http://minio-service.kubeflow:9000\", \"port\": 8040,"
@@ -53,7 +54,11 @@ static const char policy_text[] =
     " \"namespaces\": [{\"match\": \"team-*\", \"limits\": {\"maxGpuPerNode\": 2, \"maxTotalGpus\": 8}},"
     "  {\"match\": \"kubeflow\", \"limits\": {\"maxGpuPerNode\": 4}, \"allow\": {\"sourceUriSchemes\": [\"bos\", \"hdfs\"]}},"
     "  {\"match\": \"sandbox-?\", \"defaults\": {\"endpoint\": \"http://minio.sandbox.minio.svc.cluster.local:9000\"},"
-    "   \"limits\": {\"maxGpuPerNode\": 0}}],"
+    "   \"limits\": {\"maxGpuPerNode\": 0}},"
+    "  {\"match\": \"kf-*\", \"defaults\": {\"trainingOperator\": \"kubeflow\", \"dataStorageClass\": \"nfs\","
+    "   \"pod\": {\"tolerations\": [{\"key\": \"nvidia.com/gpu\", \"operator\": \"Exists\"}],"
+    "    \"labels\": {\"team\": \"kf\"}, \"annotations\": {\"sidecar.istio.io/inject\": \"true\"},"
+    "    \"resources\": {\"worker\": {\"limits\": {\"memory\": \"8Gi\"}}}}}}],"
     " \"exempt\": {\"users\": [\"system:serviceaccount:kubeflow:pipeline-runner\"], \"groups\": [\"system:masters\"]}}";
 
 static struct policy *fixed_policy;
