@@ -12,6 +12,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mutators/children.h"
 #include "mutators/fields.h"
@@ -30,7 +31,10 @@ static const struct field fields[] = {
 /* The keys of the source credentials in sourceSecret: those the JuiceFS
  * engine reads for a sync (juicefs.go JuiceFSSecretAK/JuiceFSSecretSK,
  * CreateSyncJobOptions), under both operators, so that one Secret serves
- * both. */
+ * both. The kubeflow sync Job reads the policy's credential key names
+ * instead when sourceSecret is the credentials Secret (Kubeflow Pipelines'
+ * mlpipeline-minio-artifact: accesskey, secretkey), the data then being in
+ * Kubeflow's own MinIO. */
 #define SOURCE_ACCESS_KEY "access-key"
 #define SOURCE_SECRET_KEY "secret-key"
 
@@ -131,8 +135,13 @@ static void claim_and_sync(const struct owner *owner, const json_t *spec, const 
     c = children_container("sync", st->data_sync_image, sh,
                            children_args((const char *const[]){ kinds_spec_string(spec, "sourceUri"),
                                                                 CHILDREN_DATA_CENTER "/", NULL }));
-    env_optional_secret(c, "ACCESS_KEY", secret, SOURCE_ACCESS_KEY);
-    env_optional_secret(c, "SECRET_KEY", secret, SOURCE_SECRET_KEY);
+    if (!strcmp(secret, st->credentials_secret)) {
+        env_optional_secret(c, "ACCESS_KEY", secret, st->credentials_access_key);
+        env_optional_secret(c, "SECRET_KEY", secret, st->credentials_secret_key);
+    } else {
+        env_optional_secret(c, "ACCESS_KEY", secret, SOURCE_ACCESS_KEY);
+        env_optional_secret(c, "SECRET_KEY", secret, SOURCE_SECRET_KEY);
+    }
     children_mount(c, CHILDREN_VOLUME_DATA_CENTER, CHILDREN_DATA_CENTER, 0);
     node_append(children,
                 children_job(owner, st, node_cat(owner->name, "-sync", NULL), NULL, "sync",

@@ -158,6 +158,30 @@ class TestKubeflow(OperatorCase):
         # paddle-operator has a ps role of its own
         self.render(None, [t])
 
+    def test_pipelines_secret_as_source(self):
+        """A Dataset in Kubeflow's own MinIO names the Pipelines Secret: the
+        sync Job reads its key names (accesskey, secretkey)."""
+        ds = {"apiVersion": GROUP, "kind": "Dataset", "metadata": {"name": "d", "namespace": "ns"},
+              "spec": {"sourceUri": "minio://minio-service.kubeflow:9000/mlpipeline/data/",
+                       "sourceSecret": "mlpipeline-minio-artifact"}}
+        children = self.render("defaults:\n  trainingOperator: kubeflow\n", [ds])
+        env = self.find(children, "Job", "d-sync")["spec"]["template"]["spec"]["containers"][0]["env"]
+        self.assertEqual([e["valueFrom"]["secretKeyRef"]["key"] for e in env], ["accesskey", "secretkey"])
+
+    def test_every_project_and_switch_validates(self):
+        for operator in ("paddle-operator", "kubeflow"):
+            docs = []
+            for project in ("PaddleOCR", "PaddleClas", "PaddleDetection"):
+                for gpus, ps, flags in ((0, 0, False), (2, 1, True)):
+                    t = copy.deepcopy(TRAINING)
+                    t["metadata"]["name"] = "%s-%d" % (project.lower(), gpus)
+                    t["spec"].update(project=project, gpuPerNode=gpus, psReplicas=ps, useVisualDL=flags,
+                                     saveInference=flags, pretrainModel="https://h.example/m.pdparams")
+                    docs.append(t)
+            with self.subTest(operator=operator):
+                children = self.render("defaults:\n  trainingOperator: %s\n" % operator, docs)
+                self.assertEqual(len([c for c in children if c["kind"] == "PaddleJob"]), 6)
+
     def test_claim_size_and_class(self):
         children = self.render("defaults:\n  trainingOperator: kubeflow\n  dataClaimSize: 200Gi\n"
                                "  dataStorageClass: cephfs\n  dataSyncImage: registry.example/juicefs:1.1\n")
