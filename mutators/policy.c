@@ -51,6 +51,7 @@ const struct settings policy_builtin = {
     .training_operator = POLICY_OPERATOR_PADDLE,
     /* the engine Secret paddlex-backend's operator/src/dataset.py names */
     .engine_secret = "data-center",
+    /* the JuiceFS CSI driver's community mount image: sh and juicefs */
     .data_sync_image = "juicedata/mount:ce-v1.1.0",
     .data_claim_size = "10Gi",
     .data_storage_class = NULL,
@@ -374,10 +375,14 @@ static int quantity_ok(const char *s)
     return 0;
 }
 
+/* A claim's size: a quantity above zero (a digit other than 0 before its suffix). */
 static void check_quantity(const char *path, const json_t *v, struct fielderr_list *errs)
 {
-    if (!quantity_ok(json_string_value(v)))
-        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be a resource quantity such as \"10Gi\"");
+    const char *s = json_string_value(v);
+
+    if (!quantity_ok(s) || s[strcspn(s, "123456789")] == '\0' ||
+        strcspn(s, "123456789") > strcspn(s, "numkMGTPEe"))
+        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be a resource quantity above zero such as \"10Gi\"");
 }
 
 #define S(member) offsetof(struct settings, member)

@@ -147,11 +147,14 @@ static const struct bad_case {
       "policy.yaml: defaults.credentialsAccessKey: Invalid value: \"access key\": must be a Secret key of "
       "[-._a-zA-Z0-9]" },
     { "\"defaults\": {\"dataClaimSize\": \"-1Gi\"}",
-      "policy.yaml: defaults.dataClaimSize: Invalid value: \"-1Gi\": must be a resource quantity such as "
-      "\"10Gi\"" },
+      "policy.yaml: defaults.dataClaimSize: Invalid value: \"-1Gi\": must be a resource quantity above zero "
+      "such as \"10Gi\"" },
     { "\"defaults\": {\"dataClaimSize\": \"10GB\"}",
-      "policy.yaml: defaults.dataClaimSize: Invalid value: \"10GB\": must be a resource quantity such as "
-      "\"10Gi\"" },
+      "policy.yaml: defaults.dataClaimSize: Invalid value: \"10GB\": must be a resource quantity above zero "
+      "such as \"10Gi\"" },
+    { "\"defaults\": {\"dataClaimSize\": \"0.0Gi\"}",
+      "policy.yaml: defaults.dataClaimSize: Invalid value: \"0.0Gi\": must be a resource quantity above zero "
+      "such as \"10Gi\"" },
     { "\"defaults\": {\"engineSecret\": \"Juice\"}",
       "policy.yaml: defaults.engineSecret: Invalid value: \"Juice\": a lowercase RFC 1123 subdomain must "
       "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
@@ -352,7 +355,7 @@ static void test_operator_and_pod_defaults(void **state)
 {
     struct policy *p = load("{" HEAD ", \"defaults\": {\"trainingOperator\": \"kubeflow\", "
                             "\"credentialsSecret\": \"s3\", \"credentialsAccessKey\": \"AK\", "
-                            "\"credentialsSecretKey\": \"SK\", \"dataClaimSize\": \"50Gi\", "
+                            "\"credentialsSecretKey\": \"SK\", \"dataClaimSize\": \"0.5Ti\", "
                             "\"dataStorageClass\": \"nfs\", \"pod\": {"
                             "\"tolerations\": [{\"key\": \"nvidia.com/gpu\", \"operator\": \"Exists\", "
                             "\"effect\": \"NoSchedule\"}], \"nodeSelector\": {\"pool\": \"gpu\"}, "
@@ -370,7 +373,7 @@ static void test_operator_and_pod_defaults(void **state)
     policy_apply(p, &ctx);
     assert_true(policy_kubeflow(ctx.settings));
     assert_string_equal(ctx.settings->credentials_access_key, "AK");
-    assert_string_equal(ctx.settings->data_claim_size, "50Gi");
+    assert_string_equal(ctx.settings->data_claim_size, "0.5Ti");
     assert_string_equal(ctx.settings->data_storage_class, "nfs");
     assert_int_equal(json_array_size(ctx.settings->pod.tolerations), 1);
     assert_string_equal(json_string_value(json_object_get(ctx.settings->pod.labels, "team")), "ocr");
