@@ -900,6 +900,40 @@ static void test_kubeflow_paddlejob_phases(void **state)
     policy_unref(p);
 }
 
+/* Under kubeflow the export Job waits for the Training Operator's
+ * Succeeded condition, and a Failed one stops the chain. */
+static void test_kubeflow_training_chain(void **state)
+{
+    struct policy *p = kubeflow_policy();
+    json_t *children = json_object(), *answer, *pj;
+
+    (void)state;
+    pj = observe(children, "kubeflow.org/v1", "PaddleJob", "pp-ocr",
+                 "{\"conditions\": [{\"type\": \"Running\", \"status\": \"True\"}]}");
+    answer = sync_under(request(training(""), json_deep_copy(children), 0), p);
+    assert_int_equal(nchildren(answer), 1);
+    assert_string_equal(phase(answer, "PaddleJob", "pp-ocr"), "Running");
+    assert_string_equal(phase(answer, "Job", "pp-ocr-export"), "Waiting");
+    json_decref(answer);
+
+    json_object_set_new(pj, "status", json_pack("{s:[{s:s, s:s}, {s:s, s:s}]}", "conditions", "type", "Running",
+                                                "status", "False", "type", "Succeeded", "status", "True"));
+    answer = sync_under(request(training(""), json_deep_copy(children), 0), p);
+    assert_int_equal(nchildren(answer), 2);
+    assert_non_null(child(answer, "Job", "pp-ocr-export"));
+    assert_string_equal(phase(answer, "Job", "pp-ocr-convert"), "Waiting");
+    json_decref(answer);
+
+    json_object_set_new(pj, "status", json_pack("{s:[{s:s, s:s}]}", "conditions", "type", "Failed", "status", "True"));
+    answer = sync_under(request(training(""), json_deep_copy(children), 0), p);
+    assert_int_equal(nchildren(answer), 1);
+    assert_string_equal(parent_phase(answer), "Failed");
+    assert_string_equal(phase(answer, "Job", "pp-ocr-export"), "Skipped");
+    json_decref(answer);
+    json_decref(children);
+    policy_unref(p);
+}
+
 /* A Dataset under kubeflow: a claim (Bound is Ready) and its sync Job. */
 static void test_kubeflow_dataset_children(void **state)
 {
@@ -986,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_inferenceservice_url),
         cmocka_unit_test(test_sampleset_phases),
         cmocka_unit_test(test_kubeflow_paddlejob_phases),
+        cmocka_unit_test(test_kubeflow_training_chain),
         cmocka_unit_test(test_kubeflow_dataset_children),
         cmocka_unit_test(test_modelhub_and_dataset_children),
     };
