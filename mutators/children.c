@@ -247,30 +247,53 @@ static void merge_strings(struct node *map, const json_t *m, int keep_existing)
     }
 }
 
-void children_resources(struct node *container, const struct settings *st, enum children_role role)
+/* Lays the quantities of m (a policy map; NULL: none) over the node map. */
+static void merge_quantities(struct node *map, const json_t *m)
 {
-    const json_t *r = json_object_get(st->pod.resources, roles[role].name);
-    const json_t *req = json_object_get(r, "requests"), *lim = json_object_get(r, "limits");
-    struct node *res = object_of(container, "resources"), *requests = node_object();
     const char *key;
     json_t *v;
 
-    /* a limit without a request: the apiserver makes the request the limit */
-    if (!json_object_get(lim, "cpu") || json_object_get(req, "cpu"))
-        node_set(requests, "cpu", node_str(roles[role].cpu));
-    if (!json_object_get(lim, "memory") || json_object_get(req, "memory"))
-        node_set(requests, "memory", node_str(roles[role].memory));
-    json_object_foreach((json_t *)req, key, v)
-        node_setn(requests, key, strlen(key), children_from_json(v));
-    if (node_get(requests, "cpu") || node_get(requests, "memory") || json_object_size(req))
-        node_set(res, "requests", requests);
-    if (json_object_size(lim)) {
-        struct node *limits = object_of(res, "limits");
+    json_object_foreach((json_t *)m, key, v)
+        node_setn(map, key, strlen(key), children_from_json(v));
+}
 
-        json_object_foreach((json_t *)lim, key, v)
-            if (!node_getn(limits, key, strlen(key)))     /* the GPUs the spec asks for stay */
-                node_setn(limits, key, strlen(key), children_from_json(v));
-    }
+/* 1 when the policy limits resource name for role (either level). */
+static int limited(const json_t *all, const json_t *r, const char *name)
+{
+    return json_object_get(json_object_get(all, "limits"), name) ||
+           json_object_get(json_object_get(r, "limits"), name);
+}
+
+/* 1 when the policy requests resource name for role (either level). */
+static int requested(const json_t *all, const json_t *r, const char *name)
+{
+    return json_object_get(json_object_get(all, "requests"), name) ||
+           json_object_get(json_object_get(r, "requests"), name);
+}
+
+void children_resources(struct node *container, const struct settings *st, enum children_role role)
+{
+    const json_t *all = st->pod.resources, *r = json_object_get(all, roles[role].name);
+    struct node *res = object_of(container, "resources"), *requests = node_object(), *limits;
+    struct node *own = node_get(res, "limits");     /* the GPUs the spec asks for */
+
+    /* a limit without a request: the apiserver makes the request the limit */
+    if (!limited(all, r, "cpu") || requested(all, r, "cpu"))
+        node_set(requests, "cpu", node_str(roles[role].cpu));
+    if (!limited(all, r, "memory") || requested(all, r, "memory"))
+        node_set(requests, "memory", node_str(roles[role].memory));
+    merge_quantities(requests, json_object_get(all, "requests"));
+    merge_quantities(requests, json_object_get(r, "requests"));
+    if (requests->u.kids.first)
+        node_set(res, "requests", requests);
+    if (!json_object_size(json_object_get(all, "limits")) && !json_object_size(json_object_get(r, "limits")))
+        return;
+    limits = node_object();
+    merge_quantities(limits, json_object_get(all, "limits"));
+    merge_quantities(limits, json_object_get(r, "limits"));
+    for (struct node *g = own ? own->u.kids.first : NULL; g; g = g->next)
+        node_setn(limits, g->key, g->klen, node_copy(g));
+    node_set(res, "limits", limits);
 }
 
 /* Every element of the pod spec's list field gets role's resources. */

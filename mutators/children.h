@@ -67,10 +67,11 @@ struct settings;
 void children_pod_settings(struct node *template, const struct settings *st, enum children_role role);
 
 /* Sets container.resources for role under st: requests cpu and memory
- * (built-in, then defaults.pod.resources.<role>.requests over them), limits
- * from defaults.pod.resources.<role>.limits; a resource limited there and
- * not requested gets no built-in request (the apiserver defaults a request
- * to its limit). Limits already on the container (GPUs) are kept. */
+ * (built-in, then defaults.pod.resources.requests, then
+ * defaults.pod.resources.<role>.requests over them), limits likewise from
+ * the policy; a resource limited there and not requested gets no built-in
+ * request (the apiserver defaults a request to its limit). Limits already
+ * on the container (GPUs) are kept. */
 void children_resources(struct node *container, const struct settings *st, enum children_role role);
 
 /* A new node of the JSON value v (borrowed: its strings must outlive the

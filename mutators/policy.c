@@ -832,21 +832,28 @@ static int parse_quantities(struct parser *ps, const char *path, const json_t *v
     return 0;
 }
 
-/* defaults.pod.resources: role -> {requests, limits}. */
+/* defaults.pod.resources: {requests, limits} for every container, and
+ * role -> {requests, limits} over them. */
 static int parse_resources(struct parser *ps, const char *path, const json_t *v)
 {
     const char *role, *field;
     json_t *r, *x;
 
     if (!json_is_object(v))
-        return fail(ps, path, "must be a mapping of roles (worker, ps, helper, serving, visualdl) "
-                              "to {requests, limits}");
+        return fail(ps, path, "must be a mapping of requests, limits and roles (worker, ps, helper, "
+                              "serving, visualdl) to {requests, limits}");
     json_object_foreach((json_t *)v, role, r) {
         char rpath[POLICY_MAX_KEY_PATH], fpath[POLICY_MAX_KEY_PATH];
 
         key_path(rpath, sizeof(rpath), path, role);
+        if (!strcmp(role, "requests") || !strcmp(role, "limits")) {
+            if (parse_quantities(ps, rpath, r) < 0)
+                return -1;
+            continue;
+        }
         if (!one_of_name(role, pod_roles))
-            return fail(ps, rpath, "unknown role (known roles: worker, ps, helper, serving, visualdl)");
+            return fail(ps, rpath, "unknown key (known keys: requests, limits, worker, ps, helper, serving, "
+                                   "visualdl)");
         if (!json_is_object(r))
             return fail(ps, rpath, "must be a mapping {requests, limits}");
         json_object_foreach(r, field, x) {

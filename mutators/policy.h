@@ -11,7 +11,8 @@
  *                  credentialsAccessKey, credentialsSecretKey, trainingOperator, engineSecret,
  *                  dataSyncImage, dataClaimSize, dataStorageClass,
  *                  pod: {tolerations, nodeSelector, serviceAccountName, priorityClassName,
- *                        labels, annotations, resources: {worker, ps, helper, serving, visualdl}}}
+ *                        labels, annotations,
+ *                        resources: {requests, limits, worker|ps|helper|serving|visualdl: {requests, limits}}}}
  *     limits:     {maxGpuPerNode, maxWorkerReplicas, maxPsReplicas, maxTotalGpus, maxPartitions}
  *     allow:      {imageRegistries, sourceUriSchemes, endpointHosts, pretrainModelHosts}
  *     namespaces: [{match: "team-*" | "exact-name", defaults, limits, allow}]
@@ -80,7 +81,8 @@ struct settings {
         const json_t *labels;           /* map of strings, on the pods */
         const json_t *annotations;      /* map of strings, on the pods; may set
                                          * sidecar.istio.io/inject otherwise */
-        const json_t *resources;        /* role -> {requests, limits}, over the built-in requests */
+        const json_t *resources;        /* {requests, limits} for all, role -> {requests, limits}
+                                         * over those, over the built-in requests */
     } pod;
 
     /* limits; POLICY_NO_LIMIT when none */

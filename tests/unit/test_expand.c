@@ -681,6 +681,23 @@ static void test_pod_settings(void **state)
     /* the GPUs the spec asks for stay */
     assert_int_equal(json_integer_value(get(c, "resources", "limits", "nvidia.com/gpu", NULL)), 1);
     json_decref(children);
+
+    /* requests and limits for every container, a role's over them */
+    json_decref(res);
+    res = json_loads("{\"requests\": {\"cpu\": \"250m\", \"memory\": \"1Gi\"}, \"limits\": {\"memory\": \"64Gi\"}, "
+                     "\"worker\": {\"requests\": {\"memory\": \"16Gi\"}}}", 0, NULL);
+    st.pod.resources = res;
+    children = render_under(training("{\"gpuPerNode\": 2, \"pretrainModel\": \"https://h.example/a/m.pdparams\"}"), &st);
+    tpl = get(child(children, "PaddleJob", "ppocr"), "spec", "worker", "template", NULL);
+    c = container(get(tpl, "spec", NULL), "containers", "paddle");
+    assert_string_equal(str(get(c, "resources", "requests", "cpu", NULL)), "250m");
+    assert_string_equal(str(get(c, "resources", "requests", "memory", NULL)), "16Gi");
+    assert_string_equal(str(get(c, "resources", "limits", "memory", NULL)), "64Gi");
+    assert_int_equal(json_integer_value(get(c, "resources", "limits", "nvidia.com/gpu", NULL)), 2);
+    init = container(get(tpl, "spec", NULL), "initContainers", "pretrain-model");
+    assert_string_equal(str(get(init, "resources", "requests", "memory", NULL)), "1Gi");
+    assert_string_equal(str(get(init, "resources", "limits", "memory", NULL)), "64Gi");
+    json_decref(children);
     json_decref(tol);
     json_decref(ann);
     json_decref(labels);

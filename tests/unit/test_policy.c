@@ -191,8 +191,10 @@ static const struct bad_case {
     { "\"defaults\": {\"pod\": {\"priorityClassName\": 1}}",
       "policy.yaml: defaults.pod.priorityClassName: must be a string" },
     { "\"defaults\": {\"pod\": {\"resources\": {\"trainer\": {}}}}",
-      "policy.yaml: defaults.pod.resources.trainer: unknown role (known roles: worker, ps, helper, serving, "
-      "visualdl)" },
+      "policy.yaml: defaults.pod.resources.trainer: unknown key (known keys: requests, limits, worker, ps, "
+      "helper, serving, visualdl)" },
+    { "\"defaults\": {\"pod\": {\"resources\": {\"requests\": {\"memory\": \"1 Gi\"}}}}",
+      "policy.yaml: defaults.pod.resources.requests[memory]: must be a quantity such as \"500m\" or \"2Gi\"" },
     { "\"defaults\": {\"pod\": {\"resources\": {\"worker\": {\"requests\": {\"cpu\": \"two\"}}}}}",
       "policy.yaml: defaults.pod.resources.worker.requests[cpu]: must be a quantity such as \"500m\" or \"2Gi\"" },
     { "\"defaults\": {\"pod\": {\"resources\": {\"worker\": {\"requests\": {\"cpu\": 1.5}}}}}",
