@@ -146,7 +146,8 @@ static void claim_and_sync(const struct owner *owner, const json_t *spec, const 
     node_append(children,
                 children_job(owner, st, node_cat(owner->name, "-sync", NULL), NULL, "sync",
                              node_obj("containers", node_list(c, NULL), "volumes",
-                                      node_list(children_volume_claim(CHILDREN_VOLUME_DATA_CENTER, owner->name),
+                                      node_list(children_volume_claim(CHILDREN_VOLUME_DATA_CENTER,
+                                                                      owner->name),
                                                 NULL),
                                       NULL)));
 }

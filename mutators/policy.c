@@ -382,7 +382,8 @@ static void check_quantity(const char *path, const json_t *v, struct fielderr_li
 
     if (!quantity_ok(s) || s[strcspn(s, "123456789")] == '\0' ||
         strcspn(s, "123456789") > strcspn(s, "numkMGTPEe"))
-        fielderr_add(errs, FIELDERR_INVALID, path, v, "must be a resource quantity above zero such as \"10Gi\"");
+        fielderr_add(errs, FIELDERR_INVALID, path, v,
+                     "must be a resource quantity above zero such as \"10Gi\"");
 }
 
 #define S(member) offsetof(struct settings, member)
@@ -713,8 +714,8 @@ static int label_value_ok(const char *s)
 }
 
 /* A map of qualified names to strings; values judged by value_ok (NULL: any). */
-static int parse_string_map(struct parser *ps, const char *path, const json_t *v, int (*value_ok)(const char *),
-                            const char *value_rule)
+static int parse_string_map(struct parser *ps, const char *path, const json_t *v,
+                            int (*value_ok)(const char *), const char *value_rule)
 {
     const char *key;
     json_t *x;
@@ -779,7 +780,8 @@ static int parse_tolerations(struct parser *ps, const char *path, const json_t *
         json_object_foreach(t, name, x) {
             key_path(kpath, sizeof(kpath), tpath, name);
             if (!one_of_name(name, keys))
-                return fail(ps, kpath, "unknown key (known keys: key, operator, value, effect, tolerationSeconds)");
+                return fail(ps, kpath,
+                            "unknown key (known keys: key, operator, value, effect, tolerationSeconds)");
             if (strcmp(name, "tolerationSeconds") != 0 && !want_string(ps, kpath, x))
                 return -1;
         }
@@ -893,7 +895,8 @@ static int parse_pod(struct parser *ps, const char *prefix, const json_t *sectio
         return -1;
     if (v)
         st->pod.tolerations = v;
-    if (POD_KEY("nodeSelector") && parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
+    if (POD_KEY("nodeSelector") &&
+        parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
         return -1;
     if (v)
         st->pod.node_selector = v;

@@ -12,7 +12,8 @@
  *                  dataSyncImage, dataClaimSize, dataStorageClass,
  *                  pod: {tolerations, nodeSelector, serviceAccountName, priorityClassName,
  *                        labels, annotations,
- *                        resources: {requests, limits, worker|ps|helper|serving|visualdl: {requests, limits}}}}
+ *                        resources: {requests, limits,
+ *                                    worker|ps|helper|serving|visualdl: {requests, limits}}}}
  *     limits:     {maxGpuPerNode, maxWorkerReplicas, maxPsReplicas, maxTotalGpus, maxPartitions}
  *     allow:      {imageRegistries, sourceUriSchemes, endpointHosts, pretrainModelHosts}
  *     namespaces: [{match: "team-*" | "exact-name", defaults, limits, allow}]

@@ -487,7 +487,8 @@ static struct node *paddlejob_template(const struct training *t, const struct no
     if (kubeflow) {
         children_mount(c, CHILDREN_VOLUME_DATA_CENTER, CHILDREN_DATA_CENTER, 1);
         node_append(volumes, node_obj("name", node_str(CHILDREN_VOLUME_DATA_CENTER), "persistentVolumeClaim",
-                                      node_obj("claimName", node_str(t->dataset), "readOnly", node_true(), NULL),
+                                      node_obj("claimName", node_str(t->dataset), "readOnly", node_true(),
+                                               NULL),
                                       NULL));
     }
     if (t->pretrain) {
@@ -508,7 +509,8 @@ static struct node *paddlejob_template(const struct training *t, const struct no
 static struct node *paddlejob_role(const struct training *t, const struct node *job, long long replicas,
                                    const char *role, int worker)
 {
-    return node_obj("replicas", node_int(replicas), "template", paddlejob_template(t, job, role, worker), NULL);
+    return node_obj("replicas", node_int(replicas), "template", paddlejob_template(t, job, role, worker),
+                    NULL);
 }
 
 /* paddle-operator (batch.paddlepaddle.org/v1, its sampleset branch):
@@ -553,9 +555,11 @@ static struct node *kubeflow_paddlejob(const struct training *t)
         node_set(replicas, "Master", kubeflow_replicas(t, job, t->ps, "master", 0));
     if (t->workers > 0)
         node_set(replicas, "Worker", kubeflow_replicas(t, job, t->workers, "worker", 1));
-    node_set(job, "spec", node_obj("runPolicy", node_obj("cleanPodPolicy", node_str("Running"), "backoffLimit",
-                                                         node_int(CHILDREN_JOB_BACKOFF_LIMIT), NULL),
-                                   "paddleReplicaSpecs", replicas, NULL));
+    node_set(job, "spec",
+             node_obj("runPolicy",
+                      node_obj("cleanPodPolicy", node_str("Running"), "backoffLimit",
+                               node_int(CHILDREN_JOB_BACKOFF_LIMIT), NULL),
+                      "paddleReplicaSpecs", replicas, NULL));
     return job;
 }
 
@@ -628,7 +632,8 @@ static struct node *export_job(const struct training *t)
     children_mount(c, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     if (t->gpus > 0)
         children_gpus(c, 1); /* the suites export on the device they trained on */
-    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-export", NULL), node_cat("PaddleJob/", t->name, NULL),
+    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-export", NULL),
+                        node_cat("PaddleJob/", t->name, NULL),
                         "export",
                         node_obj("containers", node_list(c, NULL), "volumes",
                                  node_list(children_volume_claim(CHILDREN_VOLUME_TASK_CENTER, t->pvc), NULL),
@@ -668,7 +673,8 @@ static struct node *convert_job(const struct training *t)
     children_mount(pack, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
     children_mount(publish, CHILDREN_VOLUME_TASK_CENTER, CHILDREN_TASK_CENTER, 0);
 
-    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-convert", NULL), node_cat("Job/", t->name, "-export", NULL),
+    return children_job(&t->owner, t->ctx->settings, node_cat(t->name, "-convert", NULL),
+                        node_cat("Job/", t->name, "-export", NULL),
                         "convert",
                         node_obj("initContainers", node_list(convert, pack, NULL), "containers",
                                  node_list(publish, NULL), "volumes",
