@@ -713,12 +713,14 @@ static int label_value_ok(const char *s)
     return 1;
 }
 
-/* A map of qualified names to strings; values judged by value_ok (NULL: any). */
+/* A map of qualified names to strings; values judged by value_ok (NULL:
+ * any). Every entry is judged (a file's problems are reported together). */
 static int parse_string_map(struct parser *ps, const char *path, const json_t *v,
                             int (*value_ok)(const char *), const char *value_rule)
 {
     const char *key;
     json_t *x;
+    int rc = 0;
 
     if (!json_is_object(v))
         return fail(ps, path, "must be a mapping of strings");
@@ -727,13 +729,13 @@ static int parse_string_map(struct parser *ps, const char *path, const json_t *v
 
         subpath(kpath, sizeof(kpath), "%s[%s]", path, key);
         if (!qualified_name_ok(key))
-            return fail(ps, kpath, "key must be a qualified name ([prefix/]name)");
-        if (!want_string(ps, kpath, x))
-            return -1;
-        if (value_ok && !value_ok(json_string_value(x)))
-            return fail(ps, kpath, "%s", value_rule);
+            rc = fail(ps, kpath, "key must be a qualified name ([prefix/]name)");
+        else if (!want_string(ps, kpath, x))
+            rc = -1;
+        else if (value_ok && !value_ok(json_string_value(x)))
+            rc = fail(ps, kpath, "%s", value_rule);
     }
-    return 0;
+    return rc;
 }
 
 /* 1 when s is one of the NULL-terminated words. */
@@ -756,59 +758,71 @@ static const char *one_of(const json_t *v, const char *const *words)
     return NULL;
 }
 
-/* A list of core/v1 Tolerations, typed as the apiserver validates them. */
-static int parse_tolerations(struct parser *ps, const char *path, const json_t *v)
+/* One core/v1 Toleration at path, typed as the apiserver validates it;
+ * its first problem is reported. */
+static int parse_toleration(struct parser *ps, const char *path, const json_t *t)
 {
     static const char *const keys[] = { "key", "operator", "value", "effect", "tolerationSeconds", NULL };
     static const char *const operators[] = { "Exists", "Equal", NULL };
     static const char *const effects[] = { "", "NoSchedule", "PreferNoSchedule", "NoExecute", NULL };
+    const json_t *op = json_object_get(t, "operator"), *val = json_object_get(t, "value");
+    const json_t *key = json_object_get(t, "key"), *secs = json_object_get(t, "tolerationSeconds");
+    const json_t *effect = json_object_get(t, "effect");
+    char kpath[POLICY_MAX_KEY_PATH];
+    const char *name;
+    json_t *x;
+
+    if (!json_is_object(t))
+        return fail(ps, path, "must be a mapping {key, operator, value, effect, tolerationSeconds}");
+    json_object_foreach((json_t *)t, name, x) {
+        key_path(kpath, sizeof(kpath), path, name);
+        if (!one_of_name(name, keys))
+            return fail(ps, kpath,
+                        "unknown key (known keys: key, operator, value, effect, tolerationSeconds)");
+        if (strcmp(name, "tolerationSeconds") != 0 && !want_string(ps, kpath, x))
+            return -1;
+    }
+    key_path(kpath, sizeof(kpath), path, "key");
+    if (key && *json_string_value(key) && !qualified_name_ok(json_string_value(key)))
+        return fail(ps, kpath, "must be a qualified name ([prefix/]name)");
+    key_path(kpath, sizeof(kpath), path, "operator");
+    if (op && !one_of(op, operators))
+        return fail(ps, kpath, "must be \"Exists\" or \"Equal\"");
+    if (op && !strcmp(json_string_value(op), "Exists") && val && *json_string_value(val))
+        return fail(ps, kpath, "value must be empty when operator is \"Exists\"");
+    if ((!key || !*json_string_value(key)) && !(op && !strcmp(json_string_value(op), "Exists")))
+        return fail(ps, kpath, "must be \"Exists\" when key is empty");
+    key_path(kpath, sizeof(kpath), path, "value");
+    if (val && !label_value_ok(json_string_value(val)))
+        return fail(ps, kpath, "must be a label value");
+    key_path(kpath, sizeof(kpath), path, "effect");
+    if (effect && !one_of(effect, effects))
+        return fail(ps, kpath, "must be one of \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
+    key_path(kpath, sizeof(kpath), path, "tolerationSeconds");
+    if (secs && !json_is_integer(secs))
+        return fail(ps, kpath, "must be an integer");
+    if (secs && !(effect && !strcmp(json_string_value(effect), "NoExecute")))
+        return fail(ps, kpath, "is only allowed with effect \"NoExecute\"");
+    return 0;
+}
+
+/* A list of core/v1 Tolerations. */
+static int parse_tolerations(struct parser *ps, const char *path, const json_t *v)
+{
     size_t i;
     json_t *t;
+    int rc = 0;
 
     if (!json_is_array(v))
         return fail(ps, path, "must be a list of tolerations");
     json_array_foreach(v, i, t) {
-        char tpath[POLICY_MAX_KEY_PATH], kpath[POLICY_MAX_KEY_PATH];
-        const json_t *op = json_object_get(t, "operator"), *val = json_object_get(t, "value");
-        const json_t *key = json_object_get(t, "key"), *secs = json_object_get(t, "tolerationSeconds");
-        const char *name;
-        json_t *x;
+        char tpath[POLICY_MAX_KEY_PATH];
 
         subpath(tpath, sizeof(tpath), "%s[%zu]", path, i);
-        if (!json_is_object(t))
-            return fail(ps, tpath, "must be a mapping {key, operator, value, effect, tolerationSeconds}");
-        json_object_foreach(t, name, x) {
-            key_path(kpath, sizeof(kpath), tpath, name);
-            if (!one_of_name(name, keys))
-                return fail(ps, kpath,
-                            "unknown key (known keys: key, operator, value, effect, tolerationSeconds)");
-            if (strcmp(name, "tolerationSeconds") != 0 && !want_string(ps, kpath, x))
-                return -1;
-        }
-        key_path(kpath, sizeof(kpath), tpath, "key");
-        if (key && *json_string_value(key) && !qualified_name_ok(json_string_value(key)))
-            return fail(ps, kpath, "must be a qualified name ([prefix/]name)");
-        key_path(kpath, sizeof(kpath), tpath, "operator");
-        if (op && !one_of(op, operators))
-            return fail(ps, kpath, "must be \"Exists\" or \"Equal\"");
-        if (op && !strcmp(json_string_value(op), "Exists") && val && *json_string_value(val))
-            return fail(ps, kpath, "value must be empty when operator is \"Exists\"");
-        if ((!key || !*json_string_value(key)) && !(op && !strcmp(json_string_value(op), "Exists")))
-            return fail(ps, kpath, "must be \"Exists\" when key is empty");
-        key_path(kpath, sizeof(kpath), tpath, "value");
-        if (val && !label_value_ok(json_string_value(val)))
-            return fail(ps, kpath, "must be a label value");
-        key_path(kpath, sizeof(kpath), tpath, "effect");
-        if (json_object_get(t, "effect") && !one_of(json_object_get(t, "effect"), effects))
-            return fail(ps, kpath, "must be one of \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
-        key_path(kpath, sizeof(kpath), tpath, "tolerationSeconds");
-        if (secs && !json_is_integer(secs))
-            return fail(ps, kpath, "must be an integer");
-        if (secs && !(json_object_get(t, "effect") &&
-                      !strcmp(json_string_value(json_object_get(t, "effect")), "NoExecute")))
-            return fail(ps, kpath, "is only allowed with effect \"NoExecute\"");
+        if (parse_toleration(ps, tpath, t) < 0)
+            rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 /* A map of resource names to quantities (strings or integers ≥ 0). */
@@ -816,6 +830,7 @@ static int parse_quantities(struct parser *ps, const char *path, const json_t *v
 {
     const char *key;
     json_t *x;
+    int rc = 0;
 
     if (!json_is_object(v))
         return fail(ps, path, "must be a mapping of resource names to quantities");
@@ -824,14 +839,13 @@ static int parse_quantities(struct parser *ps, const char *path, const json_t *v
 
         subpath(kpath, sizeof(kpath), "%s[%s]", path, key);
         if (!qualified_name_ok(key))
-            return fail(ps, kpath, "must be a resource name such as \"cpu\" or \"memory\"");
-        if (json_is_integer(x) && json_integer_value(x) >= 0)
-            continue;
-        if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x) ||
-            !quantity_ok(json_string_value(x)))
-            return fail(ps, kpath, "must be a quantity such as \"500m\" or \"2Gi\"");
+            rc = fail(ps, kpath, "must be a resource name such as \"cpu\" or \"memory\"");
+        else if (!(json_is_integer(x) && json_integer_value(x) >= 0) &&
+                 (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x) ||
+                  !quantity_ok(json_string_value(x))))
+            rc = fail(ps, kpath, "must be a quantity such as \"500m\" or \"2Gi\"");
     }
-    return 0;
+    return rc;
 }
 
 /* defaults.pod.resources: {requests, limits} for every container, and
@@ -840,6 +854,7 @@ static int parse_resources(struct parser *ps, const char *path, const json_t *v)
 {
     const char *role, *field;
     json_t *r, *x;
+    int rc = 0;
 
     if (!json_is_object(v))
         return fail(ps, path, "must be a mapping of requests, limits and roles (worker, ps, helper, "
@@ -850,26 +865,44 @@ static int parse_resources(struct parser *ps, const char *path, const json_t *v)
         key_path(rpath, sizeof(rpath), path, role);
         if (!strcmp(role, "requests") || !strcmp(role, "limits")) {
             if (parse_quantities(ps, rpath, r) < 0)
-                return -1;
+                rc = -1;
             continue;
         }
-        if (!one_of_name(role, pod_roles))
-            return fail(ps, rpath, "unknown key (known keys: requests, limits, worker, ps, helper, serving, "
-                                   "visualdl)");
-        if (!json_is_object(r))
-            return fail(ps, rpath, "must be a mapping {requests, limits}");
+        if (!one_of_name(role, pod_roles)) {
+            rc = fail(ps, rpath, "unknown key (known keys: requests, limits, worker, ps, helper, serving, "
+                                 "visualdl)");
+            continue;
+        }
+        if (!json_is_object(r)) {
+            rc = fail(ps, rpath, "must be a mapping {requests, limits}");
+            continue;
+        }
         json_object_foreach(r, field, x) {
             key_path(fpath, sizeof(fpath), rpath, field);
             if (strcmp(field, "requests") != 0 && strcmp(field, "limits") != 0)
-                return fail(ps, fpath, "unknown key (known keys: requests, limits)");
-            if (parse_quantities(ps, fpath, x) < 0)
-                return -1;
+                rc = fail(ps, fpath, "unknown key (known keys: requests, limits)");
+            else if (parse_quantities(ps, fpath, x) < 0)
+                rc = -1;
         }
     }
-    return 0;
+    return rc;
 }
 
-/* <prefix>.defaults.pod of doc, when there is one, laid over pod key by key. */
+/* A pod name field (serviceAccountName, priorityClassName): a DNS-1123
+ * subdomain, or NULL after the problem. */
+static const char *parse_pod_name(struct parser *ps, const char *path, const json_t *v)
+{
+    const char *s = want_string(ps, path, v);
+
+    if (s && !fields_is_dns1123_subdomain(s)) {
+        fail(ps, path, "must be a DNS-1123 subdomain");
+        return NULL;
+    }
+    return s;
+}
+
+/* <prefix>.defaults.pod of section, when there is one, laid over st's key
+ * by key; a key with a problem is not laid. */
 static int parse_pod(struct parser *ps, const char *prefix, const json_t *section, struct settings *st)
 {
     static const char *const keys[] = { "tolerations", "nodeSelector", "serviceAccountName",
@@ -878,6 +911,7 @@ static int parse_pod(struct parser *ps, const char *prefix, const json_t *sectio
     char path[POLICY_MAX_KEY_PATH], kpath[POLICY_MAX_KEY_PATH];
     const char *name;
     json_t *x;
+    int rc = 0;
 
     if (!pod)
         return 0;
@@ -887,45 +921,37 @@ static int parse_pod(struct parser *ps, const char *prefix, const json_t *sectio
     json_object_foreach((json_t *)pod, name, x)
         if (!one_of_name(name, keys)) {
             key_path(kpath, sizeof(kpath), path, name);
-            return fail(ps, kpath, "unknown key (known keys: tolerations, nodeSelector, serviceAccountName, "
-                                   "priorityClassName, labels, annotations, resources)");
+            rc = fail(ps, kpath, "unknown key (known keys: tolerations, nodeSelector, serviceAccountName, "
+                                 "priorityClassName, labels, annotations, resources)");
         }
 #define POD_KEY(k) (key_path(kpath, sizeof(kpath), path, k), v = json_object_get(pod, k))
-    if (POD_KEY("tolerations") && parse_tolerations(ps, kpath, v) < 0)
-        return -1;
-    if (v)
+    if (POD_KEY("tolerations") && parse_tolerations(ps, kpath, v) == 0)
         st->pod.tolerations = v;
+    else if (v)
+        rc = -1;
     if (POD_KEY("nodeSelector") &&
-        parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
-        return -1;
-    if (v)
+        parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") == 0)
         st->pod.node_selector = v;
-    if (POD_KEY("labels") && parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") < 0)
-        return -1;
-    if (v)
+    else if (v)
+        rc = -1;
+    if (POD_KEY("labels") && parse_string_map(ps, kpath, v, label_value_ok, "must be a label value") == 0)
         st->pod.labels = v;
-    if (POD_KEY("annotations") && parse_string_map(ps, kpath, v, NULL, NULL) < 0)
-        return -1;
-    if (v)
+    else if (v)
+        rc = -1;
+    if (POD_KEY("annotations") && parse_string_map(ps, kpath, v, NULL, NULL) == 0)
         st->pod.annotations = v;
-    if (POD_KEY("resources") && parse_resources(ps, kpath, v) < 0)
-        return -1;
-    if (v)
+    else if (v)
+        rc = -1;
+    if (POD_KEY("resources") && parse_resources(ps, kpath, v) == 0)
         st->pod.resources = v;
-    for (int i = 0; i < 2; i++) {
-        const char *k = i ? "priorityClassName" : "serviceAccountName";
-        const char *s;
-
-        if (!POD_KEY(k))
-            continue;
-        if (!(s = want_string(ps, kpath, v)))
-            return -1;
-        if (!fields_is_dns1123_subdomain(s))
-            return fail(ps, kpath, "must be a DNS-1123 subdomain");
-        *(i ? &st->pod.priority_class : &st->pod.service_account) = s;
-    }
+    else if (v)
+        rc = -1;
+    if (POD_KEY("serviceAccountName") && !(st->pod.service_account = parse_pod_name(ps, kpath, v)))
+        rc = -1;
+    if (POD_KEY("priorityClassName") && !(st->pod.priority_class = parse_pod_name(ps, kpath, v)))
+        rc = -1;
 #undef POD_KEY
-    return 0;
+    return rc;
 }
 
 /* namespaces[i]: its match, its rule name, its settings over the cluster's. */
