@@ -1014,11 +1014,19 @@ static void shown_list(struct strbuf *sb, const json_t *list);
 static const struct {
     const char *key;
     size_t offset;
+    int kubeflow;   /* runs only under trainingOperator kubeflow */
 } helper_images[] = {
-    { "downloaderImage", offsetof(struct settings, downloader_image) },
-    { "uploaderImage", offsetof(struct settings, uploader_image) },
-    { "visualdlImage", offsetof(struct settings, visualdl_image) },
+    { "downloaderImage", offsetof(struct settings, downloader_image), 0 },
+    { "uploaderImage", offsetof(struct settings, uploader_image), 0 },
+    { "visualdlImage", offsetof(struct settings, visualdl_image), 0 },
+    { "dataSyncImage", offsetof(struct settings, data_sync_image), 1 },   /* a Dataset's sync Job */
 };
+
+/* 1 when st picks the Training Operator (a refused trainingOperator is NULL). */
+static int runs_kubeflow(const struct settings *st)
+{
+    return st->training_operator && policy_kubeflow(st);
+}
 
 /* A default of st (or the fixed converter image) that st's own
  * allow-lists refuse would deny every object that uses it: the policy is
@@ -1040,6 +1048,10 @@ static void check_settings_defaults(struct parser *ps, const struct settings *st
         const char *b = base ? *(const char *const *)((const char *)base + helper_images[i].offset) : NULL;
         const char *builtin = *(const char *const *)((const char *)&policy_builtin + helper_images[i].offset);
 
+        if (helper_images[i].kubeflow && !runs_kubeflow(st))
+            continue;
+        if (helper_images[i].kubeflow && base && !runs_kubeflow(base))
+            b = NULL;       /* not judged for the cluster: it does not run there */
         if (!v || (same_images && v == b) || allowed(img, st, v))
             continue;
         subpath(path, sizeof(path), "%sdefaults.%s", prefix, helper_images[i].key);

@@ -324,6 +324,17 @@ static void test_defaults_inside_allow_lists(void **state)
           "\"a\"}, {\"match\": \"b\", \"defaults\": {\"endpoint\": \"http://evil.example.com\"}}]",
           "policy.yaml: namespaces[1].defaults.endpoint: host \"evil.example.com\" of "
           "\"http://evil.example.com\" is not in allow.endpointHosts [\"minio-service.kubeflow\"]" },
+        /* dataSyncImage runs only under trainingOperator kubeflow (a
+         * Dataset's sync Job): judged where that operator is picked */
+        { "\"allow\": {\"imageRegistries\": [\"reg.io/\", " CONVERTER "]}, \"defaults\": {" HELPERS("reg.io/") "}",
+          NULL },
+        { "\"allow\": {\"imageRegistries\": [\"reg.io/\", " CONVERTER "]}, \"defaults\": {" HELPERS("reg.io/") "}, "
+          "\"namespaces\": [{\"match\": \"kf-*\", \"defaults\": {\"trainingOperator\": \"kubeflow\"}}]",
+          "policy.yaml: namespaces[0].defaults.dataSyncImage: \"juicedata/mount:ce-v1.1.0\" (the built-in "
+          "default) is not under any prefix in allow.imageRegistries [\"reg.io/\", "
+          "\"registry.baidubce.com/paddleflow-public/serving\"]" },
+        { "\"allow\": {\"imageRegistries\": [\"reg.io/\", " CONVERTER "]}, \"defaults\": {" HELPERS("reg.io/") ", "
+          "\"trainingOperator\": \"kubeflow\", \"dataSyncImage\": \"reg.io/juicefs:1\"}", NULL },
         /* a cluster problem once, not once more per entry */
         { "\"allow\": {\"endpointHosts\": [\"*.corp\"]}, \"namespaces\": [{\"match\": \"a\"}, "
           "{\"match\": \"b\", \"limits\": {\"maxGpuPerNode\": 1}}]",
