@@ -1246,6 +1246,9 @@ class TestKubeflowOverlay(unittest.TestCase):
     def test_policy_is_kubeflows(self):
         cm = one(self.objs, "ConfigMap", "paddlex-webhook-policy")
         self.assertRegex(cm["data"]["policy.yaml"], r"(?m)^  endpoint: http://minio-service\.kubeflow:9000$")
+        # SPEC §9.2: the Training Operator Kubeflow ships, Pipelines' MinIO Secret
+        self.assertRegex(cm["data"]["policy.yaml"], r"(?m)^  trainingOperator: kubeflow$")
+        self.assertRegex(cm["data"]["policy.yaml"], r"(?m)^  credentialsSecret: mlpipeline-minio-artifact$")
 
 
 class TestAggregatedRoles(unittest.TestCase):
