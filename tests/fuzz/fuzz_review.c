@@ -47,7 +47,7 @@ static const char policy_text[] =
     "  \"credentialsSecret\": \"minio-credentials\"},"
     " \"limits\": {\"maxGpuPerNode\": 8, \"maxWorkerReplicas\": 16, \"maxPsReplicas\": 8,"
     "  \"maxTotalGpus\": 64, \"maxPartitions\": 32},"
-    " \"allow\": {\"imageRegistries\": [\"registry.baidubce.com/paddleflow-public/\", \"docker.io/paddlepaddle/\"],"
+    " \"allow\": {\"imageRegistries\": [\"registry.baidubce.com/paddleflow-public/\", \"docker.io/paddlepaddle/\", \"docker.io/juicedata/\"],"
     "  \"sourceUriSchemes\": [\"bos\", \"s3\"],"
     "  \"endpointHosts\": [\"minio-service.kubeflow\", \"*.minio.svc.cluster.local\"],"
     "  \"pretrainModelHosts\": [\"paddle-imagenet-models-name.bj.bcebos.com\", \"paddleocr.bj.bcebos.com\"]},"
