@@ -345,13 +345,10 @@ static void do_validate(struct server *s, struct request *r, struct reply *out)
     do_review(s, r, out, REVIEW_VALIDATE);
 }
 
-/* Metacontroller's sync hook (webhook/sync.h); same caps as admission. */
-static void do_sync(struct server *s, struct request *r, struct reply *out)
+/* The reply of a Metacontroller hook that answered status with out->body
+ * (JSON for 200, a plain-text reason otherwise; NULL: out of memory). */
+static void hook_reply(struct server *s, struct reply *out, int status)
 {
-    struct policy *p = current_policy(s);
-    int status = sync_handle(r->body ? r->body : "", r->len, p, &s->sealer, &out->body, &out->len);
-
-    policy_unref(p);
     if (!out->body) {
         text_reply(out, 500, "out of memory\n");
         out->result = MR_ERROR;
@@ -364,21 +361,20 @@ static void do_sync(struct server *s, struct request *r, struct reply *out)
         metrics_denial(&s->metrics, MD_BAD_REQUEST);
 }
 
+/* Metacontroller's sync hook (webhook/sync.h); same caps as admission. */
+static void do_sync(struct server *s, struct request *r, struct reply *out)
+{
+    struct policy *p = current_policy(s);
+    int status = sync_handle(r->body ? r->body : "", r->len, p, &s->sealer, &out->body, &out->len);
+
+    policy_unref(p);
+    hook_reply(s, out, status);
+}
+
 /* Metacontroller's customize hook (webhook/related.h). */
 static void do_customize(struct server *s, struct request *r, struct reply *out)
 {
-    int status = related_customize(r->body ? r->body : "", r->len, &out->body, &out->len);
-
-    if (!out->body) {
-        text_reply(out, 500, "out of memory\n");
-        out->result = MR_ERROR;
-        return;
-    }
-    out->status = (unsigned)status;
-    out->content_type = status == 200 ? "application/json" : "text/plain; charset=utf-8";
-    out->result = status == 200 ? MR_OK : MR_ERROR;
-    if (status == 400)
-        metrics_denial(&s->metrics, MD_BAD_REQUEST);
+    hook_reply(s, out, related_customize(r->body ? r->body : "", r->len, &out->body, &out->len));
 }
 
 /* The policy for a request on the plain hook port (webhook/syncport.h). */
