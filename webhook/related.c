@@ -265,14 +265,8 @@ int related_customize(const char *body, size_t len, char **out, size_t *outlen)
         goto out;
     }
     ans = json_pack("{s:O}", "relatedResources", rules);
-    if (ans) {
-        struct strbuf sb = STRBUF_INIT;
-
-        jsondump_append(&sb, ans);
-        *outlen = sb.len;
-        *out = strbuf_detach(&sb);
-        status = 200;
-    }
+    if (ans)
+        status = review_json(ans, out, outlen);
 out:
     json_decref(ans);
     json_decref(rules);

@@ -64,6 +64,16 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     return parse(body, len, NULL, why, whylen);
 }
 
+int review_json(const json_t *v, char **out, size_t *outlen)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    jsondump_append(&sb, v);
+    *outlen = sb.len;
+    *out = strbuf_detach(&sb);
+    return 200;
+}
+
 int review_reason(const char *why, char **out, size_t *outlen)
 {
     size_t n = strlen(why);

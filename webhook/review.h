@@ -60,4 +60,8 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
  * 500 with *out NULL when memory ran out. */
 int review_reason(const char *why, char **out, size_t *outlen);
 
+/* The body of a 200 for the hooks: v (borrowed) as compact JSON into *out
+ * (malloc'd) and *outlen. Returns 200. */
+int review_json(const json_t *v, char **out, size_t *outlen);
+
 #endif

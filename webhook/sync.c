@@ -694,14 +694,8 @@ int sync_handle(const char *body, size_t len, const struct policy *p, const stru
     }
     ans = answer(k, get(req, "parent"), json_is_object(get(req, "children")) ? get(req, "children") : NULL,
                  get(req, "related"), json_is_true(get(req, "finalizing")), p, sealer);
-    if (ans) {
-        struct strbuf sb = STRBUF_INIT;
-
-        jsondump_append(&sb, ans);
-        *outlen = sb.len;
-        *out = strbuf_detach(&sb);
-        status = 200;
-    }
+    if (ans)
+        status = review_json(ans, out, outlen);
 out:
     json_decref(ans);
     json_decref(req);
