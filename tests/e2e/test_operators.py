@@ -27,18 +27,10 @@ import unittest
 import crdschema
 from common import binary, needs_binary
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLE = os.path.join(REPO, "examples", "pp-ocr.yaml")
-GROUP = "paddlex.paddlepaddle.org/v1alpha1"
+from test_render import EXAMPLE, GROUP, REPO, TRAINING  # noqa: F401  (the shared fixtures)
+
 ISTIO = "sidecar.istio.io/inject"
 HEAD = "apiVersion: paddlex.paddlepaddle.org/v1alpha1\nkind: WebhookPolicy\n"
-
-TRAINING = {
-    "apiVersion": GROUP, "kind": "Training",
-    "metadata": {"name": "det", "namespace": "team-a"},
-    "spec": {"project": "PaddleOCR", "image": "registry.example/ocr:2.1", "configPath": "configs/det/db.yml",
-             "dataset": "icdar2015", "pvcName": "task-pvc", "workerReplicas": 1},
-}
 
 
 def pod_templates(child):
