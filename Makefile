@@ -22,7 +22,7 @@ CFLAGS   = -std=c11 -D_GNU_SOURCE -DPADDLEX_VERSION='"$(VERSION)"' $(OPT) $(SAN)
 LDLIBS   = $(PKG_LIBS) -lpthread
 LDFLAGS  := $(SAN)
 
-LIB_SRCS := $(sort $(filter-out webhook/main.c,$(wildcard webhook/*.c mutators/*.c certs/*.c)))
+LIB_SRCS := $(sort $(filter-out webhook/main.c,$(wildcard webhook/*.c mutators/*.c mutators/json/*.c certs/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libpaddlex.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -108,7 +108,7 @@ bench: deps $(PROG)
 # for FUZZ_SECONDS from seeds made from the test data; a failing replay or a
 # new crash fails the target after all targets ran. New crashes land in
 # build-fuzz/artifacts/<target>/, the grown corpus in build-fuzz/corpus/.
-FUZZ_TARGETS := review configchanges sync yaml $(if $(wildcard mutators/jsonparse.c),jsonparse)
+FUZZ_TARGETS := review configchanges sync yaml $(if $(wildcard mutators/json/jsonparse.c),jsonparse)
 FUZZ_SECONDS ?= 60
 FUZZ_OPT     ?= -O1 -g -fno-omit-frame-pointer
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Wall -Wextra -Werror -I. \

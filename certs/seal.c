@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/strbuf.h"
 
 #define SEAL_LABEL "paddlex-webhook admission seal v1\n"
 

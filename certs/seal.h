@@ -18,7 +18,7 @@
  * {"kind", "name", "spec"} with the keys of every object in byte order and
  * no white space; strings raw UTF-8 but for \" \\ \n \t \r \b \f and
  * \u00XX (upper-case hex) for the other control characters, integers in
- * decimal (mutators/jsondump.c, node.c). The apiserver's own
+ * decimal (mutators/json/jsondump.c, node.c). The apiserver's own
  * re-serialisation (key order, escaping) does not matter: both sides parse
  * and write it again. tests/e2e/test_lifecycle.py computes it in Python.
  */

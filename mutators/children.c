@@ -8,7 +8,7 @@
 
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #define COMPONENT_LABEL "app.kubernetes.io/component"
 

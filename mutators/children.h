@@ -8,7 +8,7 @@
  * Kubernetes itself expands "$(VAR)" in args and env values, so the builders
  * double every '$': the process receives the text exactly as written.
  *
- * Values are nodes (mutators/node.h), built in the node pool in force.
+ * Values are nodes (mutators/json/node.h), built in the node pool in force.
  * "stolen" arguments join the value built; other nodes are only read.
  * Allocation failure aborts, as everywhere in mutators/.
  */
@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "mutators/node.h"
+#include "mutators/json/node.h"
 
 struct owner;
 

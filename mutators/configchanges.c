@@ -4,7 +4,7 @@
 #include "mutators/configchanges.h"
 
 #include "mutators/fields.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #include <ctype.h>
 #include <stdint.h>

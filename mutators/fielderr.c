@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/strbuf.h"
 
 static const struct {
     const char *text;

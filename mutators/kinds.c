@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "mutators/fields.h"
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 #include "mutators/kinds_table.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #define PATH_MAX_LEN 128
 

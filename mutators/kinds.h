@@ -13,9 +13,9 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
-#include "mutators/node.h"
+#include "mutators/json/node.h"
 #include "mutators/policy.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #define KINDS_GROUP "paddlex.paddlepaddle.org"
 #define KINDS_VERSION "v1alpha1"

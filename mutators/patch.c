@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 
 #define PATCH_MAX_DEPTH 128
 

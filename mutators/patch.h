@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 /* Appends to out, as compact JSON text, the array of operations that turn
  * from into to, and returns their number; appends nothing when they are

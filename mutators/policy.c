@@ -24,7 +24,7 @@
 #include "mutators/fielderr.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #define POLICY_MAX_MSG 512          /* one reason in an error */
 #define POLICY_MAX_KEY_PATH 192     /* "namespaces[12].allow.imageRegistries[3]" */

@@ -19,7 +19,7 @@
 #include "mutators/kinds.h"
 #include "mutators/kinds_table.h"
 #include "mutators/projects.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 static void check_project(const char *path, const json_t *v, struct fielderr_list *errs)
 {

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 /* Appends the base64 of in[0..n) to sb. */
 void base64_append(struct strbuf *sb, const char *in, size_t n);

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 #include "webhook/review.h"
 
 #define LOG_MAX_MESSAGE 1024

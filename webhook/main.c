@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "certs/certgen.h"
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "certs/seal.h"

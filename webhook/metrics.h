@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 enum metrics_path { MP_MUTATE, MP_VALIDATE, MP_SYNC, MP_HEALTHZ, MP_READYZ, MP_METRICS, MP_OTHER, MP_COUNT };
 enum metrics_kind { MK_DATASET, MK_TRAINING, MK_MODELHUB, MK_SERVING, MK_OTHER, MK_NONE, MK_COUNT };

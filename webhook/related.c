@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutators/arena.h"
-#include "mutators/jsondump.h"
+#include "mutators/json/arena.h"
+#include "mutators/json/jsondump.h"
 #include "mutators/kinds.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 #include "webhook/review.h"
 
 #define REASON_MAX            256 /* a 400's plain-text reason */

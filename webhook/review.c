@@ -10,14 +10,14 @@
 
 #include <jansson.h>
 
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 #include "mutators/fielderr.h"
-#include "mutators/jsondump.h"
-#include "mutators/jsonparse.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/jsonparse.h"
 #include "mutators/kinds.h"
 #include "mutators/patch.h"
 #include "mutators/policy.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 #include "webhook/base64.h"
 
 /* Room reserved for a patch or an answer: one allocation covers a

@@ -44,13 +44,13 @@
 
 #include <jansson.h>
 
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 #include "mutators/fielderr.h"
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
-#include "mutators/strbuf.h"
-#include "webhook/conditions.h"
+#include "mutators/json/strbuf.h"
+#include "mutators/conditions.h"
 #include "webhook/related.h"
 #include "webhook/review.h"
 

@@ -22,7 +22,7 @@
  *   Running, Succeeded, Failed, Ready   read from the observed object
  * Parent phase (status.phase): Failed, Succeeded, Ready, Running, Pending.
  * status.conditions (Ready, Failed) follow from that status
- * (webhook/conditions.h). A parent's first child also waits while the
+ * (mutators/conditions.h). A parent's first child also waits while the
  * related object it depends on exists and is not Ready (request.related,
  * declared through the customize hook: webhook/related.h).
  */

@@ -13,8 +13,8 @@
 
 #include <yaml.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/jsonparse.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/jsonparse.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 #define MAX_NUMBER 64   /* bytes of a scalar that may still be a number */

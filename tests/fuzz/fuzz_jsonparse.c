@@ -1,5 +1,5 @@
 /*
- * fuzz_jsonparse.c - differential libFuzzer target: mutators/jsonparse.c
+ * fuzz_jsonparse.c - differential libFuzzer target: mutators/json/jsonparse.c
  * (the request body parser) against jansson's json_loadb(), whose values
  * jsonparse.h promises to build, and jsondump (the answer writer) against
  * both.
@@ -23,9 +23,9 @@
 
 #include <jansson.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/jsonparse.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/jsonparse.h"
+#include "mutators/json/strbuf.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "webhook/review.h"
 

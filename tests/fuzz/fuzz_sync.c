@@ -18,7 +18,7 @@
  *   - status.conditions is [Ready, Failed], each True or False; Failed
  *     True when status.phase is Failed, else only for a parent that does
  *     not validate, with Ready False, both reason InvalidSpec
- *     (webhook/conditions.h);
+ *     (mutators/conditions.h);
  *   - the same input gives the same bytes twice, but for
  *     lastTransitionTime, which is the clock's when no earlier condition
  *     gives it;

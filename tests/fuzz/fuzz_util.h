@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 #include "mutators/policy.h"
 
 /* An invariant that does not hold is a finding: print why, then abort()

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 #include "webhook/review.h"
 
 static const char review[] =

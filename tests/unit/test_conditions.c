@@ -1,5 +1,5 @@
 /*
- * Unit tests of webhook/conditions.c: status.conditions in the shape of
+ * Unit tests of mutators/conditions.c: status.conditions in the shape of
  * k8s.io/apimachinery pkg/apis/meta/v1 types.go (Condition), derived from
  * the status the sync hook composed, with lastTransitionTime kept while a
  * condition's status does not change.
@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "webhook/conditions.h"
+#include "mutators/conditions.h"
 
 #define T0      1767225600 /* 2026-01-01T00:00:00Z */
 #define T0_TEXT "2026-01-01T00:00:00Z"

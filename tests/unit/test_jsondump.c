@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 
 /* jsondump_append(v) must equal json_dumps(v, JSON_COMPACT) and parse back. */
 static void assert_same(json_t *v)

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "mutators/jsonparse.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/jsonparse.h"
+#include "mutators/json/strbuf.h"
 
 #define DEPTH 100
 

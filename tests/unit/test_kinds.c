@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "mutators/kinds.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 static const struct context builtin_ctx = { .namespace = "kubeflow", .settings = &policy_builtin };
 

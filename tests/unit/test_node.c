@@ -8,9 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/jsonparse.h"
-#include "mutators/node.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/jsonparse.h"
+#include "mutators/json/node.h"
 
 /* n written out, then read back: the text is valid JSON and the value
  * equals node_to_json(n). */

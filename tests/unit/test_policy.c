@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "webhook/policyfile.h"

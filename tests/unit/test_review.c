@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "mutators/policy.h"
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 #include "webhook/review.h"
 
 #define GVK(kind) "{\"group\":\"paddlex.paddlepaddle.org\",\"version\":\"v1alpha1\",\"kind\":\"" kind "\"}"

@@ -31,7 +31,7 @@
 
 #include <jansson.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 enum node_type { NODE_OBJECT, NODE_ARRAY, NODE_STRING, NODE_INT, NODE_TRUE };
 

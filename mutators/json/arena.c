@@ -1,7 +1,7 @@
 /*
  * arena.c - bump allocation for jansson, reset per request.
  */
-#include "mutators/arena.h"
+#include "mutators/json/arena.h"
 
 #include <pthread.h>
 #include <stdint.h>

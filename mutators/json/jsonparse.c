@@ -1,7 +1,7 @@
 /*
  * jsonparse.c - a recursive-descent JSON parser onto jansson values.
  */
-#include "mutators/jsonparse.h"
+#include "mutators/json/jsonparse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutators/strbuf.h"
-#include "mutators/swar.h"
+#include "mutators/json/strbuf.h"
+#include "mutators/json/swar.h"
 
 
 struct parser {

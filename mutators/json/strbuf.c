@@ -1,7 +1,7 @@
 /*
  * strbuf.c - growing string buffer.
  */
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /*
  * jsondump.c - compact JSON serialisation.
  */
-#include "mutators/jsondump.h"
+#include "mutators/json/jsondump.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mutators/swar.h"
+#include "mutators/json/swar.h"
 
 /* 1 for the bytes a JSON string must escape: controls, '"', '\\' */
 static const unsigned char escape[256] = {

@@ -2,7 +2,7 @@
  * conditions.c - Ready and Failed from the composed status (see
  * conditions.h).
  */
-#include "webhook/conditions.h"
+#include "mutators/conditions.h"
 
 #include <stdio.h>
 #include <string.h>

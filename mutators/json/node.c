@@ -1,15 +1,15 @@
 /*
  * node.c - pool-built JSON values for the generated children.
  */
-#include "mutators/node.h"
+#include "mutators/json/node.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutators/jsondump.h"
-#include "mutators/swar.h"
+#include "mutators/json/jsondump.h"
+#include "mutators/json/swar.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NODE_SANITIZED 1

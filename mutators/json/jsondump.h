@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "mutators/strbuf.h"
+#include "mutators/json/strbuf.h"
 
 /* Bytes a formatted number needs, its NUL included. */
 #define JSONDUMP_NUMBER_SIZE 32
