@@ -151,23 +151,21 @@ static json_t *default_of(const struct field *f, const json_t *obj, const struct
     return NULL;
 }
 
-/* Appends ",{op}" setting spec.<name> to v to ops, a JSON Patch in the
- * making: field names need no escaping, in JSON or in a JSON Pointer. */
-static void record_op(struct strbuf *ops, const char *op, const char *name, const json_t *v)
+/* Records in m (unless NULL) that spec.<member> was set to value (NULL:
+ * removed). */
+static void record(struct kinds_mutation *m, const char *member, enum kinds_op op, const json_t *value)
 {
-    strbuf_addstr(ops, ",{\"op\":\"");
-    strbuf_addstr(ops, op);
-    strbuf_addstr(ops, "\",\"path\":\"/spec/");
-    strbuf_addstr(ops, name);
-    strbuf_addstr(ops, "\",\"value\":");
-    jsondump_append(ops, v);
-    strbuf_addch(ops, '}');
+    if (!m)
+        return;
+    if (m->nchanges == KINDS_MAX_CHANGES)
+        abort();        /* a kind table out of bounds: test_kinds checks them */
+    m->changes[m->nchanges++] = (struct kinds_change){ member, op, value };
 }
 
 /* Fills defaults and canonical spellings into spec (changed in place), its
- * values into sv; each member set is recorded in ops unless ops is NULL. */
+ * values into sv; each member set is recorded in m unless it is NULL. */
 static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
-                          const struct context *ctx, struct strbuf *ops, struct spec_values *sv)
+                          const struct context *ctx, struct kinds_mutation *m, struct spec_values *sv)
 {
     sv->unknown = spec_values(k, spec, sv->vals, sv->null);
     sv->found = NULL;
@@ -184,39 +182,26 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
         else
             nv = NULL;
         if (!nv && sv->null[i]) {       /* null, no default: absent */
-            if (ops) {
-                strbuf_addstr(ops, ",{\"op\":\"remove\",\"path\":\"/spec/");
-                strbuf_addstr(ops, f->name);
-                strbuf_addstr(ops, "\"}");
-            }
+            record(m, f->name, KINDS_REMOVE, NULL);
             json_object_del(spec, f->name);
         }
         if (!nv)
             continue;
-        if (ops)
-            record_op(ops, v || sv->null[i] ? "replace" : "add", f->name, nv);
         json_object_set_new_nocheck(spec, f->name, nv);     /* names are ASCII */
+        record(m, f->name, v || sv->null[i] ? KINDS_REPLACE : KINDS_ADD, nv);
         sv->vals[i] = nv;
     }
 }
 
-/* A shallow copy of obj with a defaulted copy of its spec, its values in
- * sv; new reference. The spec is created when absent and left alone when
- * not an object. */
-static json_t *make_view(const struct kind *k, const json_t *obj, const struct context *ctx,
-                         struct spec_values *sv)
+/* A shallow copy of obj with a copy of its spec when that is an object:
+ * what the engine may default without changing obj; new reference. */
+static json_t *view_of(const json_t *obj)
 {
     json_t *view = json_copy((json_t *)obj);
     json_t *spec = json_object_get(obj, "spec");
 
-    sv->found = NULL;
-    if (!view)
-        return NULL;
-    if (!spec || json_is_null(spec) || json_is_object(spec)) {     /* null: absent */
-        spec = json_is_object(spec) ? json_copy(spec) : json_object();
-        json_object_set_new(view, "spec", spec);
-        fill_defaults(k, view, spec, ctx, NULL, sv);
-    }
+    if (view && json_is_object(spec))
+        json_object_set_new(view, "spec", json_copy(spec));
     return view;
 }
 
@@ -488,100 +473,57 @@ static void ratchet(const json_t *view, const struct context *ctx, struct fielde
         fielderr_filter(errs, from, changed, &r);
 }
 
-/* Renders the children of a view that passed check_view() into the node
- * pool in force; NULL when the expansion refuses it, with the reasons in
- * errs. */
-static struct node *render_view(const struct kind *k, const json_t *view, const struct spec_values *sv,
-                                const struct context *ctx, struct fielderr_list *errs)
-{
-    struct node *children = node_array();
-
-    if (k->expand && k->expand(view, ctx, sv->found, children, errs) < 0)
-        return NULL;
-    return children;
-}
-
-/* The children of a view as a new jansson array, or NULL as render_view(). */
-static json_t *render_json(const struct kind *k, const json_t *view, const struct spec_values *sv,
-                           const struct context *ctx, struct fielderr_list *errs)
-{
-    struct node_pool pool;
-    struct node *children;
-    json_t *v;
-
-    node_pool_begin(&pool);
-    children = render_view(k, view, sv, ctx, errs);
-    v = children ? node_to_json(children) : NULL;
-    node_pool_end(&pool);
-    return v;
-}
-
-json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
-                     struct fielderr_list *errs, json_t *warnings)
-{
-    struct spec_values sv;
-    json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
-    size_t before = errs->total;
-
-    check_view(k, view, &sv, ctx, errs, warnings);
-    if (errs->total == before)
-        children = render_json(k, view, &sv, ctx, errs);
-    policy_check(view, children, ctx, errs);
-    if (errs->total > before) {
-        json_decref(children);
-        children = NULL;
-    }
-    json_decref(sv.found);
-    json_decref(view);
-    return children;
-}
-
-/* Defaults obj's spec in place (recording each change in ops unless it
- * is NULL) and, when obj validates, renders its children into the node
- * pool in force; otherwise NULL. */
-static struct node *mutate(const struct kind *k, json_t *obj, const struct context *ctx,
-                           struct strbuf *ops)
+/* The engine, every path's: defaults obj's spec in place (created when
+ * absent or null; each member set recorded in m unless it is NULL),
+ * judges it (errors appended to errs, ratcheted against ctx->old; warning
+ * strings to warnings) and, when it validates and render is 1, renders
+ * its children into the node pool in force. Returns them, or NULL. */
+static struct node *engine(const struct kind *k, json_t *obj, const struct context *ctx,
+                           struct kinds_mutation *m, struct fielderr_list *errs, json_t *warnings,
+                           int render)
 {
     json_t *spec = json_object_get(obj, "spec");
-    struct fielderr_list errs = FIELDERR_LIST_INIT;
-    json_t *warnings = json_array();
+    size_t before = errs->total, from = errs->len;      /* errors found; where ours begin */
     struct node *children = NULL;
-    struct spec_values sv;
+    struct spec_values sv = { .found = NULL };
 
     if (!spec || json_is_null(spec)) {     /* a null spec is absent */
         spec = json_object();
         json_object_set_new(obj, "spec", spec);
     }
-    if (json_is_object(spec)) {
-        fill_defaults(k, obj, spec, ctx, ops, &sv);
-        check_view(k, obj, &sv, ctx, &errs, warnings);
-        ratchet(obj, ctx, &errs, 0);
-        if (!errs.total)
-            children = render_view(k, obj, &sv, ctx, &errs);
-        json_decref(sv.found);
+    if (json_is_object(spec))
+        fill_defaults(k, obj, spec, ctx, m, &sv);
+    check_view(k, obj, &sv, ctx, errs, warnings);
+    ratchet(obj, ctx, errs, from);
+    if (render && errs->total == before) {
+        children = node_array();
+        if (k->expand && k->expand(obj, ctx, sv.found, children, errs) < 0)
+            children = NULL;
     }
-    fielderr_release(&errs);
-    json_decref(warnings);
+    json_decref(sv.found);
     return children;
 }
 
-void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx)
+json_t *kinds_render(const struct kind *k, const json_t *obj, const struct context *ctx,
+                     struct fielderr_list *errs, json_t *warnings)
 {
+    json_t *view = view_of(obj), *children = NULL;
+    size_t before = errs->total;
     struct node_pool pool;
-    struct node *children;
+    struct node *rendered;
 
     node_pool_begin(&pool);
-    children = mutate(k, obj, ctx, NULL);
-    if (children) {
-        json_t *spec = json_object_get(obj, "spec");
-        char seal[KINDS_SEAL_MAX];
-
-        json_object_set_new(spec, "generated", node_to_json(children));
-        if (ctx->sealer && ctx->sealer->sign(ctx->sealer->keys, k->name, kinds_name(obj), spec, NULL, 0,
-                                             seal) == 0)
-            json_object_set_new(spec, "seal", json_string(seal));
-    }
+    rendered = engine(k, view, ctx, NULL, errs, warnings, 1);
+    if (rendered)
+        children = node_to_json(rendered);      /* the edge: the policy walk, sync's answer */
     node_pool_end(&pool);
+    policy_check(view, children, ctx, errs);
+    if (errs->total > before) {
+        json_decref(children);
+        children = NULL;
+    }
+    json_decref(view);
+    return children;
 }
 
 int kinds_sealed(const struct kind *k, const json_t *obj, const struct context *ctx)
@@ -614,88 +556,98 @@ static int same_but_system(const json_t *a, const json_t *b)
     return na == nb;
 }
 
-/* Appends an operation that sets spec.<name> to v (text of a JSON value
- * when text, else v) unless spec already holds it. */
-static void set_member_op(struct strbuf *ops, const json_t *spec, const char *name, const json_t *v)
+/* Records that spec.<member> becomes v (borrowed) unless spec holds it
+ * already; with KINDS_INTO_OBJECT sets it too. */
+static void set_member(struct kinds_mutation *m, json_t *spec, const char *member, const json_t *v,
+                       unsigned flags)
 {
-    const json_t *cur = json_object_get(spec, name);
+    const json_t *cur = json_object_get(spec, member);
 
-    if (cur && json_equal((json_t *)cur, (json_t *)v))
+    if (!v || (cur && json_equal((json_t *)cur, (json_t *)v)))
         return;
-    record_op(ops, cur ? "replace" : "add", name, v);
+    record(m, member, cur ? KINDS_REPLACE : KINDS_ADD, v);
+    if (flags & KINDS_INTO_OBJECT)
+        json_object_set_nocheck(spec, member, (json_t *)v);
 }
 
-void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
-                        struct strbuf *ops)
+/* Decides spec.generated and spec.seal of obj, whose children m holds. */
+static void settle(const struct kind *k, json_t *obj, const struct context *ctx, unsigned flags,
+                   struct kinds_mutation *m)
 {
-    json_t *spec = json_object_get(obj, "spec");
-    const json_t *prev = json_object_get(ctx->old, "spec"), *old;
-    struct strbuf own = STRBUF_INIT, *text = &own;
-    struct node_pool pool;
-    struct node *children;
-    size_t start = 0, end = 0;         /* of the children's text in *text */
+    json_t *spec = json_object_get(obj, "spec"), *prev = json_object_get(ctx->old, "spec"), *cur;
     char seal[KINDS_SEAL_MAX];
+    int changed;
 
-    if (!json_is_object(spec))
-        return;
-    node_pool_begin(&pool);
-    children = mutate(k, obj, ctx, ops);
-    if (!children)
-        goto out;
     if (prev && same_but_system(spec, prev) && kinds_sealed(k, ctx->old, ctx)) {
         /* the spec the owner wrote is unchanged: what was admitted stays */
-        set_member_op(ops, spec, "generated", json_object_get(prev, "generated"));
-        set_member_op(ops, spec, "seal", json_object_get(prev, "seal"));
-        goto out;
+        set_member(m, spec, "generated", json_object_get(prev, "generated"), flags);
+        set_member(m, spec, "seal", json_object_get(prev, "seal"), flags);
+        return;
     }
-    /* canonical key order: the text the seal covers is the patch's own */
-    node_sort(children);
-    old = json_object_get(spec, "generated");
-    if (!(old && node_equal_json(children, old))) {
-        strbuf_addstr(ops, old ? ",{\"op\":\"replace\"" : ",{\"op\":\"add\"");
-        strbuf_addstr(ops, ",\"path\":\"/spec/generated\",\"value\":");
-        start = ops->len;
-        node_dump(ops, children);
-        end = ops->len;
-        strbuf_addch(ops, '}');
-        text = ops;
-    } else if (ctx->sealer) {
-        node_dump(&own, children);
-        end = own.len;
+    cur = json_object_get(spec, "generated");
+    changed = !(cur && node_equal_json(m->children, cur));
+    if (flags & KINDS_INTO_OBJECT) {
+        if (changed) {
+            json_object_set_new_nocheck(spec, "generated", node_to_json(m->children));
+            record(m, "generated", cur ? KINDS_REPLACE : KINDS_ADD, json_object_get(spec, "generated"));
+        }
+    } else if (changed || ctx->sealer) {
+        /* canonical key order: the text the seal covers is the patch's own */
+        node_sort(m->children);
+        node_dump(&m->text, m->children);
+        if (changed)
+            record(m, "generated", cur ? KINDS_REPLACE : KINDS_ADD, NULL);
     }
-    if (ctx->sealer && ctx->sealer->sign(ctx->sealer->keys, k->name, kinds_name(obj), spec,
-                                         text->buf + start, end - start, seal) == 0) {
-        json_t *v = json_string(seal);
+    if (!ctx->sealer || ctx->sealer->sign(ctx->sealer->keys, k->name, kinds_name(obj), spec,
+                                          m->text.len ? m->text.buf : NULL, m->text.len, seal) < 0)
+        return;
+    m->seal = json_string(seal);
+    set_member(m, spec, "seal", m->seal, flags);
+}
 
-        set_member_op(ops, spec, "seal", v);
-        json_decref(v);
-    }
-out:
-    strbuf_release(&own);
-    node_pool_end(&pool);
+void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx, unsigned flags,
+                  struct kinds_mutation *m)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+
+    memset(m, 0, sizeof(*m));
+    m->spec = !spec ? KINDS_SPEC_ABSENT : json_is_null(spec) ? KINDS_SPEC_NULL
+            : json_is_object(spec) ? KINDS_SPEC_OBJECT : KINDS_SPEC_OTHER;
+    m->warnings = json_array();
+    node_pool_begin(&m->pool);
+    m->children = engine(k, obj, ctx, m, &m->errs, m->warnings, 1);
+    if (m->children)
+        settle(k, obj, ctx, flags, m);
+}
+
+void kinds_mutation_release(struct kinds_mutation *m)
+{
+    node_pool_end(&m->pool);
+    strbuf_release(&m->text);
+    fielderr_release(&m->errs);
+    json_decref(m->seal);
+    json_decref(m->warnings);
+    m->children = NULL;
+    m->seal = m->warnings = NULL;
+    m->nchanges = 0;
 }
 
 void kinds_validate(const struct kind *k, const json_t *obj, const struct context *ctx,
                     struct fielderr_list *errs, json_t *warnings)
 {
-    struct spec_values sv;
-    json_t *view = make_view(k, obj, ctx, &sv), *children = NULL;
+    json_t *view = view_of(obj), *children = NULL;
     const json_t *generated = json_object_get(json_object_get(obj, "spec"), "generated");
-    size_t before = errs->total, from = errs->len;      /* errors found; where ours begin */
+    size_t from = errs->len;
     struct node_pool pool;
-    struct node *rendered = NULL;
-
+    struct node *rendered;
     int sealed = kinds_sealed(k, obj, ctx);
 
-    check_view(k, view, &sv, ctx, errs, warnings);
-    ratchet(view, ctx, errs, from);
     node_pool_begin(&pool);
     /* a sealed spec.generated was rendered from this very spec by a
      * mutating replica, with defaults its policy had checked at load */
-    if (errs->total == before && !sealed)
-        rendered = render_view(k, view, &sv, ctx, errs);
+    rendered = engine(k, view, ctx, NULL, errs, warnings, !sealed);
     if (rendered && policy_checks_children(ctx))
-        children = node_to_json(rendered);
+        children = node_to_json(rendered);      /* the edge: the policy walk */
     policy_check(view, children, ctx, errs);
     ratchet(view, ctx, errs, from);
     if (!rendered)
@@ -710,7 +662,6 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
                      "mutating webhook and may not be edited");
     node_pool_end(&pool);
     json_decref(children);
-    json_decref(sv.found);
     json_decref(view);
 }
 

@@ -106,27 +106,76 @@ const struct kind *kinds_find(const char *group, const char *version, const char
 /* The kind an object's own apiVersion and kind name, or NULL. */
 const struct kind *kinds_of_object(const json_t *obj);
 
-/* Fills defaults and canonical spellings into obj (borrowed, changed in
- * place); then, when the object validates, replaces spec.generated with the
- * rendered children. Fields of the wrong type are left for the validator.
- * Only members of obj and of obj.spec are set, never anything deeper, so a
- * caller may pass a copy of obj holding a copy of its spec. Idempotent: a
- * second call changes nothing. */
-void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx);
+/* The mutation contract: what kinds_mutate() changed of an object, for
+ * the one writer of its JSON Patch (patch_write()) or, with
+ * KINDS_INTO_OBJECT, already set in the object itself.
+ *
+ * The children stay pool nodes (mutators/json/node.h) from the expansion
+ * to the edge that takes them: /mutate writes them once as text (m->text,
+ * the text the seal covers, copied into the patch); where a caller needs
+ * jansson values they are converted there, once: `render` and the unit
+ * tests (KINDS_INTO_OBJECT: spec.generated in the object printed),
+ * kinds_render() (the policy walk over the children, and the sync hook,
+ * which answers Metacontroller with them), kinds_validate() (the policy
+ * walk, only when the policy checks children). */
+enum kinds_op { KINDS_ADD, KINDS_REPLACE, KINDS_REMOVE };
 
-/* kinds_mutate() of an object whose spec is an object (else nothing is
- * done), written as JSON Patch operations onto ops, each after a comma:
- * one per member of spec set (defaults, canonical spellings), then, when
- * the object validates, those that make spec.generated and spec.seal what
- * is admitted now: the rendered children and their seal (with a sealer),
- * or, on an UPDATE that leaves the rest of the defaulted spec as
- * ctx->old had it under a seal that verifies, ctx->old's own (a replace
- * that drops them, or a policy edit since, changes no child). obj itself
- * keeps spec.generated and spec.seal as they were. The mutating
- * webhook's path: its patch is written without copying the object to
- * diff it, and the children go into it as text. */
-void kinds_mutate_patch(const struct kind *k, json_t *obj, const struct context *ctx,
-                        struct strbuf *ops);
+/* One member of spec set or removed. */
+struct kinds_change {
+    const char *member;         /* a field's name, "generated" or "seal" (static text) */
+    enum kinds_op op;
+    /* the value set, borrowed: from obj's spec, ctx->old's spec or
+     * m->seal; NULL for a removal, or for "generated" when it is the
+     * children (m->text) */
+    const json_t *value;
+};
+
+/* What obj's spec was before: a patch adds a spec that was absent, and
+ * replaces a null one, whole. */
+enum kinds_spec { KINDS_SPEC_OBJECT, KINDS_SPEC_ABSENT, KINDS_SPEC_NULL, KINDS_SPEC_OTHER };
+
+/* Fields of a kind, the two common ones, spec.generated and spec.seal. */
+#define KINDS_MAX_CHANGES (KINDS_MAX_FIELDS + 4)
+
+struct kinds_mutation {
+    enum kinds_spec spec;
+    struct kinds_change changes[KINDS_MAX_CHANGES];     /* in the order made */
+    size_t nchanges;
+    /* the children when obj validates (kinds_render()'s), NULL when not:
+     * errs says why; in the mutation's node pool */
+    struct node *children;
+    /* their canonical JSON text (keys sorted, as Go writes them), written
+     * once when spec.generated changes or a seal is made: the value of the
+     * "generated" change whose value is NULL; empty otherwise */
+    struct strbuf text;
+    json_t *seal;               /* the seal made (own), or NULL */
+    struct fielderr_list errs;  /* why obj does not validate, ratcheted */
+    json_t *warnings;           /* array of strings (own) */
+    struct node_pool pool;      /* children's; in force until kinds_mutation_release() */
+};
+
+/* kinds_mutate() flags. */
+#define KINDS_INTO_OBJECT 0x1u  /* also set spec.generated (as jansson values, in the order
+                                 * built) and spec.seal in obj; no text is written */
+
+/* The one mutation: fills defaults and canonical spellings into obj's
+ * spec (borrowed, changed in place; created when absent or null, left
+ * alone when it is not an object), and, when the object then validates,
+ * renders its children and decides spec.generated and spec.seal: the
+ * children and their seal (with a sealer), or, on an UPDATE that leaves
+ * the rest of the defaulted spec as ctx->old had it under a seal that
+ * verifies, ctx->old's own (a replace that drops them, or a policy edit
+ * since, changes no child). Only members of obj.spec are set (and spec
+ * itself), never anything deeper, and without KINDS_INTO_OBJECT never
+ * spec.generated nor spec.seal. m (uninitialised, the caller's, at a
+ * fixed address) lists every change; its node pool is in force until
+ * kinds_mutation_release(), which must come before the end of any pool
+ * begun earlier. Idempotent: a second call lists no change. */
+void kinds_mutate(const struct kind *k, json_t *obj, const struct context *ctx, unsigned flags,
+                  struct kinds_mutation *m);
+
+/* Frees what m holds and ends its node pool. */
+void kinds_mutation_release(struct kinds_mutation *m);
 
 /* Judges obj (borrowed, unchanged) as the validating webhook does: field
  * rules on a defaulted view, cross-field rules, policy, and the tamper check

@@ -112,6 +112,7 @@ static void render_object(struct render *r, const char *file, json_t *obj)
     const struct kind *k = kinds_of_object(obj);
     struct fielderr_list errs = FIELDERR_LIST_INIT;
     struct context ctx = { 0 };
+    struct kinds_mutation m;
     json_t *warnings, *w, *child;
     char label[MAX_LABEL];
     size_t i;
@@ -124,7 +125,8 @@ static void render_object(struct render *r, const char *file, json_t *obj)
     /* offline, the manifest's own namespace plays request.namespace */
     ctx.namespace = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
     policy_apply(r->policy, &ctx);
-    kinds_mutate(k, obj, &ctx);
+    kinds_mutate(k, obj, &ctx, KINDS_INTO_OBJECT, &m);
+    kinds_mutation_release(&m);
     kinds_validate(k, obj, &ctx, &errs, warnings);
     label_of(obj, label);
     json_array_foreach(warnings, i, w)

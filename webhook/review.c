@@ -161,26 +161,13 @@ static void admit(enum review_mode mode, const struct kind *k, json_t *object,
     struct fielderr_list errs = FIELDERR_LIST_INIT;
 
     if (mode == REVIEW_MUTATE) {
-        strbuf_grow(&v->patch, REVIEW_OUT_HINT);
-        if (json_is_object(json_object_get(object, "spec"))) {
-            /* the operations as the mutation makes them (object is ours
-             * to change), each after a comma: the first makes way for '[' */
-            kinds_mutate_patch(k, object, ctx, &v->patch);
-            if (v->patch.len) {
-                v->patch.buf[0] = '[';
-                strbuf_addch(&v->patch, ']');
-            }
-        } else {
-            /* no spec: it is added whole, children included */
-            json_t *copy = json_copy(object);
+        struct kinds_mutation m;
 
-            kinds_mutate(k, copy, ctx);
-            patch_diff_append(object, copy, &v->patch, 0);
-            json_decref(copy);
-        }
-        if (!v->patch.len && v->patch.buf)
-            v->patch.buf[0] = '\0';
-        out->patched = v->patch.len > 0;
+        /* object is ours to change: the mutation defaults it in place */
+        kinds_mutate(k, object, ctx, 0, &m);
+        strbuf_grow(&v->patch, REVIEW_OUT_HINT);
+        out->patched = patch_write(&m, &v->patch) > 0;
+        kinds_mutation_release(&m);
     } else {
         kinds_validate(k, object, ctx, &errs, v->warnings);
         if (errs.len > 0) {

@@ -32,6 +32,7 @@ static void check_render(const json_t *doc)
     const struct kind *k = kinds_of_object(doc);
     struct context ctx = { 0 };
     struct fielderr_list errs = FIELDERR_LIST_INIT;
+    struct kinds_mutation m;
     json_t *once, *twice, *warnings, *children;
     const json_t *generated;
 
@@ -40,9 +41,12 @@ static void check_render(const json_t *doc)
     ctx.namespace = json_string_value(json_object_get(json_object_get(doc, "metadata"), "namespace"));
     policy_apply(NULL, &ctx);
     once = json_deep_copy(doc);
-    kinds_mutate(k, once, &ctx);
+    kinds_mutate(k, once, &ctx, KINDS_INTO_OBJECT, &m);
+    kinds_mutation_release(&m);
     twice = json_deep_copy(once);
-    kinds_mutate(k, twice, &ctx);
+    kinds_mutate(k, twice, &ctx, KINDS_INTO_OBJECT, &m);
+    FZ_CHECK(m.nchanges == 0, "kinds_mutate lists changes a second time");
+    kinds_mutation_release(&m);
     FZ_CHECK(json_equal(once, twice), "kinds_mutate is not idempotent");
     generated = json_object_get(json_object_get(once, "spec"), "generated");
     warnings = json_array();

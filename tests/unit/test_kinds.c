@@ -141,13 +141,23 @@ static void test_of_object(void **state)
 
 /* ------------------------------------------------------------- mutate */
 
+/* kinds_mutate() into o itself, as `render` runs it; the changes listed
+ * are checked where they are the point (test_patch.c). */
+static void mutate(json_t *o, const struct context *ctx)
+{
+    struct kinds_mutation m;
+
+    kinds_mutate(kind_of(o), o, ctx, KINDS_INTO_OBJECT, &m);
+    kinds_mutation_release(&m);
+}
+
 static void test_defaults_filled(void **state)
 {
     json_t *o = parse(valid[3]);
     json_t *spec;
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     spec = json_object_get(o, "spec");
     assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
     assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
@@ -164,13 +174,13 @@ static void test_normalisation(void **state)
     json_t *t = parse(valid[1]), *m = parse(valid[2]);
 
     (void)state;
-    kinds_mutate(kind_of(t), t, &builtin_ctx);
+    mutate(t, &builtin_ctx);
     assert_string_equal(kinds_spec_string(spec_of(t), "project"), "PaddleOCR");
     assert_int_equal(kinds_spec_int(spec_of(t), "psReplicas"), 0);
     assert_int_equal(kinds_spec_int(spec_of(t), "gpuPerNode"), 0);
     assert_true(kinds_spec_bool(spec_of(t), "saveInference"));
     assert_true(kinds_spec_bool(spec_of(t), "needConvert"));
-    kinds_mutate(kind_of(m), m, &builtin_ctx);
+    mutate(m, &builtin_ctx);
     assert_string_equal(kinds_spec_string(spec_of(m), "endpoint"), "http://minio:9000");
     json_decref(t);
     json_decref(m);
@@ -182,9 +192,9 @@ static void test_mutate_idempotent_every_kind(void **state)
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
         json_t *o = parse(valid[i]), *once;
 
-        kinds_mutate(kind_of(o), o, &builtin_ctx);
+        mutate(o, &builtin_ctx);
         once = json_deep_copy(o);
-        kinds_mutate(kind_of(o), o, &builtin_ctx);
+        mutate(o, &builtin_ctx);
         if (!json_equal(o, once))
             fail_msg("second mutate of %s changed it", kind_of(o)->name);
         json_decref(once);
@@ -201,7 +211,7 @@ static void test_explicit_values_kept(void **state)
                           "\"gpuPerNode\":2,\"saveInference\":false,\"action\":\"delete\"}"));
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     assert_int_equal(kinds_spec_int(spec_of(o), "psReplicas"), 3);
     assert_int_equal(kinds_spec_int(spec_of(o), "gpuPerNode"), 2);
     assert_false(kinds_spec_bool(spec_of(o), "saveInference"));
@@ -217,7 +227,7 @@ static void test_invalid_object_defaulted_but_not_rendered(void **state)
     json_t *spec = json_object_get(o, "spec");
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
     assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
     /* wrongly typed values are left for the validator, not coerced */
@@ -232,7 +242,7 @@ static void test_missing_spec_created(void **state)
                       "\"metadata\":" META "}");
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     assert_true(json_is_object(json_object_get(o, "spec")));
     assert_string_equal(kinds_spec_string(spec_of(o), "modelVersion"), "latest");
     json_decref(o);
@@ -243,7 +253,7 @@ static void test_non_object_spec_untouched(void **state)
     json_t *o = parse(OBJ("Serving", META, "[1]")), *before = json_deep_copy(o);
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     assert_true(json_equal(o, before));
     json_decref(before);
     json_decref(o);
@@ -255,8 +265,8 @@ static void test_user_generated_replaced(void **state)
     json_t *clean = parse(valid[3]);
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
-    kinds_mutate(kind_of(clean), clean, &builtin_ctx);
+    mutate(o, &builtin_ctx);
+    mutate(clean, &builtin_ctx);
     assert_true(json_equal(json_object_get(json_object_get(o, "spec"), "generated"),
                            json_object_get(json_object_get(clean, "spec"), "generated")));
     json_decref(clean);
@@ -271,15 +281,15 @@ static void test_namespace_default_sources(void **state)
 
     (void)state;
     o = parse(OBJ("Serving", "{\"name\":\"s\"}", "{\"image\":\"s:1\"}"));
-    kinds_mutate(kind_of(o), o, &none);
+    mutate(o, &none);
     assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "kubeflow");
     json_decref(o);
     o = parse(OBJ("Serving", "{\"name\":\"s\"}", "{\"image\":\"s:1\"}"));
-    kinds_mutate(kind_of(o), o, &req);
+    mutate(o, &req);
     assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "team-a");
     json_decref(o);
     o = parse(OBJ("Serving", "{\"name\":\"s\",\"namespace\":\"team-b\"}", "{\"image\":\"s:1\"}"));
-    kinds_mutate(kind_of(o), o, &req);
+    mutate(o, &req);
     assert_string_equal(kinds_spec_string(spec_of(o), "namespace"), "team-b");
     json_decref(o);
 }
@@ -293,7 +303,7 @@ static void test_settings_supply_defaults(void **state)
     (void)state;
     s.port = 9100;
     s.endpoint = "https://minio.team.example";
-    kinds_mutate(kind_of(o), o, &ctx);
+    mutate(o, &ctx);
     assert_int_equal(kinds_spec_int(spec_of(o), "port"), 9100);
     assert_string_equal(kinds_spec_string(spec_of(o), "endpoint"), "https://minio.team.example");
     json_decref(o);
@@ -309,7 +319,7 @@ static void test_validate_view_same_with_or_without_mutate(void **state)
         char *text, *errs;
 
         assert_valid(valid[i], &builtin_ctx);
-        kinds_mutate(kind_of(o), o, &builtin_ctx);
+        mutate(o, &builtin_ctx);
         text = json_dumps(o, 0);
         errs = validate_text(text, &builtin_ctx, &warnings);
         assert_string_equal(errs, "");
@@ -342,7 +352,7 @@ static void test_tampered_generated_refused(void **state)
     char *text;
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     gen = json_object_get(json_object_get(o, "spec"), "generated");
     assert_true(json_array_size(gen) > 0);
     json_object_set_new(json_array_get(gen, 0), "extra", json_true());
@@ -519,7 +529,7 @@ static void test_null_is_absent(void **state)
     assert_int_equal(errs.len, 0);
     assert_non_null(children);
     json_decref(children);
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     assert_int_equal(kinds_spec_int(spec_of(o), "gpuPerNode"), 0);
     assert_string_equal(kinds_spec_string(spec_of(o), "action"), "apply");
     assert_true(json_is_true(json_object_get(spec_of(o), "saveInference")));
@@ -543,7 +553,7 @@ static void test_child_metadata(void **state)
     struct owner owner;
 
     (void)state;
-    kinds_mutate(kind_of(o), o, &builtin_ctx);
+    mutate(o, &builtin_ctx);
     kinds_owner(kind_of(o), o, &owner);
     node_pool_begin(&pool);
     child = node_to_json(kinds_child(&owner, "batch/v1", "Job", "ppocr-export", "PaddleJob/ppocr"));

@@ -1,6 +1,8 @@
 /*
- * Unit tests of mutators/patch.c: the shapes of the RFC 6902 patches that
- * patch_diff() writes, as the kube-apiserver will apply them strictly.
+ * Unit tests of mutators/patch.c: the JSON Patch that patch_write() makes
+ * of a mutation (kinds_mutate()), as the kube-apiserver applies it
+ * strictly (an "add" under a missing parent fails), and of the contract
+ * it writes from: every change listed, nothing written twice.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,297 +14,334 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutators/kinds.h"
 #include "mutators/patch.h"
+#include "mutators/policy.h"
+
+static const struct context builtin_ctx = { .namespace = "kubeflow", .settings = &policy_builtin };
+
+#define OBJ(kind, spec)                                                                    \
+    "{\"apiVersion\":\"paddlex.paddlepaddle.org/v1alpha1\",\"kind\":\"" kind "\","        \
+    "\"metadata\":{\"name\":\"ppocr\",\"namespace\":\"kubeflow\"}" spec "}"
+
+#define TRAINING_SPEC                                                                      \
+    "{\"project\":\"paddleocr\",\"image\":\"paddleocr:2.5\",\"configPath\":\"configs/a.yml\"," \
+    "\"dataset\":\"icdar2015\",\"pvcName\":\"task-center\",\"workerReplicas\":2,"           \
+    "\"configChanges\":\"Global.epoch_num=1\",\"trainLabel\":null}"
 
 static json_t *parse(const char *text)
 {
     json_error_t err;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+    json_t *v = json_loads(text, 0, &err);
 
     if (!v)
         fail_msg("bad test JSON %s: %s", text, err.text);
     return v;
 }
 
-/* Asserts that the diff of from and to (JSON texts) is exactly want (a
- * JSON text of the operation list, compared as JSON values). */
-static void assert_diff(const char *from, const char *to, const char *want)
+/* A test sealer: the seal is the length and the first bytes of the text
+ * it covers, so a test sees what was sealed. */
+static int test_sign(const void *keys, const char *kind, const char *name, const json_t *spec,
+                     const char *generated, size_t len, char *out)
 {
-    json_t *f = parse(from), *t = parse(to), *w = parse(want), *got = patch_diff(f, t);
-    char *text;
-
-    assert_non_null(got);
-    if (!json_equal(got, w)) {
-        text = json_dumps(got, JSON_COMPACT);
-        fail_msg("diff %s -> %s\n got  %s\n want %s", from, to, text, want);
-    }
-    json_decref(got);
-    json_decref(w);
-    json_decref(t);
-    json_decref(f);
+    (void)keys;
+    (void)kind;
+    (void)name;
+    (void)spec;
+    if (!generated)
+        return -1;
+    snprintf(out, KINDS_SEAL_MAX, "%zu:%.40s", len, generated);
+    return 0;
 }
 
-static void test_equal_documents_give_no_operations(void **state)
+static int test_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
+                       const char *seal)
 {
-    (void)state;
-    assert_diff("{}", "{}", "[]");
-    assert_diff("{\"a\":{\"b\":[1,{\"c\":null}]}}", "{\"a\":{\"b\":[1,{\"c\":null}]}}", "[]");
-    /* member order does not matter */
-    assert_diff("{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", "[]");
+    (void)keys;
+    (void)kind;
+    (void)name;
+    (void)spec;
+    return seal && !strncmp(seal, "ok:", 3);
 }
 
-static void test_member_add_remove_replace(void **state)
-{
-    (void)state;
-    assert_diff("{\"a\":1}", "{\"a\":1,\"b\":2}", "[{\"op\":\"add\",\"path\":\"/b\",\"value\":2}]");
-    assert_diff("{\"a\":1,\"b\":2}", "{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"/b\"}]");
-    assert_diff("{\"a\":1}", "{\"a\":\"1\"}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":\"1\"}]");
-    /* 1, 1.0 and true are different values */
-    assert_diff("{\"a\":1}", "{\"a\":1.0}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1.0}]");
-    assert_diff("{\"a\":1}", "{\"a\":true}", "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":true}]");
-}
+static const struct sealer test_sealer = { NULL, test_sign, test_verify };
 
-static void test_add_carries_null_value(void **state)
-{
-    json_t *from = json_object(), *to = json_pack("{s:n}", "a"), *ops = patch_diff(from, to);
-
-    (void)state;
-    assert_int_equal(json_array_size(ops), 1);
-    /* "value": null must be present: an add without value is refused */
-    assert_non_null(json_object_get(json_array_get(ops, 0), "value"));
-    assert_true(json_is_null(json_object_get(json_array_get(ops, 0), "value")));
-    json_decref(ops);
-    json_decref(to);
-    json_decref(from);
-}
-
-static void test_nested_objects_recurse(void **state)
-{
-    (void)state;
-    assert_diff("{\"spec\":{\"a\":1,\"b\":{\"c\":1}}}", "{\"spec\":{\"a\":2,\"b\":{\"c\":1,\"d\":3}}}",
-                "[{\"op\":\"replace\",\"path\":\"/spec/a\",\"value\":2},"
-                "{\"op\":\"add\",\"path\":\"/spec/b/d\",\"value\":3}]");
-}
-
-/* The apiserver applies patches strictly: add never creates a parent. */
-static void test_missing_parent_map_added_whole(void **state)
-{
-    (void)state;
-    assert_diff("{\"metadata\":{}}", "{\"metadata\":{},\"spec\":{\"a\":1,\"b\":{\"c\":2}}}",
-                "[{\"op\":\"add\",\"path\":\"/spec\",\"value\":{\"a\":1,\"b\":{\"c\":2}}}]");
-    assert_diff("{\"spec\":{}}", "{\"spec\":{\"x\":{\"y\":{\"z\":1}}}}",
-                "[{\"op\":\"add\",\"path\":\"/spec/x\",\"value\":{\"y\":{\"z\":1}}}]");
-}
-
-static void test_arrays_and_type_changes_replaced_whole(void **state)
-{
-    (void)state;
-    assert_diff("{\"l\":[1,2,3]}", "{\"l\":[1,2]}", "[{\"op\":\"replace\",\"path\":\"/l\",\"value\":[1,2]}]");
-    assert_diff("{\"l\":[{\"a\":1}]}", "{\"l\":[{\"a\":2}]}",
-                "[{\"op\":\"replace\",\"path\":\"/l\",\"value\":[{\"a\":2}]}]");
-    assert_diff("{\"s\":[\"x\"]}", "{\"s\":{\"a\":1}}", "[{\"op\":\"replace\",\"path\":\"/s\",\"value\":{\"a\":1}}]");
-    assert_diff("{\"s\":{\"a\":1}}", "{\"s\":\"x\"}", "[{\"op\":\"replace\",\"path\":\"/s\",\"value\":\"x\"}]");
-}
-
-static void test_pointer_escaping(void **state)
-{
-    (void)state;
-    assert_diff("{}", "{\"a/b\":1}", "[{\"op\":\"add\",\"path\":\"/a~1b\",\"value\":1}]");
-    assert_diff("{}", "{\"c~d\":1}", "[{\"op\":\"add\",\"path\":\"/c~0d\",\"value\":1}]");
-    /* ~ is escaped first, so "~1" is not read back as "/" */
-    assert_diff("{}", "{\"~1\":1}", "[{\"op\":\"add\",\"path\":\"/~01\",\"value\":1}]");
-    assert_diff("{\"~/\":1}", "{}", "[{\"op\":\"remove\",\"path\":\"/~0~1\"}]");
-    assert_diff("{\"m\":{\"app.kubernetes.io/name\":\"a\"}}", "{\"m\":{\"app.kubernetes.io/name\":\"b\"}}",
-                "[{\"op\":\"replace\",\"path\":\"/m/app.kubernetes.io~1name\",\"value\":\"b\"}]");
-    /* the empty key is a valid token */
-    assert_diff("{}", "{\"\":1}", "[{\"op\":\"add\",\"path\":\"/\",\"value\":1}]");
-    assert_diff("{\"\":{\"\":1}}", "{\"\":{\"\":2}}", "[{\"op\":\"replace\",\"path\":\"//\",\"value\":2}]");
-}
-
-static void test_unicode_keys_and_values(void **state)
-{
-    (void)state;
-    assert_diff("{}", "{\"\xe6\xa8\xa1\xe5\x9e\x8b\":\"\xc3\xa9\"}",
-                "[{\"op\":\"add\",\"path\":\"/\xe6\xa8\xa1\xe5\x9e\x8b\",\"value\":\"\xc3\xa9\"}]");
-}
-
-static void test_sibling_paths_do_not_leak(void **state)
-{
-    (void)state;
-    /* after recursing into one member, the next path starts afresh */
-    assert_diff("{\"a\":{\"x\":1},\"b\":{\"y\":1},\"c\":1}", "{\"a\":{\"x\":2},\"b\":{\"y\":2}}",
-                "[{\"op\":\"remove\",\"path\":\"/c\"},{\"op\":\"replace\",\"path\":\"/a/x\",\"value\":2},"
-                "{\"op\":\"replace\",\"path\":\"/b/y\",\"value\":2}]");
-}
-
-static void test_non_object_roots_replace_whole_document(void **state)
-{
-    (void)state;
-    assert_diff("[1]", "[2]", "[{\"op\":\"replace\",\"path\":\"\",\"value\":[2]}]");
-}
-
-/* n levels of {"k": ...} around leaf (stolen); a new reference. */
-static json_t *nest(int n, json_t *leaf)
-{
-    json_t *v = leaf;
-
-    for (int i = 0; i < n; i++)
-        v = json_pack("{s:o}", "k", v);
-    return v;
-}
-
-/* Past the depth cap the subtree is replaced whole: the diff stays correct
- * and its recursion bounded. */
-static void test_depth_cap_replaces_deep_subtrees(void **state)
-{
-    json_t *from = nest(500, json_integer(1)), *to = nest(500, json_integer(2));
-    json_t *ops = patch_diff(from, to), *op;
-    const char *path;
-
-    (void)state;
-    assert_non_null(ops);
-    assert_int_equal(json_array_size(ops), 1);
-    op = json_array_get(ops, 0);
-    assert_string_equal(json_string_value(json_object_get(op, "op")), "replace");
-    path = json_string_value(json_object_get(op, "path"));
-    assert_true(strlen(path) > 0 && strlen(path) < 500 * 2);
-    json_decref(ops);
-    json_decref(to);
-    json_decref(from);
-}
-
-/* The inputs are borrowed and left as they were. */
-static void test_inputs_unchanged(void **state)
-{
-    json_t *from = parse("{\"a\":{\"b\":1},\"c\":[1]}"), *to = parse("{\"a\":{\"b\":2},\"d\":{}}");
-    json_t *from_copy = json_deep_copy(from), *to_copy = json_deep_copy(to);
-    json_t *ops = patch_diff(from, to);
-
-    (void)state;
-    assert_true(json_equal(from, from_copy));
-    assert_true(json_equal(to, to_copy));
-    json_decref(ops);
-    json_decref(from);
-    json_decref(to);
-    json_decref(from_copy);
-    json_decref(to_copy);
-}
-
-/* ---- applying a patch, to check random diffs by their effect ---- */
-
-static uint32_t rng = 2463534242u;
-
-static unsigned next_rand(unsigned n)
-{
-    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-    return rng % n;
-}
-
-static const char *const keys[] = { "a", "b", "c", "d", "e/f", "g~h" };
-
-/* A random object: members drawn from keys in a random order, values small
- * integers or (above depth 0) objects again. */
-static json_t *random_object(int depth)
-{
-    json_t *o = json_object();
-    unsigned n = next_rand(6);
-
-    for (unsigned i = 0; i < n; i++)
-        json_object_set_new(o, keys[next_rand(6)],
-                            depth > 0 && next_rand(3) == 0 ? random_object(depth - 1) : json_integer(next_rand(3)));
-    return o;
-}
-
-/* to as a mutated copy of from: the same order, members set in place,
- * some deleted, new ones after. */
-static json_t *mutated(json_t *from)
-{
-    json_t *to = json_copy(from);
-
-    for (unsigned i = next_rand(4); i > 0; i--) {
-        const char *k = keys[next_rand(6)];
-
-        if (next_rand(3) == 0)
-            json_object_del(to, k);
-        else
-            json_object_set_new(to, k, next_rand(2) ? json_integer(next_rand(3)) : random_object(1));
-    }
-    return to;
-}
-
-/* Applies add, remove and replace ops (object paths only) to doc. */
+/* Applies ops (a JSON Patch of paths /spec and /spec/<member>) to doc
+ * strictly, as the apiserver does: an add under a missing parent, a
+ * replace or remove of a missing member fail the test. */
 static void apply(json_t *doc, const json_t *ops)
 {
     size_t i;
     json_t *op;
 
+    assert_true(json_is_array(ops));
     json_array_foreach(ops, i, op) {
-        const char *kind = json_string_value(json_object_get(op, "op"));
-        char path[256], *tok, *slash, *r, *w;
-        json_t *parent = doc;
+        const char *o = json_string_value(json_object_get(op, "op"));
+        const char *path = json_string_value(json_object_get(op, "path"));
+        json_t *v = json_object_get(op, "value"), *spec = json_object_get(doc, "spec");
 
-        snprintf(path, sizeof(path), "%s", json_string_value(json_object_get(op, "path")));
-        assert_true(path[0] == '/');
-        for (tok = path + 1;; tok = slash + 1) {
-            slash = strchr(tok, '/');
-            if (slash)
-                *slash = '\0';
-            for (r = w = tok; *r; r++)
-                *w++ = r[0] == '~' ? (*++r == '1' ? '/' : '~') : *r;
-            *w = '\0';
-            if (!slash)
-                break;
-            parent = json_object_get(parent, tok);
-            assert_non_null(parent);
+        assert_non_null(o);
+        assert_non_null(path);
+        if (!strcmp(path, "/spec")) {
+            assert_true(!strcmp(o, "add") ? !json_object_get(doc, "spec") : !strcmp(o, "replace"));
+            assert_non_null(v);
+            json_object_set(doc, "spec", v);
+            continue;
         }
-        if (!strcmp(kind, "remove")) {
-            assert_int_equal(json_object_del(parent, tok), 0);
+        assert_int_equal(strncmp(path, "/spec/", 6), 0);
+        assert_true(json_is_object(spec));
+        if (!strcmp(o, "remove")) {
+            assert_int_equal(json_object_del(spec, path + 6), 0);
         } else {
-            assert_int_equal(!strcmp(kind, "replace"), json_object_get(parent, tok) != NULL);
-            json_object_set(parent, tok, json_object_get(op, "value"));
+            assert_non_null(v);
+            if (!strcmp(o, "replace"))
+                assert_non_null(json_object_get(spec, path + 6));
+            else
+                assert_string_equal(o, "add");
+            json_object_set(spec, path + 6, v);
         }
     }
 }
 
-/* Random pairs, mutated copies (the members' order shared) and unrelated
- * objects (orders apart): the patch turns from into to. */
-static void test_random_diffs_apply(void **state)
+/* The patch of obj's mutation under ctx, as text (new), its operations
+ * counted into *n. */
+static char *patch_of(json_t *obj, const struct context *ctx, size_t *n)
 {
+    struct kinds_mutation m;
+    struct strbuf sb = STRBUF_INIT;
+
+    kinds_mutate(kinds_of_object(obj), obj, ctx, 0, &m);
+    *n = patch_write(&m, &sb);
+    kinds_mutation_release(&m);
+    return sb.buf ? strbuf_detach(&sb) : strdup("");
+}
+
+/* Mutates a copy of text's object, applies the patch to the object as
+ * sent, and checks the result mutates to no patch (idempotent); returns
+ * the patched object (new). */
+static json_t *patched(const char *text, const struct context *ctx)
+{
+    json_t *sent = parse(text), *work = json_deep_copy(sent), *ops;
+    size_t n, again;
+    char *p = patch_of(work, ctx, &n), *q;
+
+    ops = n ? parse(p) : json_array();
+    assert_int_equal(json_array_size(ops), n);
+    apply(sent, ops);
+    json_decref(work);
+    work = json_deep_copy(sent);
+    q = patch_of(work, ctx, &again);
+    if (again)
+        fail_msg("a second mutation patches again: %s", q);
+    free(q);
+    free(p);
+    json_decref(ops);
+    json_decref(work);
+    return sent;
+}
+
+/* A spec member by member: defaults added, canonical spellings and nulls
+ * with a default replaced, a null without one removed, the children
+ * added last. */
+static void test_member_operations(void **state)
+{
+    json_t *obj = parse(OBJ("Training", ",\"spec\":" TRAINING_SPEC)), *ops, *op;
+    size_t n, i;
+    char *p = patch_of(obj, &builtin_ctx, &n);
+    int seen_project = 0, seen_label = 0, seen_ns = 0;
+
     (void)state;
-    for (int i = 0; i < 3000; i++) {
-        json_t *from = random_object(2), *to = i % 3 ? mutated(from) : random_object(2);
-        json_t *ops = patch_diff(from, to), *doc = json_deep_copy(from);
+    ops = parse(p);
+    assert_int_equal(json_array_size(ops), n);
+    json_array_foreach(ops, i, op) {
+        const char *path = json_string_value(json_object_get(op, "path"));
+        const char *o = json_string_value(json_object_get(op, "op"));
 
-        assert_non_null(ops);
-        apply(doc, ops);
-        if (!json_equal(doc, to)) {
-            char *a = json_dumps(from, JSON_COMPACT), *b = json_dumps(to, JSON_COMPACT);
-
-            fail_msg("diff %s -> %s does not apply", a, b);
+        if (!strcmp(path, "/spec/project")) {
+            assert_string_equal(o, "replace");
+            assert_string_equal(json_string_value(json_object_get(op, "value")), "PaddleOCR");
+            seen_project = 1;
+        } else if (!strcmp(path, "/spec/trainLabel")) {
+            assert_string_equal(o, "remove");
+            assert_null(json_object_get(op, "value"));
+            seen_label = 1;
+        } else if (!strcmp(path, "/spec/namespace")) {
+            assert_string_equal(o, "add");
+            seen_ns = 1;
         }
-        json_decref(doc);
-        json_decref(ops);
-        json_decref(to);
-        json_decref(from);
     }
+    assert_true(seen_project && seen_label && seen_ns);
+    op = json_array_get(ops, n - 1);
+    assert_string_equal(json_string_value(json_object_get(op, "path")), "/spec/generated");
+    assert_true(json_is_array(json_object_get(op, "value")));
+    free(p);
+    json_decref(ops);
+    json_decref(obj);
+    json_decref(patched(OBJ("Training", ",\"spec\":" TRAINING_SPEC), &builtin_ctx));
+}
+
+/* An absent spec is added whole (no "add" under a missing parent), a null
+ * one replaced whole; either holds every default, in field order. */
+static void test_spec_made_whole(void **state)
+{
+    static const char *const cases[][2] = {
+        { OBJ("ModelHub", ""), "add" },
+        { OBJ("ModelHub", ",\"spec\":null"), "replace" },
+    };
+    json_t *obj, *ops, *want;
+    size_t n;
+    char *p;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        obj = parse(cases[i][0]);
+        p = patch_of(obj, &builtin_ctx, &n);
+        assert_int_equal(n, 1);
+        ops = parse(p);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "op")), cases[i][1]);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "path")), "/spec");
+        want = parse("{\"namespace\":\"kubeflow\",\"action\":\"apply\","
+                     "\"endpoint\":\"http://minio-service.kubeflow:9000\",\"modelName\":\"ppocr\","
+                     "\"modelVersion\":\"latest\"}");
+        assert_true(json_equal(json_object_get(json_array_get(ops, 0), "value"), want));
+        /* the members in the order the fields are judged */
+        assert_int_equal(strncmp(strstr(p, "\"value\":{"), "\"value\":{\"namespace\":", 21), 0);
+        free(p);
+        json_decref(want);
+        json_decref(ops);
+        json_decref(obj);
+        json_decref(patched(cases[i][0], &builtin_ctx));
+    }
+}
+
+/* A spec that is no object is the validator's: no patch at all. */
+static void test_spec_not_an_object(void **state)
+{
+    json_t *obj = parse(OBJ("Serving", ",\"spec\":[\"image\"]"));
+    size_t n;
+    char *p = patch_of(obj, &builtin_ctx, &n);
+
+    (void)state;
+    assert_int_equal(n, 0);
+    assert_string_equal(p, "");
+    assert_true(json_is_array(json_object_get(obj, "spec")));
+    free(p);
+    json_decref(obj);
+}
+
+/* An invalid object gets its defaults, no children, and the reasons. */
+static void test_invalid_lists_reasons(void **state)
+{
+    json_t *obj = parse(OBJ("Dataset", ",\"spec\":{}"));
+    struct kinds_mutation m;
+    struct strbuf sb = STRBUF_INIT;
+
+    (void)state;
+    kinds_mutate(kinds_of_object(obj), obj, &builtin_ctx, 0, &m);
+    assert_null(m.children);
+    assert_int_equal(m.errs.len, 2);
+    assert_string_equal(m.errs.v[0].path, "spec.sourceUri");
+    assert_int_equal(m.text.len, 0);
+    assert_int_equal(patch_write(&m, &sb), m.nchanges);
+    assert_null(strstr(sb.buf, "generated"));
+    kinds_mutation_release(&m);
+    strbuf_release(&sb);
+    json_decref(obj);
+}
+
+/* The children are written once: the patch's generated value is the very
+ * text the seal covers, in canonical key order. */
+static void test_children_text_sealed_once(void **state)
+{
+    struct context ctx = builtin_ctx;
+    json_t *obj = parse(OBJ("Training", ",\"spec\":" TRAINING_SPEC));
+    struct kinds_mutation m;
+    struct strbuf sb = STRBUF_INIT;
+    char want[KINDS_SEAL_MAX];
+    const struct kinds_change *last;
+
+    (void)state;
+    ctx.sealer = &test_sealer;
+    kinds_mutate(kinds_of_object(obj), obj, &ctx, 0, &m);
+    assert_non_null(m.children);
+    assert_true(m.text.len > 0);
+    assert_int_equal(strncmp(m.text.buf, "[{\"apiVersion\":", 15), 0);
+    snprintf(want, sizeof(want), "%zu:%.40s", m.text.len, m.text.buf);
+    last = &m.changes[m.nchanges - 1];
+    assert_string_equal(last->member, "seal");
+    assert_string_equal(json_string_value(last->value), want);
+    assert_string_equal(m.changes[m.nchanges - 2].member, "generated");
+    assert_null(m.changes[m.nchanges - 2].value);
+    patch_write(&m, &sb);
+    assert_non_null(strstr(sb.buf, m.text.buf));
+    /* nothing of it is set in the object itself */
+    assert_null(json_object_get(json_object_get(obj, "spec"), "generated"));
+    kinds_mutation_release(&m);
+    strbuf_release(&sb);
+    json_decref(obj);
+}
+
+/* An UPDATE that leaves the spec as a sealed oldObject had it keeps the
+ * old children and seal, whatever is rendered now. */
+static void test_update_keeps_sealed_children(void **state)
+{
+    struct context ctx = builtin_ctx;
+    json_t *old = patched(OBJ("ModelHub", ",\"spec\":{\"pvcName\":\"task-center\"}"), &builtin_ctx);
+    json_t *spec = json_object_get(old, "spec"), *obj, *ops;
+    size_t n;
+    char *p;
+
+    (void)state;
+    json_object_set_new(spec, "generated", json_pack("[{s:s}]", "kind", "Old"));
+    json_object_set_new(spec, "seal", json_string("ok:old"));
+    obj = json_deep_copy(old);
+    json_object_del(json_object_get(obj, "spec"), "generated");     /* a replace dropped them */
+    json_object_del(json_object_get(obj, "spec"), "seal");
+    ctx.sealer = &test_sealer;
+    ctx.old = old;
+    p = patch_of(obj, &ctx, &n);
+    ops = parse(p);
+    assert_int_equal(n, 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "path")), "/spec/generated");
+    assert_true(json_equal(json_object_get(json_array_get(ops, 0), "value"), json_object_get(spec, "generated")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 1), "value")), "ok:old");
+    free(p);
+    json_decref(ops);
+    json_decref(obj);
+    json_decref(old);
+}
+
+/* KINDS_INTO_OBJECT: the same changes, set in the object, the children
+ * as jansson values in the order built; no text. */
+static void test_into_object(void **state)
+{
+    json_t *obj = parse(OBJ("ModelHub", ",\"spec\":{\"pvcName\":\"task-center\"}")), *gen;
+    struct kinds_mutation m;
+
+    (void)state;
+    kinds_mutate(kinds_of_object(obj), obj, &builtin_ctx, KINDS_INTO_OBJECT, &m);
+    gen = json_object_get(json_object_get(obj, "spec"), "generated");
+    assert_true(json_is_array(gen));
+    assert_ptr_equal(m.changes[m.nchanges - 1].value, gen);
+    assert_int_equal(m.text.len, 0);
+    assert_string_equal(json_object_iter_key(json_object_iter(json_array_get(gen, 0))), "apiVersion");
+    kinds_mutation_release(&m);
+    kinds_mutate(kinds_of_object(obj), obj, &builtin_ctx, KINDS_INTO_OBJECT, &m);
+    assert_int_equal(m.nchanges, 0);
+    kinds_mutation_release(&m);
+    json_decref(obj);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_equal_documents_give_no_operations),
-        cmocka_unit_test(test_member_add_remove_replace),
-        cmocka_unit_test(test_add_carries_null_value),
-        cmocka_unit_test(test_nested_objects_recurse),
-        cmocka_unit_test(test_missing_parent_map_added_whole),
-        cmocka_unit_test(test_arrays_and_type_changes_replaced_whole),
-        cmocka_unit_test(test_pointer_escaping),
-        cmocka_unit_test(test_unicode_keys_and_values),
-        cmocka_unit_test(test_sibling_paths_do_not_leak),
-        cmocka_unit_test(test_non_object_roots_replace_whole_document),
-        cmocka_unit_test(test_depth_cap_replaces_deep_subtrees),
-        cmocka_unit_test(test_inputs_unchanged),
-        cmocka_unit_test(test_random_diffs_apply),
+        cmocka_unit_test(test_member_operations),
+        cmocka_unit_test(test_spec_made_whole),
+        cmocka_unit_test(test_spec_not_an_object),
+        cmocka_unit_test(test_invalid_lists_reasons),
+        cmocka_unit_test(test_children_text_sealed_once),
+        cmocka_unit_test(test_update_keeps_sealed_children),
+        cmocka_unit_test(test_into_object),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
