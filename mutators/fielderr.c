@@ -212,33 +212,54 @@ static void append_value(struct strbuf *sb, const json_t *v)
     }
 }
 
+static void append_body(struct strbuf *sb, const struct fielderr *e)
+{
+    strbuf_addstr(sb, types[e->type].text);
+    if (e->value && e->type != FIELDERR_REQUIRED && e->type != FIELDERR_FORBIDDEN &&
+        e->type != FIELDERR_TOO_LONG) {
+        strbuf_addstr(sb, ": ");
+        append_value(sb, e->value);
+    }
+    if (e->detail && *e->detail) {
+        strbuf_addstr(sb, ": ");
+        strbuf_addstr(sb, e->detail);
+    }
+}
+
+static void append_line(struct strbuf *sb, const struct fielderr *e)
+{
+    if (*e->path) {             /* "" when the errors counted by a cap share no path */
+        strbuf_addstr(sb, e->path);
+        strbuf_addstr(sb, ": ");
+    }
+    append_body(sb, e);
+}
+
 char *fielderr_body(const struct fielderr *e)
 {
     struct strbuf sb = STRBUF_INIT;
 
-    strbuf_addstr(&sb, types[e->type].text);
-    if (e->value && e->type != FIELDERR_REQUIRED && e->type != FIELDERR_FORBIDDEN &&
-        e->type != FIELDERR_TOO_LONG) {
-        strbuf_addstr(&sb, ": ");
-        append_value(&sb, e->value);
-    }
-    if (e->detail && *e->detail) {
-        strbuf_addstr(&sb, ": ");
-        strbuf_addstr(&sb, e->detail);
-    }
+    append_body(&sb, e);
     return strbuf_detach(&sb);
 }
 
 char *fielderr_string(const struct fielderr *e)
 {
     struct strbuf sb = STRBUF_INIT;
-    char *body = fielderr_body(e);
 
-    if (*e->path) {             /* "" when the errors counted by a cap share no path */
-        strbuf_addstr(&sb, e->path);
-        strbuf_addstr(&sb, ": ");
-    }
-    strbuf_addstr(&sb, body);
-    free(body);
+    append_line(&sb, e);
     return strbuf_detach(&sb);
+}
+
+void fielderr_join(struct strbuf *sb, const struct fielderr_list *l)
+{
+    if (l->len > 1)
+        strbuf_addch(sb, '[');
+    for (size_t i = 0; i < l->len; i++) {
+        if (i)
+            strbuf_addstr(sb, ", ");
+        append_line(sb, &l->v[i]);
+    }
+    if (l->len > 1)
+        strbuf_addch(sb, ']');
 }

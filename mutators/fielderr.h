@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "mutators/json/strbuf.h"
+
 enum fielderr_type {
     FIELDERR_REQUIRED,      /* "Required value",   FieldValueRequired */
     FIELDERR_INVALID,       /* "Invalid value",    FieldValueInvalid */
@@ -104,5 +106,12 @@ char *fielderr_body(const struct fielderr *e);
 
 /* "<path>: <body>" as a new malloc'd string. */
 char *fielderr_string(const struct fielderr *e);
+
+/* Appends the list to sb as an apiserver message lists it (the one
+ * formatter of error lists: the denial's status.message, the sync hook's
+ * status.message): the one error's string alone, or "[e1, e2, ...]",
+ * the shape apierrors.NewInvalid gives a field.ErrorList through its
+ * aggregate (k8s.io/apimachinery pkg/util/errors, aggregate.Error()). */
+void fielderr_join(struct strbuf *sb, const struct fielderr_list *l);
 
 #endif

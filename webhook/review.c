@@ -122,21 +122,15 @@ static json_t *denial_status(const struct kind *k, const char *name, const struc
 
     strbuf_addf(&msg, "%s.%s \"%s\" is %s: ", k->name, KINDS_GROUP, name ? name : "",
                 forbidden ? "forbidden" : "invalid");
-    if (errs->len > 1)
-        strbuf_addch(&msg, '[');
+    fielderr_join(&msg, errs);
     for (size_t i = 0; i < errs->len; i++) {
-        char *line = fielderr_string(&errs->v[i]);
         char *body = fielderr_body(&errs->v[i]);
 
-        strbuf_addf(&msg, "%s%s", i ? ", " : "", line);
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
                                                 fielderr_reason(errs->v[i].type), "message", body,
                                                 "field", errs->v[i].path));
-        free(line);
         free(body);
     }
-    if (errs->len > 1)
-        strbuf_addch(&msg, ']');
     out->reason = forbidden ? "Forbidden" : "Invalid";
     status = json_pack("{s:{}, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:i}", "metadata", "status",
                        "Failure", "message", msg.buf, "reason", out->reason, "details", "name",

@@ -567,16 +567,7 @@ static char *invalid_note(const struct kind *k, const json_t *parent, const stru
     const char *name = kinds_name(parent);
 
     strbuf_addf(&msg, "%s \"%s\" is invalid: ", k->name, name ? name : "");
-    if (errs->len > 1)
-        strbuf_addch(&msg, '[');
-    for (size_t i = 0; i < errs->len; i++) {
-        char *line = fielderr_string(&errs->v[i]);
-
-        strbuf_addf(&msg, "%s%s", i ? ", " : "", line);
-        free(line);
-    }
-    if (errs->len > 1)
-        strbuf_addch(&msg, ']');
+    fielderr_join(&msg, errs);
     strbuf_addstr(&msg, ": existing children are kept as they are, none is created or updated");
     return strbuf_detach(&msg);
 }

@@ -37,6 +37,31 @@ static void test_wording(void **state)
     json_decref(v);
 }
 
+/* The one list formatter: one error alone, several in brackets, none
+ * empty; appended after what the buffer holds. */
+static void test_join(void **state)
+{
+    struct fielderr_list l = FIELDERR_LIST_INIT;
+    struct strbuf sb = STRBUF_INIT;
+    json_t *v = json_integer(-1);
+
+    (void)state;
+    fielderr_join(&sb, &l);
+    assert_int_equal(sb.len, 0);
+    fielderr_add(&l, FIELDERR_INVALID, "spec.partitions", v, "must be greater than or equal to 1");
+    strbuf_addstr(&sb, "x: ");
+    fielderr_join(&sb, &l);
+    assert_string_equal(sb.buf, "x: spec.partitions: Invalid value: -1: must be greater than or equal to 1");
+    fielderr_add(&l, FIELDERR_REQUIRED, "spec.sourceUri", NULL, NULL);
+    sb.len = 0;
+    fielderr_join(&sb, &l);
+    assert_string_equal(sb.buf, "[spec.partitions: Invalid value: -1: must be greater than or equal to 1, "
+                                "spec.sourceUri: Required value]");
+    strbuf_release(&sb);
+    fielderr_release(&l);
+    json_decref(v);
+}
+
 /* The first FIELDERR_MAX_KEPT errors are kept whole; the rest are one
  * "Too many" entry holding the count, under the path they share. */
 static void test_cap(void **state)
@@ -223,6 +248,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wording),
+        cmocka_unit_test(test_join),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_cap_path),
         cmocka_unit_test(test_cap_policy),
