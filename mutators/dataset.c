@@ -58,12 +58,12 @@ static const char sync_script[] =
  * name of a volume in every pod of the PaddleJob that mounts it. Under
  * kubeflow partitions (cache nodes of the JuiceFS engine) mean nothing. */
 static void validate(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
-                     json_t *warnings, json_t **found)
+                     json_t *warnings, struct kinds_parsed *parsed)
 {
+    (void)parsed;
     const json_t *name = json_object_get(json_object_get(obj, "metadata"), "name");
     const char *clash;
 
-    (void)found;
     if (policy_kubeflow(ctx->settings)) {
         if (kinds_spec_int(json_object_get(obj, "spec"), "partitions") > 1)
             json_array_append_new(warnings,
@@ -152,13 +152,13 @@ static void claim_and_sync(const struct owner *owner, const json_t *spec, const 
                                       NULL)));
 }
 
-static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+static int expand(const json_t *obj, const struct context *ctx, const struct kinds_parsed *parsed,
                   struct node *children, struct fielderr_list *errs)
 {
     const json_t *spec = json_object_get(obj, "spec");
     struct owner owner;
 
-    (void)found;
+    (void)parsed;
     (void)errs;
     kinds_owner(&dataset_kind, obj, &owner);
     if (policy_kubeflow(ctx->settings))

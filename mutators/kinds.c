@@ -102,7 +102,7 @@ struct spec_values {
     const json_t *vals[NCOMMON + KINDS_MAX_FIELDS];
     unsigned char null[NCOMMON + KINDS_MAX_FIELDS];     /* sent as null */
     size_t unknown;             /* members that are no field (spec.generated aside) */
-    json_t *found;              /* what the kind's validate left for expand, or NULL */
+    struct kinds_parsed parsed; /* what the kind's validate() left for its expand() */
 };
 
 /* 1 for the spec members the webhook writes, not the user. */
@@ -168,7 +168,6 @@ static void fill_defaults(const struct kind *k, const json_t *obj, json_t *spec,
                           const struct context *ctx, struct kinds_mutation *m, struct spec_values *sv)
 {
     sv->unknown = spec_values(k, spec, sv->vals, sv->null);
-    sv->found = NULL;
     for (size_t i = 0; i < nfields(k); i++) {
         const struct field *f = field_at(k, i);
         const json_t *v = sv->vals[i];
@@ -386,8 +385,7 @@ static void unknown_fields(const struct kind *k, const json_t *spec, struct fiel
 }
 
 /* Field rules, unknown fields and cross-field rules on a view, whose
- * spec's values fill_defaults() left in sv (and the rules leave
- * sv->found, which the caller releases). */
+ * spec's values fill_defaults() left in sv. */
 static void check_view(const struct kind *k, const json_t *view, struct spec_values *sv,
                        const struct context *ctx, struct fielderr_list *errs, json_t *warnings)
 {
@@ -409,7 +407,7 @@ static void check_view(const struct kind *k, const json_t *view, struct spec_val
         unknown_fields(k, spec, errs);
     /* cross-field rules check the types they read: all errors at once */
     if (k->validate)
-        k->validate(view, ctx, errs, warnings, &sv->found);
+        k->validate(view, ctx, errs, warnings, &sv->parsed);
 }
 
 /* The member an error path names, "spec.<field>..." or
@@ -485,7 +483,7 @@ static struct node *engine(const struct kind *k, json_t *obj, const struct conte
     json_t *spec = json_object_get(obj, "spec");
     size_t before = errs->total, from = errs->len;      /* errors found; where ours begin */
     struct node *children = NULL;
-    struct spec_values sv = { .found = NULL };
+    struct spec_values sv = { .parsed = { NULL } };
 
     if (!spec || json_is_null(spec)) {     /* a null spec is absent */
         spec = json_object();
@@ -497,10 +495,10 @@ static struct node *engine(const struct kind *k, json_t *obj, const struct conte
     ratchet(obj, ctx, errs, from);
     if (render && errs->total == before) {
         children = node_array();
-        if (k->expand && k->expand(obj, ctx, sv.found, children, errs) < 0)
+        if (k->expand && k->expand(obj, ctx, &sv.parsed, children, errs) < 0)
             children = NULL;
     }
-    json_decref(sv.found);
+    json_decref(sv.parsed.config_changes);
     return children;
 }
 

@@ -37,7 +37,7 @@ static const struct field fields[] = {
 };
 
 /* ModelHub -> <name>-upload Job (SPEC §4.5). */
-static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+static int expand(const json_t *obj, const struct context *ctx, const struct kinds_parsed *parsed,
                   struct node *children, struct fielderr_list *errs)
 {
     static const char *const sh[] = { "sh", "-c", upload_script, "paddlex-upload", NULL };
@@ -49,7 +49,7 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
     struct owner owner;
     struct node *c;
 
-    (void)found;
+    (void)parsed;
     (void)errs;
     kinds_owner(&modelhub_kind, obj, &owner);
     c = children_container("upload", ctx->settings->uploader_image, sh,

@@ -55,7 +55,7 @@ static struct node *predictor(const struct settings *st, struct node *c)
  * KServe's storage initializer downloads STORAGE_URI (the .tar.gz the
  * ModelHub uploaded) and unpacks it into /mnt/models, giving
  * /mnt/models/<modelName>/server. */
-static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+static int expand(const json_t *obj, const struct context *ctx, const struct kinds_parsed *parsed,
                   struct node *children, struct fielderr_list *errs)
 {
     static const char *const serve[] = { "python3", "-m", "paddle_serving_server.serve", NULL };
@@ -66,7 +66,7 @@ static int expand(const json_t *obj, const struct context *ctx, const json_t *fo
     struct node *isvc, *args = node_array(), *c;
     char port_text[24];
 
-    (void)found;
+    (void)parsed;
     (void)errs;
     kinds_owner(&serving_kind, obj, &owner);
     isvc = kinds_child(&owner, "serving.kserve.io/v1beta1", "InferenceService", owner.name, NULL);

@@ -119,9 +119,8 @@ static void check_operator(const json_t *spec, const struct context *ctx, struct
     }
 }
 
-/* Leaves the configChanges entries in *found for the expansion. */
 static void validate(const json_t *obj, const struct context *ctx, struct fielderr_list *errs,
-                     json_t *warnings, json_t **found)
+                     json_t *warnings, struct kinds_parsed *parsed)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const json_t *workers = json_object_get(spec, "workerReplicas");
@@ -176,7 +175,7 @@ static void validate(const json_t *obj, const struct context *ctx, struct fielde
     if (json_is_string(changes)) {
         entries = configchanges_parse(json_string_value(changes), "spec.configChanges",
                                       project ? projects_find(project) : NULL, errs);
-        *found = entries;
+        parsed->config_changes = entries;
         /* the expansion runs what parsed: an entry it could not parse is
          * never ratcheted into an expansion without it */
         fielderr_always(errs, before);
@@ -241,9 +240,8 @@ struct training {
     const char *config_stem;
 };
 
-/* The expansion's view of obj; found is the configChanges entries
- * validate() parsed, or NULL to parse them here. */
-static int training_load(const json_t *obj, const struct context *ctx, const json_t *found,
+/* The expansion's view of obj; parsed is what validate() left. */
+static int training_load(const json_t *obj, const struct context *ctx, const struct kinds_parsed *parsed,
                          struct training *t, struct fielderr_list *errs)
 {
     const json_t *spec = json_object_get(obj, "spec");
@@ -274,8 +272,8 @@ static int training_load(const json_t *obj, const struct context *ctx, const jso
                      projects_supported());
         return -1;
     }
-    if (found)
-        t->overrides = json_incref((json_t *)found);
+    if (parsed->config_changes)
+        t->overrides = json_incref(parsed->config_changes);
     else
         t->overrides = changes ? configchanges_parse(changes, "spec.configChanges", t->p, errs)
                                : json_array();
@@ -682,13 +680,13 @@ static struct node *convert_job(const struct training *t)
                                  NULL));
 }
 
-static int expand(const json_t *obj, const struct context *ctx, const json_t *found,
+static int expand(const json_t *obj, const struct context *ctx, const struct kinds_parsed *parsed,
                   struct node *children, struct fielderr_list *errs)
 {
     struct training t;
     int rc = -1;
 
-    if (training_load(obj, ctx, found, &t, errs) < 0)
+    if (training_load(obj, ctx, parsed, &t, errs) < 0)
         goto out;
     node_append(children, policy_kubeflow(ctx->settings) ? kubeflow_paddlejob(&t) : paddlejob(&t));
     if (t.visualdl)
