@@ -1,10 +1,13 @@
 /*
  * kinds.c - one engine for the four kinds: defaults, field rules, expansion.
  *
- * Every kind is judged on a "view": a shallow copy of the object whose spec
- * has its defaults filled, so /validate reaches the same verdict whether or
- * not /mutate ran first, and the children rendered from the view are the
- * ones the mutator wrote into spec.generated.
+ * engine() is every path's: it defaults a spec in place, judges it and
+ * renders the children as pool nodes. kinds_mutate() runs it on the object
+ * itself and lists what it set (the mutation contract, kinds.h);
+ * kinds_validate() and kinds_render() run it on a "view", a shallow copy
+ * of the object with a copy of its spec, so /validate reaches the same
+ * verdict whether or not /mutate ran first, and the children it renders
+ * are the ones the mutator wrote into spec.generated.
  */
 #include "mutators/kinds.h"
 

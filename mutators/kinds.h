@@ -4,7 +4,8 @@
  * A kind is data: its spec fields (type, default, bounds, shared rule) and
  * three functions for what data cannot say (cross-field rules, expansion into
  * children). kinds.c runs the same engine for every kind. Nothing here knows
- * HTTP; webhook/ calls kinds_mutate() and kinds_validate().
+ * HTTP; webhook/ calls kinds_mutate() (then patch_write()), kinds_validate()
+ * and kinds_render().
  */
 #ifndef KINDS_H
 #define KINDS_H
@@ -116,17 +117,23 @@ const struct kind *kinds_find(const char *group, const char *version, const char
 const struct kind *kinds_of_object(const json_t *obj);
 
 /* The mutation contract: what kinds_mutate() changed of an object, for
- * the one writer of its JSON Patch (patch_write()) or, with
- * KINDS_INTO_OBJECT, already set in the object itself.
+ * the one writer of its JSON Patch (patch_write(), mutators/patch.h) or,
+ * with KINDS_INTO_OBJECT, also set in the object itself.
  *
- * The children stay pool nodes (mutators/json/node.h) from the expansion
- * to the edge that takes them: /mutate writes them once as text (m->text,
- * the text the seal covers, copied into the patch); where a caller needs
- * jansson values they are converted there, once: `render` and the unit
- * tests (KINDS_INTO_OBJECT: spec.generated in the object printed),
- * kinds_render() (the policy walk over the children, and the sync hook,
- * which answers Metacontroller with them), kinds_validate() (the policy
- * walk, only when the policy checks children). */
+ * The children have one form, pool nodes (mutators/json/node.h), from the
+ * expansion to the edge that takes them, and are converted once there:
+ *   - /mutate writes them as text, once (m->text: the canonical text the
+ *     seal covers, copied into the patch), never as jansson values;
+ *   - render (KINDS_INTO_OBJECT) sets them into the object as jansson
+ *     values: it prints the objects it read, as jansson values, through
+ *     its YAML writer or json_dumpf(), in the order built;
+ *   - kinds_render() returns them as jansson values: the sync hook answers
+ *     Metacontroller with them beside the observed children it reads as
+ *     jansson values, and the policy's children rules (policy_check())
+ *     walk jansson values;
+ *   - kinds_validate() converts them only when the policy has such rules,
+ *     and compares spec.generated with the nodes themselves
+ *     (node_equal_json()). */
 enum kinds_op { KINDS_ADD, KINDS_REPLACE, KINDS_REMOVE };
 
 /* One member of spec set or removed. */
