@@ -16,9 +16,9 @@
  *           object) or Pending.
  *   Failed  True when phase is Failed (a child failed): reason
  *           ChildFailed. False otherwise, reason NoFailure.
- * A parent that does not validate (and was not admitted: sync.c keeps its
- * observed children and creates nothing) is Ready False and Failed True,
- * both with reason InvalidSpec, whatever its children's phases.
+ * A parent that does not validate (and was not admitted: lifecycle.c keeps
+ * its observed children and creates nothing) is Ready False and Failed
+ * True, both with reason InvalidSpec, whatever its children's phases.
  * message is status.message when there is one (clipped to the API's 32768
  * bytes), else a sentence of our own. lastTransitionTime is kept from the
  * parent's own status.conditions when that condition's status is

@@ -12,7 +12,7 @@
  *     [, finalized]}: status.phase one of the parent phases,
  *     status.children entries {kind, name, phase[, url]} with a child
  *     phase; children an array of objects; resyncAfterSeconds is
- *     SYNC_RESYNC_SECONDS and only while some child waits; finalized only
+ *     LIFECYCLE_RESYNC_SECONDS and only while some child waits; finalized only
  *     when finalizing (true exactly when no child is observed); no child
  *     is returned while finalizing or for spec.action delete;
  *   - status.conditions is [Ready, Failed], each True or False; Failed
@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "mutators/kinds.h"
+#include "mutators/lifecycle.h"
 #include "mutators/policy.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "webhook/related.h"
@@ -174,8 +175,8 @@ static void check_answer(const json_t *req, const char *out, size_t len)
     v = json_object_get(ans, "resyncAfterSeconds");
     FZ_CHECK(!v == !waiting, "resyncAfterSeconds %s while %s child waits", v ? "set" : "unset",
              waiting ? "a" : "no");
-    FZ_CHECK(!v || json_integer_value(v) == SYNC_RESYNC_SECONDS, "resyncAfterSeconds is not %d",
-             SYNC_RESYNC_SECONDS);
+    FZ_CHECK(!v || json_integer_value(v) == LIFECYCLE_RESYNC_SECONDS, "resyncAfterSeconds is not %d",
+             LIFECYCLE_RESYNC_SECONDS);
     v = json_object_get(ans, "finalized");
     FZ_CHECK(!v == !finalizing, "finalized %s while finalizing is %d", v ? "set" : "unset", finalizing);
     FZ_CHECK(!v || json_is_true(v) == (count_observed(json_object_get(req, "children")) == 0),

@@ -1,6 +1,7 @@
 /*
- * Unit tests of webhook/related.c: the customize hook's relatedResources
- * and the gate the sync hook asks.
+ * Unit tests of the order across kinds: the customize hook's
+ * relatedResources (webhook/related.c) and the rule and gate the sync's
+ * domain asks (mutators/order.c).
  *
  * The request and the related map are shaped as Metacontroller v4.11.22
  * sends them (metacontroller/metacontroller
@@ -20,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "mutators/order.h"
 #include "webhook/related.h"
 
 #define API "paddlex.paddlepaddle.org/v1alpha1"
@@ -177,12 +179,12 @@ static void test_customize_malformed(void **state)
 }
 
 /* The gate of parent (stolen) against related (stolen). */
-static struct related_gate gate_of(json_t *parent, json_t *related)
+static struct order_gate gate_of(json_t *parent, json_t *related)
 {
-    struct related_gate g;
+    struct order_gate g;
     const char *kind = json_string_value(json_object_get(parent, "kind"));
 
-    related_gate(kind, parent, related, &g);
+    order_gate(kind, parent, related, &g);
     json_decref(parent);
     json_decref(related);
     return g;
@@ -195,7 +197,7 @@ static json_t *training(void)
 
 static void test_training_waits_for_its_dataset(void **state)
 {
-    struct related_gate g;
+    struct order_gate g;
     json_t *rel, *ds;
 
     (void)state;
@@ -213,9 +215,9 @@ static void test_training_waits_for_its_dataset(void **state)
     assert_string_equal(g.kind, "PaddleJob");
     assert_string_equal(g.name, "ppocr-det");
     assert_string_equal(g.target, "Dataset/icdar2015 to be Ready");
-    assert_true(related_withholds(&g, "PaddleJob", "ppocr-det"));
-    assert_false(related_withholds(&g, "Job", "ppocr-det-export"));
-    assert_false(related_withholds(&g, "Deployment", "ppocr-det-visualdl"));
+    assert_true(order_withholds(&g, "PaddleJob", "ppocr-det"));
+    assert_false(order_withholds(&g, "Job", "ppocr-det-export"));
+    assert_false(order_withholds(&g, "Deployment", "ppocr-det-visualdl"));
 
     /* Ready False, then Failed */
     rel = json_object();
@@ -234,7 +236,7 @@ static void test_training_waits_for_its_dataset(void **state)
     relate(rel, ds);
     g = gate_of(training(), rel);
     assert_false(g.waits);
-    assert_false(related_withholds(&g, "PaddleJob", "ppocr-det"));
+    assert_false(order_withholds(&g, "PaddleJob", "ppocr-det"));
 
     /* Ready True for an older generation: not Ready for the current spec */
     rel = json_object();
@@ -258,7 +260,7 @@ static void test_training_waits_for_its_dataset(void **state)
 
 static void test_modelhub_waits_for_the_training_that_makes_its_model(void **state)
 {
-    struct related_gate g;
+    struct order_gate g;
     json_t *rel, *t;
     const char *hub = "{\"modelName\": \"ppocr-det\", \"pvcName\": \"pvc\"}";
 
@@ -309,7 +311,7 @@ static json_t *hub(const char *name, const char *model, const char *version, con
 
 static void test_serving_waits_for_the_modelhub_of_its_model_and_version(void **state)
 {
-    struct related_gate g;
+    struct order_gate g;
     json_t *rel;
     const char *serving = "{\"modelName\": \"ppocr-det\", \"modelVersion\": \"v2\"}";
 
@@ -355,7 +357,7 @@ static void test_serving_waits_for_the_modelhub_of_its_model_and_version(void **
 
 static void test_dataset_and_odd_input_never_wait(void **state)
 {
-    struct related_gate g;
+    struct order_gate g;
     json_t *rel = json_object();
 
     (void)state;
@@ -366,7 +368,7 @@ static void test_dataset_and_odd_input_never_wait(void **state)
     rel = json_pack("{s:i, s:{s:i}}", "Dataset." API, 1, "Training." API, "x", 2);
     g = gate_of(training(), rel);
     assert_false(g.waits);
-    assert_false(related_withholds(NULL, "PaddleJob", "x"));
+    assert_false(order_withholds(NULL, "PaddleJob", "x"));
 }
 
 int main(void)

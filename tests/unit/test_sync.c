@@ -1,6 +1,7 @@
 /*
- * Unit tests of webhook/sync.c: Metacontroller's sync hook through
- * sync_handle(), bytes in and bytes out, as the server calls it.
+ * Unit tests of Metacontroller's sync hook, webhook/sync.c and its domain
+ * mutators/lifecycle.c, through sync_handle(), bytes in and bytes out, as
+ * the server calls it.
  *
  * Each test plays Metacontroller: it sends a parent and the children it
  * "observed" (objects with a status written by their operator) and checks
@@ -17,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "mutators/lifecycle.h"
 #include "mutators/policy.h"
 #include "webhook/review.h"
 #include "webhook/sync.h"
@@ -203,7 +205,7 @@ static size_t nchildren(const json_t *answer)
 
 static int resyncs(const json_t *answer)
 {
-    return json_integer_value(json_object_get(answer, "resyncAfterSeconds")) == SYNC_RESYNC_SECONDS;
+    return json_integer_value(json_object_get(answer, "resyncAfterSeconds")) == LIFECYCLE_RESYNC_SECONDS;
 }
 
 /* The children rendered for parent (new): an apply sync with everything
