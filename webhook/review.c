@@ -32,9 +32,13 @@ static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT
 
 /* Members of request that no verdict reads: refused as strictly as the
  * rest, but kept as null. */
-static const char *const unread[] = { "resource", "requestKind", "requestResource", "subResource",
-                                      "requestSubResource", "options", NULL };
-static const struct jsonparse_skip unread_members = { 2, unread };
+static const char *const *const unread[] = {
+    JSONPARSE_PATH("request", "resource"),           JSONPARSE_PATH("request", "requestKind"),
+    JSONPARSE_PATH("request", "requestResource"),    JSONPARSE_PATH("request", "subResource"),
+    JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),
+    NULL,
+};
+static const struct jsonparse_skip unread_members = { unread };
 
 static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
                      size_t whylen)

@@ -13,6 +13,18 @@
 #include "mutators/json/strbuf.h"
 #include "mutators/json/swar.h"
 
+_Static_assert(JSONPARSE_SKIP_MAX == 64, "the live paths are the bits of a uint64_t");
+
+
+/* A key of an object inside a skipped member, held while the object is
+ * read: its text is ps->start + at, or ps->keytext.buf + at when it was
+ * escaped (then unescaped there). */
+struct held_key {
+    uint64_t hash;
+    size_t at, len;
+    size_t pos;             /* where it starts in the input, for the error */
+    int escaped;
+};
 
 struct parser {
     const char *p, *end, *start;
@@ -21,7 +33,14 @@ struct parser {
     struct jsonparse_error *err;
     struct strbuf scratch;  /* unescaped strings */
     const struct jsonparse_skip *skip;
-    int skipping;           /* inside a skipped member: check, build only keys */
+    uint64_t live;          /* paths of skip that lead to the current object */
+    size_t level;           /* keys of theirs matched on the way: the next to match */
+    int skipping;           /* inside a skipped member: check, build nothing */
+    /* the keys of the open objects inside skipped members, innermost last:
+     * a key precedes a value, so JSONPARSE_MAX_VALUES bounds them */
+    struct held_key *held;
+    size_t nheld, heldcap;
+    struct strbuf keytext;  /* the escaped ones among them, unescaped */
 };
 
 static json_t *value(struct parser *ps);
@@ -347,44 +366,118 @@ bad:
     return NULL;
 }
 
-/* 1 when the member key[0..klen) of an object at the parser's depth is
- * one to check but not build. */
-static int skipped(const struct parser *ps, const char *key, size_t klen)
+/* Whether member key[0..klen) of the current object is skipped: 1 when a
+ * live path ends at it, else 0 with *next the live paths that go on
+ * through it. */
+static int skip_member(const struct parser *ps, const char *key, size_t klen, uint64_t *next)
 {
-    if (!ps->skip || ps->skipping || ps->depth != ps->skip->depth)
-        return 0;
-    for (const char *const *k = ps->skip->keys; *k; k++)
-        if (klen && (*k)[0] == key[0] && strlen(*k) == klen && !memcmp(*k, key, klen))
+    uint64_t live = ps->live;
+
+    *next = 0;
+    while (live) {
+        int i = __builtin_ctzll(live);
+        const char *const *path = ps->skip->paths[i];
+        const char *seg = path[ps->level];
+
+        live &= live - 1;
+        if (strcmp(seg, "*") != 0 && (strncmp(seg, key, klen) != 0 || seg[klen] != '\0'))
+            continue;
+        if (!path[ps->level + 1])
             return 1;
+        *next |= 1ULL << i;
+    }
     return 0;
 }
 
-/* Keys of a skipped object checked against each other without a hash:
- * the apiserver's skipped members (options, resource, ...) have a few. */
-#define SKIPPED_KEYS 16
-
-/* 1 when the key is one of seen[0..n), else adds it (room permitting:
- * -1 when there is none). */
-static int seen_before(const char **seen, size_t *lens, size_t *n, const char *key, size_t klen)
+/* Holds key[0..klen) (starting at where in the input) of an object inside
+ * a skipped member until the object ends. Returns 0, or -1 when memory ran
+ * out. */
+static int hold_key(struct parser *ps, const char *key, size_t klen, const char *where)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (lens[i] == klen && !memcmp(seen[i], key, klen))
-            return 1;
-    if (*n == SKIPPED_KEYS)
+    struct held_key *k;
+    uint64_t h = 0xcbf29ce484222325ULL;    /* FNV-1a */
+
+    if (ps->nheld == ps->heldcap) {
+        size_t cap = ps->heldcap ? 2 * ps->heldcap : 64;
+        struct held_key *more = realloc(ps->held, cap * sizeof(*more));
+
+        if (!more) {
+            fail(ps, JSONPARSE_TOO_MANY, "out of memory");
+            return -1;
+        }
+        ps->held = more;
+        ps->heldcap = cap;
+    }
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
+    k = &ps->held[ps->nheld++];
+    k->hash = h;
+    k->len = klen;
+    k->pos = (size_t)(where - ps->start);
+    k->escaped = key == ps->scratch.buf;   /* unescaped there by string() */
+    if (k->escaped) {
+        k->at = ps->keytext.len;
+        strbuf_add(&ps->keytext, key, klen);
+    } else {
+        k->at = (size_t)(key - ps->start);
+    }
+    return 0;
+}
+
+static const char *held_text(const struct parser *ps, const struct held_key *k)
+{
+    return k->escaped ? ps->keytext.buf + k->at : ps->start + k->at;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+    const struct held_key *x = a, *y = b;
+
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Refuses a key held twice since mark (one object's keys), at the later
+ * one; then lets them go. Sorted by hash, n log n: a skipped fieldsV1
+ * object has hundreds. Returns 0, or -1. */
+static int check_held(struct parser *ps, size_t mark, size_t textmark)
+{
+    struct held_key *k = ps->held + mark;
+    size_t n = ps->nheld - mark, dup = 0;
+    int found = 0;
+
+    if (n > 8)
+        qsort(k, n, sizeof(*k), by_hash);
+    for (size_t i = 1; i < n && !found; i++)
+        for (size_t j = i; j-- > 0 && !found;) {
+            if (n > 8 && k[j].hash != k[i].hash)
+                break;      /* sorted: no equal hash before */
+            if (k[j].hash == k[i].hash && k[j].len == k[i].len &&
+                !memcmp(held_text(ps, &k[j]), held_text(ps, &k[i]), k[i].len)) {
+                found = 1;
+                dup = k[i].pos > k[j].pos ? k[i].pos : k[j].pos;
+            }
+        }
+    ps->nheld = mark;
+    ps->keytext.len = textmark;
+    if (found) {
+        ps->p = ps->start + dup;
+        fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
         return -1;
-    seen[*n] = key;
-    lens[(*n)++] = klen;
+    }
     return 0;
 }
 
 static json_t *object(struct parser *ps)
 {
-    /* inside a skipped member nothing is built: its keys are only checked
-     * for repeats, in seen[] while they fit and are the input's own
-     * bytes, else in an object of null members dropped at the end */
+    /* inside a skipped member nothing is built: its keys are held (and
+     * checked for repeats) only while it is read */
     json_t *o = ps->skipping ? NULL : json_object(), *v;
-    const char *key, *seen[SKIPPED_KEYS];
-    size_t klen, size, lens[SKIPPED_KEYS], nseen = 0;
+    uint64_t live = ps->live, next;
+    size_t level = ps->level, mark = ps->nheld, textmark = ps->keytext.len;
+    const char *key, *where;
+    size_t klen, size;
     char *kcopy = NULL;
     int skip;
 
@@ -399,6 +492,7 @@ static json_t *object(struct parser *ps)
             fail(ps, JSONPARSE_SYNTAX, "string or '}' expected");
             goto bad;
         }
+        where = ps->p;
         key = ps->p + 1;
         if (string(ps, &key, &klen) < 0)
             goto bad;
@@ -406,8 +500,11 @@ static json_t *object(struct parser *ps)
             fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
             goto bad;
         }
-        /* the value may reuse the scratch buffer the key lives in */
-        if (key == ps->scratch.buf) {
+        if (ps->skipping) {
+            if (hold_key(ps, key, klen, where) < 0)
+                goto bad;
+        } else if (key == ps->scratch.buf) {
+            /* the value may reuse the scratch buffer the key lives in */
             kcopy = malloc(klen + 1);
             if (!kcopy)
                 goto bad;
@@ -420,38 +517,28 @@ static json_t *object(struct parser *ps)
             goto bad;
         }
         ps->p++;
-        skip = skipped(ps, key, klen);
+        next = 0;
+        skip = live && skip_member(ps, key, klen, &next);
         ps->skipping += skip;
+        ps->live = next;
+        ps->level = level + 1;
         v = value(ps);
         ps->skipping -= skip;
+        ps->live = live;
+        ps->level = level;
         if (!v)
             goto bad;
-        if (!o) {
-            int dup = kcopy ? -1 : seen_before(seen, lens, &nseen, key, klen);
-
-            if (dup > 0) {
+        if (o) {
+            /* a key seen before replaces its value: the size tells,
+             * without a lookup (and a hash) per member before the insert */
+            size = json_object_size(o);
+            if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
+                goto bad;
+            if (json_object_size(o) == size) {
                 fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
                 goto bad;
             }
-            if (dup == 0)
-                goto next;
-            o = json_object();      /* the keys so far move into it */
-            if (!o)
-                goto bad;
-            for (size_t i = 0; i < nseen; i++)
-                if (json_object_setn_new_nocheck(o, seen[i], lens[i], json_null()) < 0)
-                    goto bad;
         }
-        /* a key seen before replaces its value: the size tells, without a
-         * lookup (and a hash) per member before the insert */
-        size = json_object_size(o);
-        if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
-            goto bad;
-        if (json_object_size(o) == size) {
-            fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
-            goto bad;
-        }
-next:
         free(kcopy);
         kcopy = NULL;
         skip_space(ps);
@@ -468,10 +555,8 @@ next:
         goto bad;
     }
 done:
-    if (ps->skipping) {
-        json_decref(o);
-        return json_null();
-    }
+    if (ps->skipping)
+        return check_held(ps, mark, textmark) < 0 ? NULL : json_null();
     return o;
 bad:
     free(kcopy);
@@ -493,7 +578,15 @@ static json_t *value(struct parser *ps)
     case '[':
         if (++ps->depth > ps->max_depth)
             return fail(ps, JSONPARSE_TOO_DEEP, "nesting too deep");
-        v = *ps->p == '{' ? object(ps) : array(ps);
+        if (*ps->p == '{') {
+            v = object(ps);
+        } else {
+            uint64_t live = ps->live;
+
+            ps->live = 0;   /* no path goes through an array */
+            v = array(ps);
+            ps->live = live;
+        }
         ps->depth--;
         return v;
     case '"':
@@ -520,10 +613,20 @@ json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
 json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                            size_t *used, struct jsonparse_error *err)
 {
-    struct parser ps = { buf, buf + len, buf, 0, max_depth, 0, err, STRBUF_INIT, skip, 0 };
-    json_t *v;
+    struct parser ps = { .p = buf, .end = buf + len, .start = buf, .max_depth = max_depth, .err = err,
+                         .scratch = STRBUF_INIT, .keytext = STRBUF_INIT };
+    json_t *v = NULL;
+    size_t n = 0;
 
     memset(err, 0, sizeof(*err));
+    while (skip && skip->paths[n] && skip->paths[n][0] && n <= JSONPARSE_SKIP_MAX)
+        n++;
+    if (skip && (n > JSONPARSE_SKIP_MAX || skip->paths[n])) {
+        fail(&ps, JSONPARSE_SYNTAX, "invalid skip set");
+        return NULL;
+    }
+    ps.skip = n ? skip : NULL;
+    ps.live = n == JSONPARSE_SKIP_MAX ? ~0ULL : (1ULL << n) - 1;
     v = value(&ps);
     if (v && used) {
         *used = (size_t)(ps.p - buf);
@@ -536,5 +639,7 @@ json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const str
         }
     }
     strbuf_release(&ps.scratch);
+    strbuf_release(&ps.keytext);
+    free(ps.held);
     return v;
 }

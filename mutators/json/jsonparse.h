@@ -40,17 +40,29 @@ struct jsonparse_error {
 json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
                   struct jsonparse_error *err);
 
-/* Members not worth building: those named in keys (NULL-terminated) of
- * objects nested depth deep (1: the outermost object's members). */
+/* A member's path from the top value: the keys of the objects on the way
+ * and its own, "*" standing for any key (a key "*" itself cannot be
+ * named); an array on the way matches no path. */
+#define JSONPARSE_PATH(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+#define JSONPARSE_SKIP_MAX 64      /* paths in one skip set */
+
+/* Members not worth building: paths (NULL-terminated, at most
+ * JSONPARSE_SKIP_MAX, none empty), e.g.
+ *     static const char *const *const unread[] = {
+ *         JSONPARSE_PATH("parent", "metadata", "managedFields"),
+ *         JSONPARSE_PATH("children", "*", "*", "spec"), NULL };
+ *     static const struct jsonparse_skip skip = { unread }; */
 struct jsonparse_skip {
-    int depth;
-    const char *const *keys;
+    const char *const *const *paths;
 };
 
-/* jsonparse(), except that members named by skip (may be NULL) are read
- * and refused exactly as the rest but kept as null: inside them only the
- * keys of objects are stored, to find repeated ones, and only while the
- * object is read. */
+/* jsonparse(), except that the members skip names (skip may be NULL) are
+ * read and refused exactly as the rest (syntax, UTF-8, numbers, repeated
+ * keys, depth, JSONPARSE_MAX_VALUES) but kept as null: nothing of them is
+ * built, only the keys of their objects are held while each is read, to
+ * find repeats. A skip set with more than JSONPARSE_SKIP_MAX paths or an
+ * empty path is refused (JSONPARSE_SYNTAX, "invalid skip set"). */
 json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                            size_t *used, struct jsonparse_error *err);
 

@@ -21,32 +21,44 @@
 
 #define DEPTH 100
 
-static const char *const skip_keys[] = { "oldObject", "options", "b", NULL };
-static const struct jsonparse_skip skip = { 2, skip_keys };
+/* The skip set every input is also parsed with: a wildcard at the top, a
+ * named path through objects, a wildcard in the middle, and paths of the
+ * request members review.c and the sync hook leave unbuilt. */
+static const char *const *const skip_paths[] = {
+    JSONPARSE_PATH("*", "oldObject"),
+    JSONPARSE_PATH("*", "options"),
+    JSONPARSE_PATH("*", "b"),
+    JSONPARSE_PATH("k2", "x"),
+    JSONPARSE_PATH("request", "object", "metadata", "managedFields"),
+    JSONPARSE_PATH("children", "*", "*", "spec"),
+    NULL,
+};
+static const struct jsonparse_skip skip = { skip_paths };
 
-/* v with the members skip names replaced by null, as jsonparse_skipping()
- * keeps them. */
-static void null_skipped(json_t *v, int depth)
+/* Sets to null the member of v at path[at..] (objects only, "*" any key):
+ * the model of what jsonparse_skipping() keeps. */
+static void null_at(json_t *v, const char *const *path, size_t at)
 {
     const char *key;
     json_t *m;
-    size_t i;
+    void *tmp;
 
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, m)
-            null_skipped(m, depth + 1);
+    if (!json_is_object(v))
         return;
-    }
-    json_object_foreach(v, key, m) {
-        int named = 0;
-
-        for (const char *const *k = skip_keys; *k; k++)
-            named |= !strcmp(*k, key);
-        if (depth + 1 == skip.depth && named)
+    json_object_foreach_safe(v, tmp, key, m) {
+        if (strcmp(path[at], "*") && strcmp(path[at], key))
+            continue;
+        if (!path[at + 1])
             json_object_set_new(v, key, json_null());
         else
-            null_skipped(m, depth + 1);
+            null_at(m, path, at + 1);
     }
+}
+
+static void null_skipped(json_t *v)
+{
+    for (size_t i = 0; skip_paths[i]; i++)
+        null_at(v, skip_paths[i], 0);
 }
 
 /* jsonparse_skipping() refuses what jsonparse() refuses and otherwise
@@ -58,7 +70,7 @@ static void agree_skipping(const char *buf, size_t len, const json_t *whole)
     json_t *want = whole ? json_deep_copy(whole) : NULL;
 
     if (want)
-        null_skipped(want, 0);
+        null_skipped(want);
     if (!mine != !want || (mine && !json_equal(mine, want))) {
         print_error("skipping disagrees on %.*s: mine %s (%s)\n", (int)(len > 200 ? 200 : len), buf,
                     mine ? "ok" : "error", mine ? "" : err.text);
@@ -112,9 +124,9 @@ static void test_edge_cases(void **state)
         agree_str(inputs[i]);
 }
 
-/* Repeated keys inside a skipped member: found in the small table, past
- * its room (more than 16 keys), and with an escaped key (the table takes
- * only the input's own bytes). */
+/* Repeated keys inside a skipped member: in small objects, in large ones
+ * (held keys sorted by hash), escaped or not, and nested (each object's
+ * keys apart from its parent's). */
 static void test_skipped_duplicates(void **state)
 {
     struct strbuf many = STRBUF_INIT;
@@ -123,24 +135,67 @@ static void test_skipped_duplicates(void **state)
         "{\"r\":{\"b\":{\"a\":1,\"\\u0061\":2}}}",
         "{\"r\":{\"b\":{\"\\u0061\":1,\"a\":2}}}",
         "{\"r\":{\"b\":{\"a\":{\"x\":1,\"x\":1},\"c\":2}}}",
+        "{\"r\":{\"b\":{\"a\":{\"x\":1},\"x\":2}}}",
         "{\"r\":{\"b\":{\"a\":1,\"b\":[{\"a\":1}],\"\":2,\"ab\":3}}}",
         "{\"r\":{\"b\":{\"\":1,\"\":2}}}",
+        "{\"r\":{\"b\":{\"k:{\\\"type\\\":\\\"Ready\\\"}\":{},\"k:{\\\"type\\\":\\\"Ready\\\"}\":{}}}}",
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
         agree_str(inputs[i]);
-    for (int dup = -1; dup < 20; dup++) {     /* 20 keys, then a repeat of key dup */
-        strbuf_release(&many);
-        strbuf_addstr(&many, "{\"r\":{\"b\":{");
-        for (int k = 0; k < 20; k++)
-            strbuf_addf(&many, "%s\"k%d\":%d", k ? "," : "", k, k);
-        if (dup >= 0)
-            strbuf_addf(&many, ",\"k%d\":0", dup);
-        strbuf_addstr(&many, "}}}");
-        agree(many.buf, many.len);
+    for (int width = 3; width <= 300; width *= 10) {
+        for (int dup = -1; dup < width; dup += 1 + width / 7) {  /* width keys, then a repeat of key dup */
+            strbuf_release(&many);
+            strbuf_addstr(&many, "{\"r\":{\"b\":{");
+            for (int k = 0; k < width; k++)
+                strbuf_addf(&many, k % 3 ? "%s\"k%d\":%d" : "%s\"\\u006b%d\":{\"k%d\":1}", k ? "," : "", k, k);
+            if (dup >= 0)
+                strbuf_addf(&many, ",\"k%d\":0", dup);
+            strbuf_addstr(&many, "}}}");
+            agree(many.buf, many.len);
+        }
     }
     strbuf_release(&many);
+}
+
+static const char *const path_nothing[] = { "nothing", NULL };
+static const char *const path_cd[] = { "c", "d", NULL };
+static const char *const path_x[] = { "x", NULL };
+
+/* The skip set's own limits, and where a repeat inside skipped text is
+ * reported (the later key). */
+static void test_skip_set(void **state)
+{
+    const char *const *const empty_path[] = { JSONPARSE_PATH("a"), (const char *const[]){ NULL }, NULL };
+    const struct jsonparse_skip bad = { empty_path };
+    const char *const *many[JSONPARSE_SKIP_MAX + 2];
+    struct jsonparse_skip most = { many };
+    struct jsonparse_error err;
+    const char *text = "{\"x\":1,\"b\":2,\"c\":{\"d\":3}}";
+    json_t *v;
+
+    (void)state;
+    assert_null(jsonparse_skipping("{}", 2, DEPTH, &bad, NULL, &err));
+    assert_string_equal(err.text, "invalid skip set");
+    for (size_t i = 0; i < JSONPARSE_SKIP_MAX; i++)
+        many[i] = i + 1 < JSONPARSE_SKIP_MAX ? path_nothing : path_cd;
+    many[JSONPARSE_SKIP_MAX] = NULL;
+    v = jsonparse_skipping(text, strlen(text), DEPTH, &most, NULL, &err);
+    assert_non_null(v);
+    assert_true(json_is_null(json_object_get(json_object_get(v, "c"), "d")));
+    assert_int_equal(json_integer_value(json_object_get(v, "b")), 2);
+    json_decref(v);
+    many[JSONPARSE_SKIP_MAX] = path_x;
+    many[JSONPARSE_SKIP_MAX + 1] = NULL;
+    assert_null(jsonparse_skipping(text, strlen(text), DEPTH, &most, NULL, &err));
+    assert_string_equal(err.text, "invalid skip set");
+
+    text = "{\"r\":{\"b\":{\"a\":1,\n\"c\":2,\n  \"a\":3}}}";
+    assert_null(jsonparse_skipping(text, strlen(text), DEPTH, &skip, NULL, &err));
+    assert_string_equal(err.text, "duplicate object key");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.column, 3);
 }
 
 /* A byte that ends the plain run of a string (its closing quote, an
@@ -254,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_skipped_duplicates),
+        cmocka_unit_test(test_skip_set),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),
