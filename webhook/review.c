@@ -68,6 +68,12 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
     return parse(body, len, NULL, why, whylen);
 }
 
+json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
+                              size_t whylen)
+{
+    return parse(body, len, skip, why, whylen);
+}
+
 int review_json(const json_t *v, char **out, size_t *outlen)
 {
     struct strbuf sb = STRBUF_INIT;

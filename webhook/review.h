@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+struct jsonparse_skip;
 struct policy;
 struct sealer;
 
@@ -54,6 +55,11 @@ void review_result_release(struct review_result *r);
  * duplicate keys refused, nesting at most REVIEW_MAX_JSON_DEPTH): a new
  * value, or NULL with a one-line reason for the 400 in why. */
 json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
+
+/* review_parse(), the members skip names (mutators/json/jsonparse.h) read
+ * as strictly but kept as null. */
+json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
+                              size_t whylen);
 
 /* The body of a 400 for the hooks (sync, customize): why and a newline,
  * into *out (malloc'd, the caller frees it) and *outlen. Returns 400, or

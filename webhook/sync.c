@@ -22,6 +22,26 @@
 
 #define REASON_MAX 256              /* a 400's plain-text reason */
 
+/* What no decision reads (mutators/lifecycle.h, mutators/order.h say what
+ * they read): the managedFields and annotations of the parent and of the
+ * related objects (kubectl's last-applied configuration is the whole
+ * object again), the related objects' children, the controller. */
+#define UNREAD                                                                                        \
+    JSONPARSE_PATH("controller"), JSONPARSE_PATH("parent", "metadata", "managedFields"),               \
+        JSONPARSE_PATH("parent", "metadata", "annotations"),                                          \
+        JSONPARSE_PATH("children", "*", "*", "metadata", "managedFields"),                            \
+        JSONPARSE_PATH("related", "*", "*", "metadata", "managedFields"),                             \
+        JSONPARSE_PATH("related", "*", "*", "metadata", "annotations"),                               \
+        JSONPARSE_PATH("related", "*", "*", "spec", "generated")
+
+/* First read: the observed children's spec too (lifecycle_sync.skimmed). */
+static const char *const *const skim_paths[] = { UNREAD, JSONPARSE_PATH("children", "*", "*", "spec"), NULL };
+static const struct jsonparse_skip skim = { skim_paths };
+
+/* Second read, when an observed child goes back as observed. */
+static const char *const *const whole_paths[] = { UNREAD, NULL };
+static const struct jsonparse_skip whole = { whole_paths };
+
 /* 1 when children is a map of maps of objects. */
 static int children_ok(const json_t *children)
 {
@@ -60,34 +80,53 @@ static const char *malformed(const json_t *req, const struct kind **k)
     return NULL;
 }
 
+/* Reads body with skip into *req (new reference) and fills in from it, or
+ * writes the 400 into *out. Returns 0, or the HTTP status of that 400 (500
+ * when memory ran out). */
+static int read_request(const char *body, size_t len, const struct jsonparse_skip *skip, json_t **req,
+                        struct lifecycle_sync *in, char **out, size_t *outlen)
+{
+    const json_t *children;
+    char reason[REASON_MAX];
+    const char *why;
+
+    *req = review_parse_skipping(body, len, skip, reason, sizeof(reason));
+    if (!*req)
+        return review_reason(reason, out, outlen);
+    why = malformed(*req, &in->kind);
+    if (why)
+        return review_reason(why, out, outlen);
+    children = json_object_get(*req, "children");
+    in->parent = json_object_get(*req, "parent");
+    in->children = json_is_object(children) ? children : NULL;
+    in->related = json_object_get(*req, "related");
+    in->finalizing = json_is_true(json_object_get(*req, "finalizing"));
+    in->skimmed = skip == &skim;
+    return 0;
+}
+
 int sync_handle(const char *body, size_t len, const struct policy *p, const struct sealer *sealer,
                 char **out, size_t *outlen)
 {
     struct lifecycle_sync in = { 0 };
     json_t *req = NULL, *ans = NULL;
-    const char *why;
-    char reason[REASON_MAX];
-    int status = 500;
+    int status, rc;
 
     *out = NULL;
     *outlen = 0;
     arena_begin();
-    req = review_parse(body, len, reason, sizeof(reason));
-    if (!req) {
-        status = review_reason(reason, out, outlen);
+    status = read_request(body, len, &skim, &req, &in, out, outlen);
+    if (status)
         goto out;
+    rc = lifecycle_answer(&in, p, sealer, &ans);
+    if (rc == LIFECYCLE_WHOLE) {
+        json_decref(req);
+        status = read_request(body, len, &whole, &req, &in, out, outlen);
+        if (status)
+            goto out;   /* cannot be: the same bytes were read once */
+        rc = lifecycle_answer(&in, p, sealer, &ans);
     }
-    why = malformed(req, &in.kind);
-    if (why) {
-        status = review_reason(why, out, outlen);
-        goto out;
-    }
-    in.parent = json_object_get(req, "parent");
-    in.children = json_is_object(json_object_get(req, "children")) ? json_object_get(req, "children") : NULL;
-    in.related = json_object_get(req, "related");
-    in.finalizing = json_is_true(json_object_get(req, "finalizing"));
-    if (lifecycle_answer(&in, p, sealer, &ans) == 0)
-        status = review_json(ans, out, outlen);
+    status = rc == 0 ? review_json(ans, out, outlen) : 500;
 out:
     json_decref(ans);
     json_decref(req);

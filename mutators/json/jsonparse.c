@@ -22,7 +22,6 @@ _Static_assert(JSONPARSE_SKIP_MAX == 64, "the live paths are the bits of a uint6
 struct held_key {
     uint64_t hash;
     size_t at, len;
-    size_t pos;             /* where it starts in the input, for the error */
     int escaped;
 };
 
@@ -41,7 +40,20 @@ struct parser {
     struct held_key *held;
     size_t nheld, heldcap;
     struct strbuf keytext;  /* the escaped ones among them, unescaped */
+    /* the hash tables of those objects past HELD_SCAN keys, innermost on
+     * top (only the innermost object gets keys): a held index + 1, or 0 */
+    uint32_t *slots;
+    size_t nslots, slotcap;
 };
+
+/* One open object inside a skipped member: where its keys and its table
+ * begin on the parser's stacks. */
+struct held_object {
+    size_t mark, textmark;
+    size_t tbase, tsize;    /* its table, once it has more than HELD_SCAN keys */
+};
+
+#define HELD_SCAN 8         /* keys of an object checked by a scan of the earlier ones */
 
 static json_t *value(struct parser *ps);
 
@@ -389,22 +401,70 @@ static int skip_member(const struct parser *ps, const char *key, size_t klen, ui
     return 0;
 }
 
-/* Holds key[0..klen) (starting at where in the input) of an object inside
- * a skipped member until the object ends. Returns 0, or -1 when memory ran
- * out. */
-static int hold_key(struct parser *ps, const char *key, size_t klen, const char *where)
+static const char *held_text(const struct parser *ps, const struct held_key *k)
+{
+    return k->escaped ? ps->keytext.buf + k->at : ps->start + k->at;
+}
+
+static int same_key(const struct parser *ps, const struct held_key *a, const struct held_key *b)
+{
+    return a->hash == b->hash && a->len == b->len && !memcmp(held_text(ps, a), held_text(ps, b), a->len);
+}
+
+/* Puts held key i into the table of size slots at base (a power of two,
+ * never full); returns 1 when an equal key is there already. */
+static int slot_in(struct parser *ps, size_t base, size_t size, size_t i)
+{
+    size_t s = ps->held[i].hash & (size - 1);
+
+    for (; ps->slots[base + s]; s = (s + 1) & (size - 1))
+        if (same_key(ps, &ps->held[ps->slots[base + s] - 1], &ps->held[i]))
+            return 1;
+    ps->slots[base + s] = (uint32_t)(i + 1);
+    return 0;
+}
+
+/* Gives object ob (on top of the table stack) a table twice as big, with
+ * its keys but the last. Returns 0, or -1 when memory ran out. */
+static int grow_table(struct parser *ps, struct held_object *ob)
+{
+    size_t size = ob->tsize ? 2 * ob->tsize : 4 * HELD_SCAN, top = ob->tbase + ob->tsize;
+
+    if (top + size > ps->slotcap) {
+        size_t cap = 2 * (top + size);
+        uint32_t *more = realloc(ps->slots, cap * sizeof(*more));
+
+        if (!more)
+            return -1;
+        ps->slots = more;
+        ps->slotcap = cap;
+    }
+    memset(ps->slots + top, 0, size * sizeof(*ps->slots));
+    for (size_t i = ob->mark; i + 1 < ps->nheld; i++)
+        slot_in(ps, top, size, i);
+    memmove(ps->slots + ob->tbase, ps->slots + top, size * sizeof(*ps->slots));
+    ob->tsize = size;
+    ps->nslots = ob->tbase + size;
+    return 0;
+}
+
+/* Holds key[0..klen) (starting at where in the input) of object ob inside
+ * a skipped member until ob ends, and refuses a repeat there: a scan of
+ * the first few, then a hash table (a skipped fieldsV1 object has
+ * hundreds of keys, escaped ones like k:{"type":"Ready"}). Returns 0, or
+ * -1 with the error set. */
+static int hold_key(struct parser *ps, struct held_object *ob, const char *key, size_t klen, const char *where)
 {
     struct held_key *k;
     uint64_t h = 0xcbf29ce484222325ULL;    /* FNV-1a */
+    size_t n;
 
     if (ps->nheld == ps->heldcap) {
         size_t cap = ps->heldcap ? 2 * ps->heldcap : 64;
         struct held_key *more = realloc(ps->held, cap * sizeof(*more));
 
-        if (!more) {
-            fail(ps, JSONPARSE_TOO_MANY, "out of memory");
-            return -1;
-        }
+        if (!more)
+            goto oom;
         ps->held = more;
         ps->heldcap = cap;
     }
@@ -413,7 +473,6 @@ static int hold_key(struct parser *ps, const char *key, size_t klen, const char 
     k = &ps->held[ps->nheld++];
     k->hash = h;
     k->len = klen;
-    k->pos = (size_t)(where - ps->start);
     k->escaped = key == ps->scratch.buf;   /* unescaped there by string() */
     if (k->escaped) {
         k->at = ps->keytext.len;
@@ -421,52 +480,25 @@ static int hold_key(struct parser *ps, const char *key, size_t klen, const char 
     } else {
         k->at = (size_t)(key - ps->start);
     }
-    return 0;
-}
-
-static const char *held_text(const struct parser *ps, const struct held_key *k)
-{
-    return k->escaped ? ps->keytext.buf + k->at : ps->start + k->at;
-}
-
-static int by_hash(const void *a, const void *b)
-{
-    const struct held_key *x = a, *y = b;
-
-    if (x->hash != y->hash)
-        return x->hash < y->hash ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Refuses a key held twice since mark (one object's keys), at the later
- * one; then lets them go. Sorted by hash, n log n: a skipped fieldsV1
- * object has hundreds. Returns 0, or -1. */
-static int check_held(struct parser *ps, size_t mark, size_t textmark)
-{
-    struct held_key *k = ps->held + mark;
-    size_t n = ps->nheld - mark, dup = 0;
-    int found = 0;
-
-    if (n > 8)
-        qsort(k, n, sizeof(*k), by_hash);
-    for (size_t i = 1; i < n && !found; i++)
-        for (size_t j = i; j-- > 0 && !found;) {
-            if (n > 8 && k[j].hash != k[i].hash)
-                break;      /* sorted: no equal hash before */
-            if (k[j].hash == k[i].hash && k[j].len == k[i].len &&
-                !memcmp(held_text(ps, &k[j]), held_text(ps, &k[i]), k[i].len)) {
-                found = 1;
-                dup = k[i].pos > k[j].pos ? k[i].pos : k[j].pos;
-            }
-        }
-    ps->nheld = mark;
-    ps->keytext.len = textmark;
-    if (found) {
-        ps->p = ps->start + dup;
-        fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
-        return -1;
+    n = ps->nheld - ob->mark;
+    if (n <= HELD_SCAN) {
+        for (size_t i = ob->mark; i + 1 < ps->nheld; i++)
+            if (same_key(ps, &ps->held[i], k))
+                goto repeated;
+        return 0;
     }
+    if (2 * n > ob->tsize && grow_table(ps, ob) < 0)
+        goto oom;
+    if (slot_in(ps, ob->tbase, ob->tsize, ps->nheld - 1))
+        goto repeated;
     return 0;
+repeated:
+    ps->p = where;
+    fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
+    return -1;
+oom:
+    fail(ps, JSONPARSE_TOO_MANY, "out of memory");
+    return -1;
 }
 
 static json_t *object(struct parser *ps)
@@ -475,7 +507,8 @@ static json_t *object(struct parser *ps)
      * checked for repeats) only while it is read */
     json_t *o = ps->skipping ? NULL : json_object(), *v;
     uint64_t live = ps->live, next;
-    size_t level = ps->level, mark = ps->nheld, textmark = ps->keytext.len;
+    size_t level = ps->level;
+    struct held_object ob = { ps->nheld, ps->keytext.len, ps->nslots, 0 };
     const char *key, *where;
     size_t klen, size;
     char *kcopy = NULL;
@@ -501,7 +534,7 @@ static json_t *object(struct parser *ps)
             goto bad;
         }
         if (ps->skipping) {
-            if (hold_key(ps, key, klen, where) < 0)
+            if (hold_key(ps, &ob, key, klen, where) < 0)
                 goto bad;
         } else if (key == ps->scratch.buf) {
             /* the value may reuse the scratch buffer the key lives in */
@@ -555,8 +588,12 @@ static json_t *object(struct parser *ps)
         goto bad;
     }
 done:
-    if (ps->skipping)
-        return check_held(ps, mark, textmark) < 0 ? NULL : json_null();
+    if (ps->skipping) {
+        ps->nheld = ob.mark;
+        ps->keytext.len = ob.textmark;
+        ps->nslots = ob.tbase;
+        return json_null();
+    }
     return o;
 bad:
     free(kcopy);
@@ -641,5 +678,6 @@ json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const str
     strbuf_release(&ps.scratch);
     strbuf_release(&ps.keytext);
     free(ps.held);
+    free(ps.slots);
     return v;
 }
