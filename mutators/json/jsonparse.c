@@ -15,7 +15,6 @@
 
 _Static_assert(JSONPARSE_SKIP_MAX == 64, "the live paths are the bits of a uint64_t");
 
-
 /* A key of an object inside a skipped member, held while the object is
  * read: its text is ps->start + at, or ps->keytext.buf + at when it was
  * escaped (then unescaped there). */
@@ -553,7 +552,7 @@ static json_t *object(struct parser *ps)
         next = 0;
         skip = live && skip_member(ps, key, klen, &next);
         ps->skipping += skip;
-        ps->live = next;
+        ps->live = skip ? 0 : next;
         ps->level = level + 1;
         v = value(ps);
         ps->skipping -= skip;
