@@ -26,6 +26,9 @@
  * Ready means the related object's status.conditions has Ready True (for
  * its current generation, when the condition names one); with several
  * candidates (Serving) one Ready is enough.
+ * Of a related object only metadata.{name, namespace, generation}, the
+ * spec fields named above (and pvcName, endpoint) and status.conditions
+ * are read.
  *
  * The child that waits (only its creation is gated; once it exists it is
  * kept, and what comes after it waits for it through the "after"

@@ -3,12 +3,12 @@
  * request read, mutators/lifecycle.c asked, the answer written.
  *
  * The request is read skimmed first: the members no decision reads
- * (managedFields, the controller, the observed children's spec, the
- * related objects' children and annotations) are checked as strictly as
- * the rest but not built. Only when the answer must return an observed
- * child as it is (lifecycle_answer() says LIFECYCLE_WHOLE: action create
- * or patch of a child without Metacontroller's last-applied annotation)
- * is it read again with the children's spec.
+ * (UNREAD below, and the observed children's spec) are checked as
+ * strictly as the rest but not built. Only when the answer must return an
+ * observed child as it is (lifecycle_answer() says LIFECYCLE_WHOLE: action
+ * create or patch, or an invalid parent, and a child without
+ * Metacontroller's last-applied annotation) is it read again with the
+ * children's spec.
  */
 #include "webhook/sync.h"
 
@@ -23,16 +23,17 @@
 #define REASON_MAX 256              /* a 400's plain-text reason */
 
 /* What no decision reads (mutators/lifecycle.h, mutators/order.h say what
- * they read): the managedFields and annotations of the parent and of the
- * related objects (kubectl's last-applied configuration is the whole
- * object again), the related objects' children, the controller. */
-#define UNREAD                                                                                        \
-    JSONPARSE_PATH("controller"), JSONPARSE_PATH("parent", "metadata", "managedFields"),               \
-        JSONPARSE_PATH("parent", "metadata", "annotations"),                                          \
-        JSONPARSE_PATH("children", "*", "*", "metadata", "managedFields"),                            \
-        JSONPARSE_PATH("related", "*", "*", "metadata", "managedFields"),                             \
-        JSONPARSE_PATH("related", "*", "*", "metadata", "annotations"),                               \
-        JSONPARSE_PATH("related", "*", "*", "spec", "generated")
+ * they read): the controller; managedFields; the annotations of the parent
+ * and of the related objects (kubectl's last-applied configuration is the
+ * whole object again); the related objects' own children. */
+#define UNREAD                                                                \
+    JSONPARSE_PATH("controller"),                                             \
+    JSONPARSE_PATH("parent", "metadata", "managedFields"),                    \
+    JSONPARSE_PATH("parent", "metadata", "annotations"),                      \
+    JSONPARSE_PATH("children", "*", "*", "metadata", "managedFields"),        \
+    JSONPARSE_PATH("related", "*", "*", "metadata", "managedFields"),         \
+    JSONPARSE_PATH("related", "*", "*", "metadata", "annotations"),           \
+    JSONPARSE_PATH("related", "*", "*", "spec", "generated")
 
 /* First read: the observed children's spec too (lifecycle_sync.skimmed). */
 static const char *const *const skim_paths[] = { UNREAD, JSONPARSE_PATH("children", "*", "*", "spec"), NULL };
