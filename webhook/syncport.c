@@ -20,6 +20,7 @@
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/related.h"
+#include "webhook/routes.h"
 #include "webhook/server.h"
 #include "webhook/sync.h"
 
@@ -42,15 +43,15 @@ typedef int hook_fn(struct syncport *sp, const char *body, size_t len, char **ou
 
 static hook_fn do_sync, do_customize, do_healthz;
 
-static const struct route {
-    const char *path;
-    const char *method;
+/* the plain port's handler of each route it serves (routes.h), and the
+ * content type of its 200 (other answers are plain text) */
+static const struct {
     hook_fn *fn;
-    const char *content_type; /* of a 200; other answers are plain text */
-} routes[] = {
-    { "/sync", "POST", do_sync, "application/json" },
-    { "/customize", "POST", do_customize, "application/json" },
-    { "/healthz", "GET", do_healthz, "text/plain; charset=utf-8" },
+    const char *content_type;
+} hooks[ROUTES_COUNT] = {
+    [ROUTES_SYNC] = { do_sync, "application/json" },
+    [ROUTES_CUSTOMIZE] = { do_customize, "application/json" },
+    [ROUTES_HEALTHZ] = { do_healthz, "text/plain; charset=utf-8" },
 };
 
 struct request {
@@ -80,19 +81,6 @@ static int do_healthz(struct syncport *sp, const char *body, size_t len, char **
     *out = strdup("ok\n");
     *outlen = *out ? 3 : 0;
     return 200;
-}
-
-static const struct route *find_route(const char *url)
-{
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (!strcmp(routes[i].path, url))
-            return &routes[i];
-    return NULL;
-}
-
-static int method_ok(const struct route *rt, const char *method)
-{
-    return !strcmp(rt->method, method) || (!strcmp(rt->method, "GET") && !strcmp(method, "HEAD"));
 }
 
 /* Queues status with body (malloc'd, taken over; NULL: out of memory) of
@@ -183,7 +171,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
     struct syncport *sp = cls;
     struct request *r = *req_cls;
-    const struct route *rt = find_route(url);
+    const struct routes_entry *rt = routes_find(url, 1);
     char *out = NULL;
     size_t outlen = 0;
     int status;
@@ -193,7 +181,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         /* answered before the body is read; MHD then closes the connection */
         if (!rt)
             return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
-        if (!method_ok(rt, method))
+        if (!routes_method_ok(rt, method))
             return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", rt->method);
         if (announced_too_large(sp, c))
             return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
@@ -213,10 +201,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                           NULL);
     if (r->too_large)
         return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
-    status = rt->fn(sp, r->body ? r->body : "", r->len, &out, &outlen);
+    status = hooks[rt->id].fn(sp, r->body ? r->body : "", r->len, &out, &outlen);
     if (!out)
         return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
-    return reply(c, (unsigned)status, out, outlen, status == 200 ? rt->content_type : NULL, NULL);
+    return reply(c, (unsigned)status, out, outlen, status == 200 ? hooks[rt->id].content_type : NULL, NULL);
 }
 
 /* Frees a request's body and gives its bytes back to the budget. */

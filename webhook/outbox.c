@@ -1,0 +1,206 @@
+/*
+ * outbox.c - how a worker's TLS records leave (see outbox.h).
+ */
+#include "webhook/outbox.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "webhook/conn.h"
+#include "webhook/serverstate.h"
+#include "webhook/workers.h"
+
+#define OUTBOX_MAX (64 * 1024)      /* TLS bytes a connection holds until its worker's round ends */
+#define ROUND_MAX (256 * 1024)      /* ... and all of a worker's connections together */
+#define OUTBOX_MIN 4096             /* an outbox's first buffer: most answers take one page */
+
+static void mark_dirty(struct conn *k)
+{
+    if (!k->is_dirty)
+        conn_list_push(&k->worker->dirty, k, offsetof(struct conn, dirty));
+    k->is_dirty = 1;
+}
+
+void outbox_mark_clean(struct conn *k)
+{
+    if (k->is_dirty)
+        conn_list_unlink(&k->worker->dirty, k, offsetof(struct conn, dirty));
+    k->is_dirty = 0;
+}
+
+/* Sends what the socket takes of k's outbox; 0 once it is empty. */
+int outbox_flush(struct conn *k)
+{
+    size_t done = 0;
+    int off = 0;
+
+    /* libmicrohttpd corks the socket to write an answer in pieces, and
+     * pushes the last piece by setting TCP_NODELAY just after writing it;
+     * but that write only reached the outbox. Still corked, the kernel
+     * would hold an answer shorter than a segment for 200 ms. */
+    setsockopt(k->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+    while (done < k->len) {
+        ssize_t n = send(k->fd, k->out + done, k->len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            done = k->len;      /* the connection is broken: its reads will tell */
+            break;
+        }
+    }
+    k->len -= done;
+    k->worker->held -= done;
+    if (k->len) {
+        memmove(k->out, k->out + done, k->len);
+        return -1;
+    }
+    /* an idle keep-alive connection holds no buffer; its worker keeps one
+     * for the next outbox to fill */
+    if (!k->worker->spare) {
+        k->worker->spare = k->out;
+        k->worker->spare_cap = k->cap;
+    } else {
+        free(k->out);
+    }
+    k->out = NULL;
+    k->cap = 0;
+    outbox_mark_clean(k);
+    return 0;
+}
+
+void outbox_flush_round(struct worker *w)
+{
+    struct conn *k = w->dirty, *next;
+
+    for (; k; k = next) {
+        next = k->dirty.next;
+        outbox_flush(k);
+    }
+}
+
+/* GnuTLS's write: into the connection's outbox, when it is one of this
+ * thread's; else (libmicrohttpd closing connections from the main thread
+ * at stop) straight to the socket. */
+static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+    int fd = (int)(intptr_t)ptr;
+    struct conn *k = workers_self && fd >= 0 && (size_t)fd < workers_self->nfd ? workers_self->by_fd[fd] : NULL;
+    size_t n = 0;
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+
+    for (int i = 0; i < iovcnt; i++)
+        n += iov[i].iov_len;
+    if (workers_self)
+        workers_self->moved = 1;
+    if (k && k->len && (k->direct || k->len + n > OUTBOX_MAX || k->worker->held + n > ROUND_MAX) &&
+        outbox_flush(k) < 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (!k || k->direct || n > OUTBOX_MAX || k->worker->held + n > ROUND_MAX)
+        return sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (!k->out && k->worker->spare) {
+        k->out = k->worker->spare;
+        k->cap = k->worker->spare_cap;
+        k->worker->spare = NULL;
+    }
+    if (k->len + n > k->cap) {
+        size_t cap = k->cap ? k->cap : OUTBOX_MIN;
+        char *b;
+
+        while (cap < k->len + n)
+            cap *= 2;
+        b = realloc(k->out, cap);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        k->out = b;
+        k->cap = cap;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(k->out + k->len, iov[i].iov_base, iov[i].iov_len);
+        k->len += iov[i].iov_len;
+    }
+    k->worker->held += n;
+    mark_dirty(k);
+    return (ssize_t)n;
+}
+
+/* GnuTLS's read, which notes for the worker's loop whether the round
+ * moved bytes or found none. libmicrohttpd 0.9.75 marks a connection
+ * "nothing to read" only for reads after the TLS handshake: one whose
+ * handshake waits for the client stays on its ready list, and its
+ * timeout of 0 would have the worker spin on a client that sent part of a
+ * handshake and stopped, a core's worth for up to --connection-timeout. */
+static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+    int fd = (int)(intptr_t)ptr;
+    ssize_t n = recv(fd, buf, len, 0);
+    struct conn *k;
+
+    if (workers_self && n >= 0) {
+        workers_self->moved = 1;
+        /* the first bytes after an answer begin the next request: its
+         * head is due in --header-timeout */
+        if (n > 0 && (size_t)fd < workers_self->nfd && (k = workers_self->by_fd[fd]) && k->idle) {
+            k->idle = 0;
+            k->begun = conn_now_ms();
+            atomic_store(&k->deadline, k->begun + (long long)workers_self->s->cfg->header_timeout * 1000);
+        }
+    } else if (workers_self && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        workers_self->starved = 1;
+    }
+    return n;
+}
+
+/* Makes k one of this worker's connections and its session read through
+ * pull() and write through push(). */
+void outbox_attach(struct conn *k, struct MHD_Connection *c)
+{
+    struct worker *w = workers_self;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t tls = ci ? ci->tls_session : NULL;
+
+    if (!w || !tls || gnutls_transport_get_int(tls) != k->fd)
+        return;
+    if ((size_t)k->fd >= w->nfd) {
+        size_t nfd = w->nfd ? w->nfd : 64;
+        struct conn **t;
+
+        while (nfd <= (size_t)k->fd)
+            nfd *= 2;
+        t = realloc(w->by_fd, nfd * sizeof(*t));
+        if (!t)
+            return;
+        memset(t + w->nfd, 0, (nfd - w->nfd) * sizeof(*t));
+        w->by_fd = t;
+        w->nfd = nfd;
+    }
+    k->worker = w;
+    w->by_fd[k->fd] = k;
+    gnutls_transport_set_pull_function(tls, pull);
+    gnutls_transport_set_vec_push_function(tls, push);
+}
+
+/* From now on c's writes go straight to its socket: for an answer given
+ * before the body, after which libmicrohttpd closes the connection with
+ * the body unread; the connection then lingers (conn.h). */
+void outbox_write_through(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *k = ci ? ci->socket_context : NULL;
+
+    if (k)
+        k->direct = k->refused = 1;
+}
