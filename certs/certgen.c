@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs/kubeapi.h"
+#include "mutators/json/readfile.h"
 
 #define DAY 86400L
 #define DEFAULT_DAYS 365
@@ -379,36 +380,19 @@ static int path_in(char path[static PATH_MAX], const char *dir, const char *name
     return 0;
 }
 
-/* Reads a whole file of at most MAX_PEM_FILE bytes into b (owned by the
- * caller). Returns 0, or -1 with errno set (EFBIG when too large). */
+/* Reads a whole regular file of at most MAX_PEM_FILE bytes into b (owned
+ * by the caller). Returns 0, or -1 with errno set (ENOENT when missing,
+ * EFBIG when too large; mutators/json/readfile.h). */
 static int read_file(const char *path, struct blob *b)
 {
-    unsigned char *buf = NULL;
-    FILE *f = fopen(path, "re");
+    char err[READFILE_MAX_ERROR], *buf;
     size_t n;
-    int saved, rc = -1;
 
-    if (!f)
+    if (readfile_path(path, MAX_PEM_FILE, READFILE_SECRET, &buf, &n, err, sizeof(err)) < 0)
         return -1;
-    if (!(buf = malloc(MAX_PEM_FILE + 1)))
-        goto out;
-    n = fread(buf, 1, MAX_PEM_FILE + 1, f);
-    if (ferror(f))
-        goto out;
-    if (n > MAX_PEM_FILE) {
-        errno = EFBIG;
-        goto out;
-    }
-    b->data = buf;
+    b->data = (unsigned char *)buf;
     b->len = n;
-    buf = NULL;
-    rc = 0;
-out:
-    saved = errno;
-    free(buf);
-    fclose(f);
-    errno = saved;
-    return rc;
+    return 0;
 }
 
 static int write_all(int fd, const unsigned char *data, size_t len)

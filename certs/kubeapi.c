@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "mutators/json/readfile.h"
+
 #define TIMEOUT_MS 10000         /* whole request */
 #define CONNECT_TIMEOUT_MS 5000  /* TCP + TLS handshake */
 #define MAX_TOKEN 16384          /* bearer token read from a file */
@@ -127,37 +129,21 @@ static int set_token(struct kubeapi *api, const char *token)
 /* Reads a token file (at most MAX_TOKEN bytes, trailing whitespace dropped). */
 static int read_token(struct kubeapi *api, const char *path)
 {
-    char *buf = NULL;
-    FILE *f;
-    size_t n;
-    int rc = -1;
+    char err[READFILE_MAX_ERROR], *buf = NULL;
+    size_t n, all;
+    int rc;
 
-    f = fopen(path, "re");
-    if (!f)
-        return fail(api, "%s: %s", path, strerror(errno));
-    buf = malloc(MAX_TOKEN + 1);
-    if (!buf) {
-        fail(api, "out of memory");
-        goto out;
-    }
-    n = fread(buf, 1, MAX_TOKEN + 1, f);
-    if (ferror(f)) {
-        fail(api, "%s: read error", path);
-        goto out;
-    }
-    if (n > MAX_TOKEN) {
-        fail(api, "%s: token longer than %d bytes", path, MAX_TOKEN);
-        goto out;
-    }
+    if (readfile_path(path, MAX_TOKEN, READFILE_SECRET, &buf, &n, err, sizeof(err)) < 0)
+        return errno == EFBIG    ? fail(api, "%s: token longer than %d bytes", path, MAX_TOKEN)
+               : errno == EINVAL ? fail(api, "%s", err)
+                                 : fail(api, "%s: %s", path, strerror(errno));
+    all = n;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
     rc = set_token(api, buf);
-out:
-    if (buf)
-        OPENSSL_cleanse(buf, MAX_TOKEN + 1);
+    OPENSSL_cleanse(buf, all);
     free(buf);
-    fclose(f);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "mutators/json/jsondump.h"
+#include "mutators/json/readfile.h"
 #include "mutators/json/strbuf.h"
 
 #define SEAL_LABEL "paddlex-webhook admission seal v1\n"
@@ -73,11 +74,10 @@ void seal_keys_release(struct seal_keys *keys)
 
 int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size_t errlen)
 {
-    unsigned char *buf = NULL, digest[SHA256_DIGEST_LENGTH];
-    struct stat st;
-    ssize_t got;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char *buf = NULL;
     size_t len = 0;
-    int fd, rc = -1;
+    int rc = -1;
     EVP_MD_CTX *md = NULL;
 
     if (keys->n >= SEAL_MAX_KEYS) {
@@ -85,30 +85,8 @@ int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size
         return -1;
     }
     /* never blocks on a FIFO or a device: only a regular file is read */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (readfile_path(path, SEAL_MAX_KEY_FILE, READFILE_SECRET, &buf, &len, err, errlen) < 0)
         return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        goto out;
-    }
-    buf = malloc(SEAL_MAX_KEY_FILE + 1);
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto out;
-    }
-    while ((got = read(fd, buf + len, SEAL_MAX_KEY_FILE + 1 - len)) > 0 && len <= SEAL_MAX_KEY_FILE)
-        len += (size_t)got;
-    if (got < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (len > SEAL_MAX_KEY_FILE) {
-        snprintf(err, errlen, "%s: larger than %d bytes", path, SEAL_MAX_KEY_FILE);
-        goto out;
-    }
     if (len < 16) {
         snprintf(err, errlen, "%s: a seal key needs at least 16 bytes of secret", path);
         goto out;
@@ -133,7 +111,6 @@ out:
     if (buf)
         OPENSSL_cleanse(buf, len);
     free(buf);
-    close(fd);
     return rc;
 }
 

@@ -15,6 +15,7 @@
 
 #include "certs/certgen.h"
 #include "mutators/json/arena.h"
+#include "mutators/json/readfile.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "certs/seal.h"
@@ -165,32 +166,6 @@ static int cmd_serve(int argc, char **argv)
     return server_run(&cfg);
 }
 
-/* Reads all of f under max bytes into a new buffer; NULL when larger. */
-static char *read_all(FILE *f, size_t max, size_t *len)
-{
-    size_t cap = 65536, n = 0, got;
-    char *buf = malloc(cap), *nb;
-
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n > max)
-            break;
-        if (n == cap) {
-            cap *= 2;
-            nb = realloc(buf, cap);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-    }
-    if (!buf || n > max || ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static int cmd_review(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -233,9 +208,8 @@ static int cmd_review(int argc, char **argv)
         return EXIT_USAGE;
     }
     mode = !strcmp(argv[optind], "mutate") ? REVIEW_MUTATE : REVIEW_VALIDATE;
-    body = read_all(stdin, SERVER_MAX_BODY_DEFAULT, &len);
-    if (!body) {
-        fprintf(stderr, "paddlex-webhook: request body is unreadable or larger than the limit\n");
+    if (readfile_fd(0, "-", SERVER_MAX_BODY_DEFAULT, READFILE_ANY, &body, &len, err, sizeof(err)) < 0) {
+        fprintf(stderr, "paddlex-webhook: request body is unreadable or larger than the limit: %s\n", err);
         seal_keys_release(&keys);
         policy_unref(policy);
         return 1;

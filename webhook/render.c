@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "mutators/fielderr.h"
+#include "mutators/json/readfile.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "webhook/policyfile.h"
@@ -40,30 +41,19 @@ static void usage(FILE *f)
                "  prints each CR defaulted and expanded, followed by its children\n");
 }
 
-/* Reads path ("-" for stdin) into a new buffer of at most YAML_MAX_INPUT
- * bytes. Returns NULL with a message on stderr. */
+/* Reads path ("-" for stdin; a pipe or FIFO too, as a shell's <(...)
+ * gives) into a new buffer of at most YAML_MAX_INPUT bytes. Returns NULL
+ * with a message on stderr. */
 static char *read_input(const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    size_t cap = YAML_MAX_INPUT + 1, n = 0, got;
-    char *buf = NULL;
+    char err[READFILE_MAX_ERROR], *buf = NULL;
+    int rc = strcmp(path, "-") ? readfile_path(path, YAML_MAX_INPUT, READFILE_ANY, &buf, len, err, sizeof(err))
+                               : readfile_fd(0, "-", YAML_MAX_INPUT, READFILE_ANY, &buf, len, err, sizeof(err));
 
-    if (!f) {
-        fprintf(stderr, "paddlex-webhook: render: %s: %s\n", path, strerror(errno));
+    if (rc < 0) {
+        fprintf(stderr, "paddlex-webhook: render: %s\n", err);
         return NULL;
     }
-    buf = malloc(cap);
-    while (buf && n < cap && (got = fread(buf + n, 1, cap - n, f)) > 0)
-        n += got;
-    if (!buf || ferror(f) || n > YAML_MAX_INPUT) {
-        fprintf(stderr, "paddlex-webhook: render: %s: %s\n", path,
-                !buf ? "out of memory" : ferror(f) ? strerror(errno) : "larger than 3 MiB");
-        free(buf);
-        buf = NULL;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
     return buf;
 }
 

@@ -18,6 +18,8 @@
 
 #include <gnutls/x509.h>
 
+#include "mutators/json/readfile.h"
+
 #define TLS_RETIRE_AFTER 300
 
 struct pair {
@@ -43,52 +45,23 @@ static void pair_free(struct pair *p)
 }
 
 /* Reads a whole regular file of at most TLS_MAX_PEM bytes into d (freed by
- * the caller through free()). Opened with O_NONBLOCK and refused unless
- * fstat() says regular: a FIFO or device at the path must not block the
- * main thread, which also sweeps deadlines and takes signals. */
+ * the caller through free()), never blocking on a FIFO or device at the
+ * path (mutators/json/readfile.h). */
 static int read_file(const char *path, gnutls_datum_t *d, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    size_t n = 0;
-    unsigned char *buf = NULL;
-    struct stat st;
-    ssize_t got;
-    int rc = -1;
+    char *buf;
+    size_t n;
 
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (readfile_path(path, TLS_MAX_PEM, READFILE_SECRET, &buf, &n, err, errlen) < 0)
+        return -1;
+    if (n == 0) {
+        snprintf(err, errlen, "%s is empty", path);
+        free(buf);
         return -1;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        goto out;
-    }
-    buf = malloc(TLS_MAX_PEM + 1);
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto out;
-    }
-    while (n <= TLS_MAX_PEM && (got = read(fd, buf + n, TLS_MAX_PEM + 1 - n)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        n += (size_t)got;
-    }
-    if (n == 0 || n > TLS_MAX_PEM) {
-        snprintf(err, errlen, "%s is %s", path, n ? "too large" : "empty");
-        goto out;
-    }
-    d->data = buf;
+    d->data = (unsigned char *)buf;
     d->size = (unsigned int)n;
-    buf = NULL;
-    rc = 0;
-out:
-    free(buf);
-    close(fd);
-    return rc;
+    return 0;
 }
 
 /* 1 when key is the private half of cert's public key. */

@@ -292,7 +292,7 @@ class TestErrors(RenderCase):
         self.assertRegex(r.stderr, r"bad\.yaml: line \d+, column \d+: ")
         self.assertEqual(r.stdout, "")
         r = render(os.path.join(self.tmp.name, "missing.yaml"), code=2, test=self)
-        self.assertIn("missing.yaml: No such file or directory", r.stderr)
+        self.assertIn("missing.yaml: cannot open: No such file or directory", r.stderr)
         r = render(self.write("alias.yaml", "a: &x 1\nb: *x\n"), code=2, test=self)
         self.assertIn("aliases", r.stderr)
         render(code=2, test=self)
