@@ -275,6 +275,71 @@ class FileTest(unittest.TestCase):
         eventually(lambda: self.reloads(srv, "policy", "success") == 1, 5, "retried after a same-size fix")
         self.assertEqual(srv.stop(), 0)
 
+    def test_big_policy_reloads_stall_neither_sweep_nor_requests(self):
+        """Before: the main thread loaded the policy between its deadline
+        sweeps (a 10,000-rule policy: a quarter of a second each time).
+        Now a reload thread does; while a near-cap policy is replaced every
+        150 ms, reviews keep being answered, a half-open handshake is still
+        cut at its --header-timeout, and the reloads all land."""
+        def big(gpus):
+            doc = {"apiVersion": AV, "kind": "WebhookPolicy", "limits": {"maxGpuPerNode": gpus},
+                   "namespaces": [{"match": ("team-%d" if i % 2 else "team-%d-*") % i,
+                                   "limits": {"maxGpuPerNode": 1 + i % 8}} for i in range(10000)]}
+            return json.dumps(doc, separators=(",", ":"))
+        variants = [big(8), big(9)]
+        self.assertLess(len(variants[0]), 1 << 20, "under the policy file cap")
+        with open(self.policy, "w") as f:
+            f.write(variants[0])
+        srv = self.serve(["--header-timeout", "1", "--threads", "2"])
+        done, errors, slowest, answered = threading.Event(), [], [0.0], [0]
+
+        def rewrite():
+            i = 1
+            while not done.is_set():
+                with open(self.policy + ".new", "w") as f:
+                    f.write(variants[i % 2])
+                os.rename(self.policy + ".new", self.policy)
+                i += 1
+                time.sleep(0.15)
+
+        def load():
+            conn = client(srv, timeout=IO_TIMEOUT)
+            try:
+                while not done.is_set():
+                    t0 = time.monotonic()
+                    self.assertTrue(send_review(conn, "/validate", review(SERVING))["response"]["allowed"])
+                    slowest[0] = max(slowest[0], time.monotonic() - t0)
+                    answered[0] += 1
+            except Exception as e:  # reported below
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        before = self.reloads(srv, "policy", "success") or 0
+        threads = [threading.Thread(target=f, daemon=True) for f in (rewrite, load)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.5)
+            half_open = tcp(srv, ATTACKER)
+            send_quietly(half_open, b"\x16\x03\x01\x02\x00\x01\x00")
+            self.assertTrue(closed_by_server(half_open, 1 + SWEEP + MARGIN),
+                            "a half-open handshake outlived --header-timeout during reloads")
+            close_quietly(half_open)
+            time.sleep(2)
+        finally:
+            done.set()
+            for t in threads:
+                t.join(IO_TIMEOUT)
+        self.assertEqual(errors, [])
+        self.assertGreater(answered[0], 0)
+        # a bound against a stall, not a measure of speed
+        self.assertLess(slowest[0], 2.0, "a review waited %.2f s during reloads" % slowest[0])
+        eventually(lambda: (self.reloads(srv, "policy", "success") or 0) - before >= 3, 10,
+                   "the reloads landed")
+        self.assertIsNone(self.reloads(srv, "policy", "failure") or None)
+        self.assertEqual(srv.stop(), 0)
+
     def test_sighup_reloads_and_loses_no_request(self):
         """Before: SIGHUP's default action killed the server."""
         srv = self.serve()
