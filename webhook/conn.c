@@ -17,9 +17,11 @@
 #include "webhook/log.h"
 #include "webhook/outbox.h"
 #include "webhook/serverstate.h"
+#include "webhook/workers.h"
 
 #define BODY_SMALL (64 * 1024)      /* a body this small may use all of --max-buffered ... */
 #define BODY_RESERVE_DIV 4          /* ... larger ones leave 1/4 of it to the small ones */
+#define BODY_WARM_MAX (4u << 20)    /* the largest body buffer a worker keeps for the next */
 #define LINGER_MS 5000              /* longest a refused upload is read and dropped */
 #define LINGER_EXTRA (4u << 20)     /* bytes dropped at most: twice --max-body and this */
 #define DISCARD_MAX (16 * 1024)     /* bytes read at once while lingering */
@@ -70,8 +72,19 @@ void conn_due_by(struct server *s, struct conn *k, long long at)
  * answer is made, a client that does not read it holds no budget. */
 void conn_drop_body(struct server *s, struct request *r)
 {
+    struct worker *w = workers_self;
+
     atomic_fetch_sub(&s->buffered, r->len);
-    free(r->body);
+    /* a large body's buffer stays warm for the worker's next large body:
+     * freed, its pages would go back to the system and each page of the
+     * next one would fault in again (516 faults per MiB) */
+    if (w && r->body && r->cap > BODY_SMALL && r->cap <= BODY_WARM_MAX && r->cap > w->warm_cap) {
+        free(w->warm);
+        w->warm = r->body;
+        w->warm_cap = r->cap;
+    } else {
+        free(r->body);
+    }
     r->body = NULL;
     r->len = r->cap = 0;
 }
@@ -106,7 +119,15 @@ int conn_collect(struct server *s, struct request *r, const char *data, size_t n
             cap *= 2;
         if (cap > s->cfg->max_body)
             cap = s->cfg->max_body;
-        nb = realloc(r->body, cap);
+        if (!r->body && cap > BODY_SMALL && workers_self && workers_self->warm_cap >= cap) {
+            /* the worker's warm buffer: its pages are already mapped */
+            r->body = workers_self->warm;
+            r->cap = workers_self->warm_cap;
+            workers_self->warm = NULL;
+            workers_self->warm_cap = 0;
+            cap = r->cap;
+        }
+        nb = cap == r->cap ? r->body : realloc(r->body, cap);
         if (!nb) {
             atomic_fetch_sub(&s->buffered, n);
             return 503;

@@ -91,6 +91,8 @@ struct worker {
     size_t held;                    /* bytes in its connections' outboxes */
     char *spare;                    /* an emptied outbox's buffer, for the next */
     size_t spare_cap;
+    char *warm;                     /* a large body's buffer, kept for the next large body (conn.c) */
+    size_t warm_cap;
     int moved;                      /* this round read or wrote bytes, or ran a handler */
     int starved;                    /* this round a read found nothing to read */
 };

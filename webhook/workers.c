@@ -248,6 +248,7 @@ void workers_stop(struct server *s, unsigned running)
             close(w->handoff[0]), close(w->handoff[1]);
         free(w->by_fd);
         free(w->spare);
+        free(w->warm);
     }
     free(s->workers);
 }

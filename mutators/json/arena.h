@@ -20,6 +20,7 @@
 
 #define ARENA_CHUNK (64 * 1024)      /* bytes of a chunk */
 #define ARENA_KEEP (256 * 1024)      /* bytes a thread keeps between requests */
+#define ARENA_KEEP_LARGE (4u << 20)  /* ... and one larger chunk, at most this, for the next large body */
 
 /* Routes jansson's allocations through the arena; call once before any
  * jansson use and before threads start. */
