@@ -199,11 +199,21 @@ def served_within(srv, seconds):
 
 
 def in_flight(srv):
-    conn = client(srv, timeout=IO_TIMEOUT)
-    try:
-        status, _, text = request(conn, "GET", "/metrics")
-    finally:
-        conn.close()
+    # a connection the sweep shut down is seen closed by its client a few
+    # milliseconds before its worker gives back its slot under the
+    # per-address limit: a fresh client from the same address in between
+    # is refused at accept, so one refusal is retried
+    for attempt in range(2):
+        conn = client(srv, timeout=IO_TIMEOUT)
+        try:
+            status, _, text = request(conn, "GET", "/metrics")
+            break
+        except (ConnectionError, ssl.SSLError):
+            if attempt:
+                raise
+            time.sleep(0.5)
+        finally:
+            conn.close()
     for line in text.splitlines():
         if line.startswith("paddlex_webhook_in_flight_requests"):
             return float(line.split()[-1])
