@@ -106,7 +106,7 @@ extern const struct settings policy_builtin;
 /* 1 when the settings pick the Kubeflow Training Operator. */
 int policy_kubeflow(const struct settings *st);
 
-struct policy;        /* a loaded policy file; reference-counted, immutable once parsed */
+struct policy;        /* a loaded policy file (mutators/policyload.h); reference-counted, immutable */
 struct context;       /* mutators/kinds.h */
 struct fielderr_list; /* mutators/fielderr.h */
 

@@ -1,6 +1,7 @@
 /*
- * Unit tests of mutators/policy.c and webhook/policyfile.c: strict loading
- * (one case per error, as a table), namespace precedence, key-by-key
+ * Unit tests of the policy (mutators/policy.c, policyload.c, policymatch.c)
+ * and webhook/policyfile.c: strict loading (one case per error, as a
+ * table), namespace precedence, key-by-key
  * overrides, exemption, and every limit and allow-list through the same
  * kinds_validate() the webhook runs.
  */
