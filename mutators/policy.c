@@ -14,6 +14,7 @@
 #include "mutators/fielderr.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/policyindex.h"
 #include "mutators/policyload.h"
 #include "mutators/policymatch.h"
 
@@ -77,36 +78,24 @@ void policy_unref(struct policy *p)
 
 static const struct settings *resolve(const struct policy *p, const char *namespace)
 {
-    for (size_t i = 0; namespace && i < p->nns; i++)
-        if (p->ns[i].glob ? policymatch_glob(p->ns[i].match, namespace) : !strcmp(p->ns[i].match, namespace))
-            return &p->ns[i].settings;
-    return &p->cluster;
-}
+    size_t i = namespace ? policyindex_find(p->names, namespace, strlen(namespace)) : POLICYINDEX_NONE;
 
-/* 1 when the n bytes at s are one of list's strings, byte for byte: a
- * name with a NUL inside is never a prefix that passes for another. */
-static int listed(const json_t *list, const char *s, size_t n)
-{
-    size_t i;
-    json_t *v;
-
-    json_array_foreach(list, i, v)
-        if (s && json_string_length(v) == n && !memcmp(json_string_value(v), s, n))
-            return 1;
-    return 0;
+    return i == POLICYINDEX_NONE ? &p->cluster : &p->ns[i].settings;
 }
 
 /* user is a C string (the caller refuses names with a NUL); groups are
- * json strings, compared whole. */
+ * json strings, compared whole: a name with a NUL inside is never a prefix
+ * that passes for another. */
 static int is_exempt(const struct policy *p, const char *user, const json_t *groups)
 {
     size_t i;
     json_t *g;
 
-    if (user && listed(p->exempt_users, user, strlen(user)))
+    if (user && policyindex_find(p->users, user, strlen(user)) != POLICYINDEX_NONE)
         return 1;
     json_array_foreach(groups, i, g)
-        if (listed(p->exempt_groups, json_string_value(g), json_string_length(g)))
+        if (json_is_string(g) &&
+            policyindex_find(p->groups, json_string_value(g), json_string_length(g)) != POLICYINDEX_NONE)
             return 1;
     return 0;
 }

@@ -113,7 +113,9 @@ struct fielderr_list; /* mutators/fielderr.h */
 #define POLICY_API_VERSION "paddlex.paddlepaddle.org/v1alpha1"
 #define POLICY_KIND "WebhookPolicy"
 
-/* Builds a policy from a parsed document (borrowed: copied, never kept).
+/* Builds a policy from a parsed document (borrowed: the policy takes a
+ * reference of its own and reads it as long as it lives, so the caller must
+ * not change it afterwards; loading never changes it).
  * Loading is strict: unknown keys, wrong types, negative limits, bad globs
  * and bad default values are refused, and so is a default (or a built-in
  * helper image) outside the policy's own allow-lists, for the cluster and

@@ -17,6 +17,7 @@
 #include "mutators/fielderr.h"
 #include "mutators/fields.h"
 #include "mutators/kinds.h"
+#include "mutators/policyindex.h"
 #include "mutators/policymatch.h"
 #include "mutators/json/strbuf.h"
 
@@ -37,6 +38,7 @@ struct parser {
     const char *source;         /* the file name errors start with */
     struct strbuf msg;          /* the problems so far */
     size_t problems;
+    json_t *normalized;         /* the policy's: where normalized values are kept */
 };
 
 /* Notes "<path>: <why>" (path may be NULL) and returns -1. */
@@ -320,10 +322,58 @@ static void subpath(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "prefix.name", or name alone at the top. */
+/* Appends the n bytes at s to buf (len bytes, *at used), clipped. */
+static void append(char *buf, size_t len, size_t *at, const char *s, size_t n)
+{
+    if (n > len - 1 - *at)
+        n = len - 1 - *at;
+    memcpy(buf + *at, s, n);
+    *at += n;
+}
+
+/* "prefix.name", or name alone at the top. Every key of a file gets one,
+ * so it is joined without printf: a 10,000-rule file has 40,000. */
 static void key_path(char *buf, size_t len, const char *prefix, const char *name)
 {
-    subpath(buf, len, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name);
+    size_t at = 0;
+
+    if (prefix) {
+        append(buf, len, &at, prefix, strlen(prefix));
+        append(buf, len, &at, ".", 1);
+    }
+    append(buf, len, &at, name, strlen(name));
+    buf[at] = '\0';
+}
+
+/* "namespaces[i]" and tail, joined without printf, like key_path(). */
+static void entry_path(char *buf, size_t len, size_t i, const char *tail)
+{
+    char digits[24];
+    size_t at = 0, n = sizeof(digits);
+
+    do
+        digits[--n] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    append(buf, len, &at, "namespaces[", strlen("namespaces["));
+    append(buf, len, &at, digits + n, sizeof(digits) - n);
+    append(buf, len, &at, "]", 1);
+    append(buf, len, &at, tail, strlen(tail));
+    buf[at] = '\0';
+}
+
+/* "namespaces[<match>]", the rule's name in messages: a new string. */
+static char *rule_name(const char *match)
+{
+    static const char head[] = "namespaces[";
+    size_t n = strlen(match);
+    char *name = malloc(sizeof(head) + n + 1);
+
+    if (!name)
+        abort();
+    memcpy(name, head, sizeof(head) - 1);
+    memcpy(name + sizeof(head) - 1, match, n);
+    memcpy(name + sizeof(head) - 1 + n, "]", 2);
+    return name;
 }
 
 /* The string value of v, or NULL after the error. */
@@ -392,8 +442,8 @@ static const char *parse_string(struct parser *ps, const char *path, json_t *obj
         free(body);
         s = NULL;
     } else if (k->normalize && (nv = k->normalize(s))) {
-        json_object_set_new(obj, k->name, nv);
         s = json_string_value(nv);
+        json_array_append_new(ps->normalized, nv);     /* the document stays as given */
     }
     fielderr_release(&errs);
     return s;
@@ -789,9 +839,10 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
     struct policyload_rule *r = &p->ns[i];
     char path[POLICY_MAX_KEY_PATH], mpath[POLICY_MAX_KEY_PATH];
     const json_t *match;
+    size_t first;
     int rc = 0;
 
-    subpath(path, sizeof(path), "namespaces[%zu]", i);
+    entry_path(path, sizeof(path), i, "");
     r->settings = p->cluster;
     if (parse_mapping(ps, path, entry, namespace_keys, &r->settings) < 0)
         rc = -1;
@@ -811,28 +862,12 @@ static int parse_namespace(struct parser *ps, struct policy *p, size_t i, json_t
         r->match = NULL;        /* compared with no later entry */
         return -1;
     }
-    for (size_t j = 0; j < i; j++)
-        if (p->ns[j].match && !strcmp(p->ns[j].match, r->match))
-            return fail(ps, mpath, "\"%s\" is already matched by namespaces[%zu]", r->match, j);
-    r->len = strlen(r->match);
-    r->index = i;
-    r->glob = strpbrk(r->match, "*?") != NULL;
-    if (asprintf(&r->name, "namespaces[%s]", r->match) < 0)
-        abort();
+    /* the index is the duplicate check: one hash per entry, not a scan */
+    if (policyindex_add(p->names, r->match, strlen(r->match), strpbrk(r->match, "*?") != NULL, i, &first) < 0)
+        return fail(ps, mpath, "\"%s\" is already matched by namespaces[%zu]", r->match, first);
+    r->name = rule_name(r->match);
     r->settings.rule = r->name;
     return rc;
-}
-
-/* Exact names first, then longer globs, then the file's order. */
-static int precedence(const void *a, const void *b)
-{
-    const struct policyload_rule *x = a, *y = b;
-
-    if (x->glob != y->glob)
-        return x->glob - y->glob;
-    if (x->len != y->len)
-        return x->len > y->len ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /* The helper images the children run besides spec.image, each with the
@@ -910,16 +945,33 @@ static void check_defaults(struct parser *ps, const struct policy *p)
 
     check_settings_defaults(ps, &p->cluster, NULL, "");
     for (size_t i = 0; i < p->nns; i++) {
-        subpath(prefix, sizeof(prefix), "namespaces[%zu].", i);
+        entry_path(prefix, sizeof(prefix), i, ".");
         check_settings_defaults(ps, &p->ns[i].settings, &p->cluster, prefix);
     }
+}
+
+/* An index of the strings of list (borrowed from p's document), exact. */
+static struct policyindex *exact_index(const json_t *list)
+{
+    struct policyindex *ix = policyindex_new(json_array_size(list));
+    size_t i, first;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+        policyindex_add(ix, json_string_value(v), json_string_length(v), 0, i, &first);  /* a repeat is harmless */
+    policyindex_build(ix);
+    return ix;
 }
 
 void policyload_free(struct policy *p)
 {
     for (size_t i = 0; i < p->nns; i++)
         free(p->ns[i].name);
+    policyindex_free(p->names);
+    policyindex_free(p->users);
+    policyindex_free(p->groups);
     json_decref(p->doc);
+    json_decref(p->normalized);
     free(p);
 }
 
@@ -939,9 +991,14 @@ struct policy *policyload_parse(const json_t *doc, const char *source, char *err
     if (!p)
         abort();
     atomic_init(&p->refs, 1);
-    p->doc = json_deep_copy(doc);
-    if (!p->doc)
+    /* a reference, not a copy (a copy was half of loading a 10,000-rule
+     * file): nothing here changes the document, and the caller does not
+     * change it afterwards (mutators/policy.h) */
+    p->doc = json_incref((json_t *)doc);
+    p->normalized = ps.normalized = json_array();
+    if (!p->normalized)
         abort();
+    p->names = policyindex_new(n);
     p->cluster = policy_builtin;
     p->cluster.rule = "cluster";
     /* every part is judged, whatever failed before it */
@@ -965,6 +1022,8 @@ struct policy *policyload_parse(const json_t *doc, const char *source, char *err
         return NULL;
     }
     strbuf_release(&ps.msg);
-    qsort(p->ns, p->nns, sizeof(p->ns[0]), precedence);
+    policyindex_build(p->names);
+    p->users = exact_index(p->exempt_users);
+    p->groups = exact_index(p->exempt_groups);
     return p;
 }

@@ -6,7 +6,8 @@
  * built-in ones with the file's top-level sections laid over them, and
  * each namespaces[] entry holds the cluster's with its own sections laid
  * over those. Every string and list the settings point to lives in the
- * policy's own copy of the document. Nothing here changes after load, so
+ * document the policy holds a reference to, or in its list of normalized
+ * values. Nothing here changes after load, so
  * answering a request allocates nothing and takes no lock.
  */
 #ifndef POLICYLOAD_H
@@ -18,24 +19,30 @@
 
 #include "mutators/policy.h"
 
+struct policyindex;     /* mutators/policyindex.h */
+
 /* One namespaces[] entry, resolved. */
 struct policyload_rule {
     const char *match;          /* borrowed from the policy's document */
-    size_t len;
-    size_t index;               /* position in the file */
-    int glob;                   /* has '*' or '?' */
     char *name;                 /* "namespaces[team-*]", owned */
     struct settings settings;
 };
 
 struct policy {
     atomic_int refs;
-    json_t *doc;                /* own copy: everything the settings point to */
+    json_t *doc;                /* a reference to the document: what the settings
+                                 * point to, with normalized */
+    json_t *normalized;         /* values normalized at load (defaults.endpoint),
+                                 * which settings point to; owned */
     struct settings cluster;
     const json_t *exempt_users;  /* borrowed from doc; NULL for none */
     const json_t *exempt_groups;
+    struct policyindex *users;  /* exempt_users by name, id = position; owned */
+    struct policyindex *groups; /* exempt_groups likewise */
+    struct policyindex *names;  /* ns[] by match, id = position: the rule for a
+                                 * namespace is ns[policyindex_find()]; owned */
     size_t nns;
-    struct policyload_rule ns[]; /* by precedence: exact names, then longer globs */
+    struct policyload_rule ns[]; /* in the file's order */
 };
 
 /* policy_parse() (mutators/policy.h) does this: the strict parse of doc
