@@ -1,9 +1,9 @@
 /*
  * Unit tests of the policy (mutators/policy.c, policyload.c, policymatch.c)
  * and webhook/policyfile.c: strict loading (one case per error, as a
- * table), namespace precedence, key-by-key
- * overrides, exemption, and every limit and allow-list through the same
- * kinds_validate() the webhook runs.
+ * table), namespace precedence and its index (policyindex.c, against a
+ * brute-force reference), key-by-key overrides, exemption, and every limit
+ * and allow-list through the same kinds_validate() the webhook runs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +22,7 @@
 #include "mutators/json/strbuf.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
+#include "mutators/policyindex.h"
 #include "webhook/policyfile.h"
 
 #define HEAD "\"apiVersion\": \"paddlex.paddlepaddle.org/v1alpha1\", \"kind\": \"WebhookPolicy\""
@@ -553,6 +554,266 @@ static void test_refcount(void **state)
     policy_unref(NULL);
 }
 
+/* ------------------------------------------------------------ the index */
+
+/* The index alone (mutators/policyindex.h): exact entries by hash, globs
+ * filed by literal prefix, by literal suffix, or neither, and the
+ * precedence across all of them. */
+static void test_index(void **state)
+{
+    static const struct {
+        const char *pattern;
+        int glob;
+    } entries[] = {
+        { "team-a", 0 },        /* 0 */
+        { "team-*", 1 },        /* 1: prefix "team-" */
+        { "*-prod", 1 },        /* 2: suffix "-prod" */
+        { "team-?" "?-prod", 1 },   /* 3: prefix "team-", the longest pattern */
+        { "*", 1 },             /* 4: filed under neither */
+        { "?x*", 1 },           /* 5: neither: "" and "" */
+        { "a*b*c", 1 },         /* 6: prefix "a" and suffix "c": the prefix (ties go to it) */
+        { "*ab?", 1 },          /* 7: suffix "" (ends in '?'): filed under neither */
+        { "zz-*", 1 },          /* 8: shorter than team-* but another prefix */
+        { "t*", 1 },            /* 9 */
+        { "b*", 1 },            /* 10: as long as t* and "*a" (11): ties to the first */
+        { "*a", 1 },            /* 11 */
+    };
+    static const struct {
+        const char *name;
+        size_t want;
+    } cases[] = {
+        { "team-a", 0 },                /* the exact name wins over every glob */
+        { "team-b", 1 },
+        { "team-xy-prod", 3 },          /* longer than team-* and *-prod */
+        { "team-xyz-prod", 1 },         /* the ?-globs want two bytes; team-* and *-prod tie: the first */
+        { "ops-prod", 2 },
+        { "-prod", 2 },                 /* '*' matches the empty run */
+        { "axbyc", 6 },                 /* a*b*c (5) beats ?x* (3) */
+        { "xx", 5 },                    /* ?x* (3) beats * (1) */
+        { "qq", 4 },
+        { "", 4 },                      /* only "*" matches the empty name */
+        { "zz-", 8 },
+        { "zab1", 7 },
+        { "tab1", 7 },                  /* *ab? (4) beats t* (2) */
+        { "tx", 5 },                    /* ?x* (3) beats t* (2) */
+        { "ta", 9 },                    /* t* and *a tie at 2: the first */
+        { "ba", 10 },                   /* b* and *a tie at 2: the first */
+        { "team-*", 1 },                /* a name equal to a glob is matched as a glob */
+    };
+    struct policyindex *ix = policyindex_new(sizeof(entries) / sizeof(entries[0]) + 1);
+    size_t first = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+        assert_int_equal(policyindex_add(ix, entries[i].pattern, strlen(entries[i].pattern), entries[i].glob,
+                                         i, &first), 0);
+    /* the same bytes again, glob or not: refused, naming the first */
+    assert_int_equal(policyindex_add(ix, "*-prod", 6, 1, 99, &first), -1);
+    assert_int_equal(first, 2);
+    assert_int_equal(policyindex_add(ix, "team-a", 6, 0, 99, &first), -1);
+    assert_int_equal(first, 0);
+    policyindex_build(ix);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t got = policyindex_find(ix, cases[i].name, strlen(cases[i].name));
+
+        if (got != cases[i].want)
+            fail_msg("%s: got %zu, want %zu", cases[i].name, got, cases[i].want);
+    }
+    /* a name with a NUL inside is never a prefix that passes for another,
+     * and no glob sees it (it would see only its first part) */
+    assert_int_equal(policyindex_find(ix, "team-a\0x", 8), POLICYINDEX_NONE);
+    /* "team-" not NUL-terminated: exact entries only */
+    assert_int_equal(policyindex_find(ix, "team-a", 5), POLICYINDEX_NONE);
+    policyindex_free(ix);
+    policyindex_free(NULL);
+
+    /* exact entries only, as the exempt lists use it */
+    ix = policyindex_new(2);
+    assert_int_equal(policyindex_add(ix, "system:masters", 14, 0, 0, &first), 0);
+    assert_int_equal(policyindex_add(ix, "a*", 2, 0, 1, &first), 0);
+    policyindex_build(ix);
+    assert_int_equal(policyindex_find(ix, "system:masters", 14), 0);
+    assert_int_equal(policyindex_find(ix, "a*", 2), 1);
+    assert_int_equal(policyindex_find(ix, "ab", 2), POLICYINDEX_NONE);      /* '*' is a byte here */
+    assert_int_equal(policyindex_find(ix, "system:master", 13), POLICYINDEX_NONE);
+    policyindex_free(ix);
+}
+
+/* Every repeated match is reported at load, each naming its first, with
+ * the other problems of the file. */
+static void test_duplicates_reported(void **state)
+{
+    const char *text = "{" HEAD ", \"namespaces\": [{\"match\": \"a\"}, {\"match\": \"b-*\"},"
+                       " {\"match\": \"c\"}, {\"match\": \"a\"}, {\"match\": \"b-*\", \"limits\": []},"
+                       " {\"match\": \"a\"}, {\"match\": \"B\"}, {\"match\": \"b-?\"}, {\"match\": \"B\"}]}";
+    const char *want = "policy.yaml: namespaces[3].match: \"a\" is already matched by namespaces[0]; "
+                       "namespaces[4].limits: must be a mapping; "
+                       "namespaces[4].match: \"b-*\" is already matched by namespaces[1]; "
+                       "namespaces[5].match: \"a\" is already matched by namespaces[0]; "
+                       "namespaces[6].match: must be a namespace name, or a glob over one with '*' and '?' "
+                       "(at most 63 of [a-z0-9-*?]); "
+                       "namespaces[8].match: must be a namespace name, or a glob over one with '*' and '?' "
+                       "(at most 63 of [a-z0-9-*?])";
+    char err[POLICYFILE_MAX_ERROR] = "";
+    json_t *doc = json_loads(text, 0, NULL);
+
+    (void)state;
+    assert_non_null(doc);
+    assert_null(policy_parse(doc, "policy.yaml", err, sizeof(err)));
+    if (strcmp(err, want) != 0)
+        fail_msg("got  %s\nwant %s", err, want);
+    json_decref(doc);
+}
+
+/* The precedence as SPEC §4.8 and policy.h state it, the slow way: every
+ * rule tried, with a matcher of its own. */
+static int ref_glob(const char *p, const char *s)
+{
+    if (!*p)
+        return !*s;
+    if (*p == '*')
+        return ref_glob(p + 1, s) || (*s && ref_glob(p, s + 1));
+    return *s && (*p == '?' || *p == *s) && ref_glob(p + 1, s + 1);
+}
+
+/* The index of the rule for name among n matches (file order), or -1. */
+static long ref_rule(char (*matches)[16], size_t n, const char *name)
+{
+    long best = -1;
+
+    for (size_t i = 0; i < n; i++)
+        if (!strpbrk(matches[i], "*?") && !strcmp(matches[i], name))
+            return (long)i;
+    for (size_t i = 0; i < n; i++)
+        if (strpbrk(matches[i], "*?") && ref_glob(matches[i], name) &&
+            (best < 0 || strlen(matches[i]) > strlen(matches[best])))
+            best = (long)i;
+    return best;
+}
+
+static unsigned rnd(unsigned long long *seed, unsigned n)
+{
+    *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned)(*seed >> 33) % n;
+}
+
+/* A random string of 0..max bytes over the first k of alphabet. */
+static void rnd_string(unsigned long long *seed, char *buf, unsigned max, const char *alphabet, unsigned k)
+{
+    unsigned n = rnd(seed, max + 1);
+
+    for (unsigned i = 0; i < n; i++)
+        buf[i] = alphabet[rnd(seed, k)];
+    buf[n] = '\0';
+}
+
+/* A 10,000-rule policy, exact names and globs over a four-letter alphabet
+ * so that many overlap, answers through policy_apply() exactly what the
+ * brute-force reference does, for random names and for each rule's own. */
+static void test_index_matches_reference(void **state)
+{
+    enum { RULES = 10000, NAMES = 1500 };
+    static char matches[RULES][16];
+    static const char alphabet[] = "ab-c*?";
+    unsigned long long seed = 19;
+    struct strbuf text = STRBUF_INIT;
+    json_t *seen = json_object();
+    struct policy *p;
+    size_t n = 0;
+    char name[16];
+
+    (void)state;
+    strbuf_addstr(&text, "{" HEAD ", \"namespaces\": [");
+    while (n < RULES) {
+        char *m = matches[n];
+
+        if (rnd(&seed, 4) == 0) {
+            rnd_string(&seed, m, 12, alphabet, 4);          /* an exact name */
+        } else {
+            rnd_string(&seed, m, 10, alphabet, 6);          /* a glob, at most two '*': the
+                                                             * reference backtracks */
+            if (!strpbrk(m, "*?"))
+                strcat(m, rnd(&seed, 2) ? "*" : "?");
+            for (char *s = m, *star = NULL; *s; s++)
+                if (*s == '*' && (star = strchr(s + 1, '*')) && strchr(star + 1, '*'))
+                    *s = 'a';
+        }
+        if (!*m || json_object_get(seen, m))
+            continue;
+        json_object_set_new(seen, m, json_true());
+        strbuf_addf(&text, "%s{\"match\": \"%s\"}", n ? ", " : "", m);
+        n++;
+    }
+    strbuf_addstr(&text, "]}");
+    p = load(text.buf);
+    for (size_t i = 0; i < NAMES + RULES / 10; i++) {
+        struct context ctx = { .namespace = name };
+        char want[32];
+        long r;
+
+        if (i < NAMES) {
+            rnd_string(&seed, name, 14, alphabet, 4);
+        } else if (i % 2) {
+            snprintf(name, sizeof(name), "%s", matches[(i - NAMES) * 10]);    /* '*' and '?' as bytes too */
+        } else {
+            /* a name the rule matches: its wildcards filled in */
+            size_t at = 0;
+
+            for (const char *m = matches[(i - NAMES) * 10]; *m && at < 12; m++)
+                if (*m == '?')
+                    name[at++] = alphabet[rnd(&seed, 4)];
+                else if (*m != '*')
+                    name[at++] = *m;
+                else
+                    for (unsigned k = rnd(&seed, 3); k && at < 12; k--)
+                        name[at++] = alphabet[rnd(&seed, 4)];
+            name[at] = '\0';
+        }
+        r = ref_rule(matches, RULES, name);
+        snprintf(want, sizeof(want), r < 0 ? "cluster" : "namespaces[%s]", r < 0 ? "" : matches[r]);
+        policy_apply(p, &ctx);
+        if (strcmp(ctx.settings->rule, want) != 0)
+            fail_msg("namespace \"%s\": got %s, want %s", name, ctx.settings->rule, want);
+    }
+    policy_unref(p);
+    json_decref(seen);
+    strbuf_release(&text);
+}
+
+/* The shape make bench loads: team-N exact and team-N-* globs. */
+static void test_bench_shaped_policy(void **state)
+{
+    static const struct {
+        const char *namespace;
+        const char *rule;
+    } cases[] = {
+        { "team-7", "namespaces[team-7]" },
+        { "team-8", "cluster" },                        /* team-8-* needs the dash */
+        { "team-8-", "namespaces[team-8-*]" },
+        { "team-8-x", "namespaces[team-8-*]" },
+        { "team-9998-ocr", "namespaces[team-9998-*]" },
+        { "team-9999", "namespaces[team-9999]" },
+        { "kubeflow", "cluster" },
+    };
+    struct strbuf text = STRBUF_INIT;
+    struct policy *p;
+
+    (void)state;
+    strbuf_addstr(&text, "{" HEAD ", \"namespaces\": [");
+    for (int i = 0; i < 10000; i++)
+        strbuf_addf(&text, "%s{\"match\": \"team-%d%s\"}", i ? ", " : "", i, i % 2 ? "" : "-*");
+    strbuf_addstr(&text, "]}");
+    p = load(text.buf);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct context ctx = { .namespace = cases[i].namespace };
+
+        policy_apply(p, &ctx);
+        assert_string_equal(ctx.settings->rule, cases[i].rule);
+    }
+    policy_unref(p);
+    strbuf_release(&text);
+}
+
 /* ------------------------------------------------------------ enforcement */
 
 static const char training[] =
@@ -1023,6 +1284,10 @@ int main(void)
         cmocka_unit_test(test_key_by_key),
         cmocka_unit_test(test_exemption),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_index),
+        cmocka_unit_test(test_duplicates_reported),
+        cmocka_unit_test(test_index_matches_reference),
+        cmocka_unit_test(test_bench_shaped_policy),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_total_gpus_cannot_overflow),
         cmocka_unit_test(test_builtin_caps),
