@@ -6,8 +6,11 @@ shared and noisy; only ratios travel):
 
 - configChanges entries 0 -> 256: /mutate of the PP-OCR Training, against
   the same Training with no entries;
-- policy namespace rules 0 -> 10,000: /validate against no policy, and the
-  time `review validate --policy` takes to load it (minus no policy);
+- policy namespace rules 0 -> 10,000: /validate against no policy (one
+  server per policy, alternating rounds), the time `review validate
+  --policy` takes to load it (minus no policy), and RSS across 20 forced
+  reloads of the largest (`scaling.py --bin BIN --only policy`: these rows
+  alone);
 - bodies 1 KiB -> 3 MiB, plain (one long annotation) and dense (a
   managedFields-like list of small objects, up to just under the 100,000
   values a body may hold): /validate against nginx answering the same body
@@ -20,8 +23,11 @@ Peak RSS is read after each section. wrk drives everything (2 threads).
 import copy
 import json
 import os
+import signal
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 
 import bench
@@ -126,6 +132,78 @@ class Servers:
         self.stop_nginx()
 
 
+POLICY_RULES = (0, 1000, 10000)
+POLICY_RELOADS = 20
+
+
+def metric(url, ca, name):
+    """The value of one sample of the server's /metrics, as a float."""
+    out = subprocess.run(["curl", "-sS", "--cacert", ca, url + "/metrics"], capture_output=True, text=True,
+                         timeout=30).stdout
+    for line in out.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise SystemExit("no %s in /metrics" % name)
+
+
+def policy_rows(bin, tmp, certs, log=print, rounds=5):
+    """/validate under 0, 1,000 and 10,000 namespace rules (none matching
+    the review's namespace), as a ratio to no policy: one server per policy,
+    all up at once, measured in alternating rounds so the machine's noise
+    hits each alike. Then the load time (`review validate --policy`, the
+    whole process, minus the same without a policy) and peak RSS, and RSS
+    across forced reloads of the largest policy."""
+    errors = 0
+    log("scaling: policy namespace rules (/validate, ratio to no policy; load time by `review`)")
+    body = write(tmp, "plain.json", training())
+    servers, urls, files = [], [], []
+    try:
+        for n in POLICY_RULES:
+            files.append(write(tmp, "policy%d.json" % n, policy(n)) if n else None)
+            servers.append(Servers(bin, tmp, certs))
+            urls.append(servers[-1].webhook(files[-1]))
+        runs = [[] for _ in POLICY_RULES]
+        for _ in range(rounds):
+            for i, url in enumerate(urls):
+                rps, err = rate(url + "/validate", body, rounds=1)
+                runs[i].append(rps)
+                errors += err
+        t_none = None
+        for i, n in enumerate(POLICY_RULES):
+            args = ["--policy", files[i]] if files[i] else []
+            times = []
+            for _ in range(7):
+                t0 = time.perf_counter()
+                common.run_review_cli("validate", bench.training_review(), args, bin=bin)
+                times.append(time.perf_counter() - t0)
+            t = statistics.median(times)
+            t_none = t if t_none is None else t_none
+            rps, base = statistics.median(runs[i]), statistics.median(runs[0])
+            log("  %5d rules  %9.0f req/s   %.2f x none   load %.1f ms   peak RSS %.1f MiB"
+                % (n, rps, rps / base, (t - t_none) * 1e3, servers[i].peak_mib()))
+        # reloads: SIGHUP forces one; /metrics counts it when it is done
+        big, url = servers[-1], urls[-1]
+        name = 'paddlex_webhook_policy_reloads_total{result="success"}'
+        rss0 = bench.rss_kib(big.proc.pid, "VmRSS")
+        for _ in range(POLICY_RELOADS):
+            done = metric(url, certs.ca, name)
+            big.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while metric(url, certs.ca, name) <= done:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the policy reload did not finish in 30 s")
+                time.sleep(0.05)
+        rps, err = rate(url + "/validate", body, rounds=1)
+        errors += err
+        log("  %d reloads of %d rules: RSS %.1f -> %.1f MiB, then %.0f req/s"
+            % (POLICY_RELOADS, POLICY_RULES[-1], rss0 / 1024.0, bench.rss_kib(big.proc.pid, "VmRSS") / 1024.0,
+               rps))
+    finally:
+        for srv in servers:
+            srv.stop()
+    return errors
+
+
 def answer_of(bin, mode, review, key):
     rc, answer, err = common.run_review_cli(mode, review, ["--seal-key", key], bin=bin)
     if rc != 0:
@@ -176,26 +254,7 @@ def run(bin, tmp, certs, log=print):
         log("  peak RSS %.1f MiB" % srv.peak_mib())
 
         # --------------------------------------------------------- policy rules
-        log("scaling: policy namespace rules (/validate, ratio to no policy; load time by `review`)")
-        body = write(tmp, "plain.json", training())
-        base = None
-        t_none = None
-        for n in (0, 1000, 10000):
-            pfile = write(tmp, "policy%d.json" % n, policy(n)) if n else None
-            url = srv.webhook(pfile) + "/validate"
-            rps, err = rate(url, body)
-            errors += err
-            base = base or rps
-            args = ["--policy", pfile] if pfile else []
-            times = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                common.run_review_cli("validate", bench.training_review(), args, bin=bin)
-                times.append(time.perf_counter() - t0)
-            t = statistics.median(times)
-            t_none = t if t_none is None else t_none
-            log("  %5d rules  %9.0f req/s   %.2f x none   load %.1f ms   peak RSS %.1f MiB"
-                % (n, rps, rps / base, (t - t_none) * 1e3, srv.peak_mib()))
+        errors += policy_rows(bin, tmp, certs, log)
 
         # --------------------------------------------------------------- bodies
         log("scaling: request bodies (/validate, ratio to nginx reading the same body)")
@@ -234,3 +293,21 @@ def run(bin, tmp, certs, log=print):
     finally:
         srv.stop()
     return errors
+
+
+def main():
+    """Only the policy rows: `scaling.py --bin bin/paddlex-webhook --only policy`."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--only", choices=["policy"], required=True, help="the rows to run")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating wrk rounds per policy")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="paddlex-scaling-")
+    certs = common.make_test_certs(tmp)
+    return 0 if policy_rows(args.bin, tmp, certs, rounds=args.rounds) == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

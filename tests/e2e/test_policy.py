@@ -5,7 +5,8 @@ and users, as the kube-apiserver would send them. The file is then swapped
 the two ways a cluster does it (write + rename, and a ConfigMap's "..data"
 symlink swap), broken (the old policy stays, the failure is counted), and
 broken at start (the server refuses to start). The offline
-`review --policy` answers exactly as the server does.
+`review --policy` answers exactly as the server does. A policy of 10,000
+rules answers as a short one does.
 """
 import json
 import os
@@ -178,6 +179,15 @@ class PolicyCase(unittest.TestCase):
     def gpu3_allowed(self, conn):
         return self.validate(conn, training("team-a", gpuPerNode=3), ALICE)["allowed"]
 
+    def serve_fails(self, path):
+        """serve with a good certificate and the given policy: must not start."""
+        certs = default_certs()
+        done = subprocess.run([binary(), "serve", "--listen", "127.0.0.1:%d" % free_port(),
+                               "--tls-cert", certs.cert, "--tls-key", certs.key, "--policy", path],
+                              capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(done.returncode, 0, done.stderr)
+        return done.stderr
+
     @staticmethod
     def reloads(conn, result):
         status, _, text = request(conn, "GET", "/metrics")
@@ -309,15 +319,6 @@ class PolicyReloadTest(PolicyCase):
 
 
 class PolicyStartTest(PolicyCase):
-    def serve_fails(self, path):
-        """serve with a good certificate and the given policy: must not start."""
-        certs = default_certs()
-        done = subprocess.run([binary(), "serve", "--listen", "127.0.0.1:%d" % free_port(),
-                               "--tls-cert", certs.cert, "--tls-key", certs.key, "--policy", path],
-                              capture_output=True, text=True, timeout=10)
-        self.assertNotEqual(done.returncode, 0, done.stderr)
-        return done.stderr
-
     def test_invalid_file_stops_the_start(self):
         with open(self.policy, "w") as f:
             f.write(BAD_POLICY)
@@ -340,6 +341,53 @@ class PolicyStartTest(PolicyCase):
         _, conn = self.serve(os.path.abspath(example))
         self.assert_verdict(self.validate(conn, training("team-x", gpuPerNode=3), ALICE),
                             [("spec.gpuPerNode", ["maxGpuPerNode=2", "namespaces[team-*]"])])
+
+
+def many_rules(n, extra=""):
+    """A policy of n namespaces[] entries, as an admin of many teams writes
+    it: team-<i> exact names and lab-<i>-* globs, then *-prod, under a
+    cluster cap of 8 GPUs per node."""
+    lines = [HEADER, "limits: {maxGpuPerNode: 8}\nnamespaces:\n"]
+    for i in range(n):
+        if i % 2:
+            lines.append("- {match: team-%d, limits: {maxGpuPerNode: %d}}\n" % (i, 1 + i % 4))
+        else:
+            lines.append("- {match: lab-%d-*, limits: {maxGpuPerNode: 2}}\n" % i)
+    lines.append("- {match: '*-prod', limits: {maxGpuPerNode: 5}}\n")
+    return "".join(lines) + extra
+
+
+class PolicyManyRulesTest(PolicyCase):
+    """10,000 rules (mutators/policyindex.c): the same verdicts as a short
+    policy, the exact name before the longest glob, and a repeated match
+    refused at start with both its places."""
+
+    def test_verdicts_under_ten_thousand_rules(self):
+        with open(self.policy, "w") as f:
+            f.write(many_rules(10000))
+        _, conn = self.serve()
+        for namespace, rule, cap in (("team-4321", "namespaces[team-4321]", 2),
+                                     ("team-9999", "namespaces[team-9999]", 4),
+                                     ("lab-17-x", None, 8),                 # lab-17 is odd: no such glob
+                                     ("lab-9998-ocr", "namespaces[lab-9998-*]", 2),
+                                     ("ops-prod", "namespaces[*-prod]", 5),
+                                     ("lab-16-prod", "namespaces[lab-16-*]", 2)):   # longer than *-prod
+            with self.subTest(namespace):
+                response = self.validate(conn, training(namespace, gpuPerNode=7), ALICE)
+                if rule is None:
+                    self.assert_verdict(response, [])
+                else:
+                    self.assert_verdict(response, [("spec.gpuPerNode", [
+                        "7 exceeds the limit maxGpuPerNode=%d" % cap, "policy rule: %s" % rule])])
+        response = self.validate(conn, training("kubeflow", gpuPerNode=9), ALICE)
+        self.assert_verdict(response, [("spec.gpuPerNode", ["maxGpuPerNode=8", "policy rule: cluster"])])
+
+    def test_repeated_match_stops_the_start(self):
+        with open(self.policy, "w") as f:
+            f.write(many_rules(10000, "- {match: team-1}\n- {match: lab-9998-*}\n"))
+        err = "\n".join(json.loads(line)["msg"] for line in self.serve_fails(self.policy).splitlines())
+        self.assertIn('namespaces[10001].match: "team-1" is already matched by namespaces[1]; '
+                      'namespaces[10002].match: "lab-9998-*" is already matched by namespaces[9998]', err)
 
 
 if __name__ == "__main__":
