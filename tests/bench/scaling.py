@@ -163,9 +163,10 @@ def policy_rows(bin, tmp, certs, log=print, rounds=5):
             servers.append(Servers(bin, tmp, certs))
             urls.append(servers[-1].webhook(files[-1]))
         runs = [[] for _ in POLICY_RULES]
-        for _ in range(rounds):
-            for i, url in enumerate(urls):
-                rps, err = rate(url + "/validate", body, rounds=1)
+        for r in range(rounds):
+            for k in range(len(urls)):     # each round starts with the next server
+                i = (r + k) % len(urls)
+                rps, err = rate(urls[i] + "/validate", body, rounds=1)
                 runs[i].append(rps)
                 errors += err
         t_none = None
