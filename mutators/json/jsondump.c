@@ -3,32 +3,15 @@
  */
 #include "mutators/json/jsondump.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mutators/json/swar.h"
+#include "mutators/json/scan.h"
 
-/* 1 for the bytes a JSON string must escape: controls, '"', '\\' */
-static const unsigned char escape[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
-};
-
-/* Index of the first byte at or after i that needs escaping, else len;
- * eight bytes at a time. */
+/* Index of the first byte at or after i that needs escaping, else len. */
 static size_t plain_run(const unsigned char *p, size_t i, size_t len)
 {
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v, m;
-
-        memcpy(&v, p + i, 8);
-        m = swar_json_special(v);
-        if (m)
-            return i + swar_first(m);
-    }
-    while (i < len && !escape[p[i]])
-        i++;
-    return i;
+    return i + scan_plain(p + i, len - i, 0);
 }
 
 size_t jsondump_plain(const char *s, size_t len)

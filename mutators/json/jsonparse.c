@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mutators/json/strbuf.h"
-#include "mutators/json/swar.h"
+#include "mutators/json/scan.h"
 
 _Static_assert(JSONPARSE_SKIP_MAX == 64, "the live paths are the bits of a uint64_t");
 
@@ -107,31 +107,11 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-/* Bytes from p that are plain string content: ASCII other than '"', '\\'
- * and controls. Sixteen or eight at a time while no byte is special or
- * >= 0x80 (a set high bit in the SSE2 register). */
+/* Past the bytes from p that are plain string content: ASCII other than
+ * '"', '\\' and controls. */
 static const char *plain(const char *p, const char *end)
 {
-#ifdef __SSE2__
-    for (; end - p >= 16; p += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(sse2_json_special(x), x));
-
-        if (m)
-            return p + __builtin_ctz(m);
-    }
-#endif
-    for (; end - p >= 8; p += 8) {
-        uint64_t v, m;
-
-        memcpy(&v, p, 8);
-        m = swar_json_special(v) | (v & 0x8080808080808080ULL);
-        if (m)
-            return p + swar_first(m);
-    }
-    while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' && *p != '\\')
-        p++;
-    return p;
+    return p + scan_plain((const unsigned char *)p, (size_t)(end - p), 1);
 }
 
 static int hex4(const char *p, unsigned *out)

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "mutators/json/jsondump.h"
-#include "mutators/json/swar.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NODE_SANITIZED 1
@@ -280,17 +279,18 @@ static inline void put(struct strbuf *sb, char c)
     sb->len++;
 }
 
-/* s as a JSON string: copied and checked in one pass; on a byte to
- * escape the copy is dropped and the string escaped instead. */
+/* s as a JSON string: copied whole when nothing needs escaping. */
 static inline void dump_string(struct strbuf *sb, const char *s, size_t len)
 {
-    char *q = room(sb, len + 2);
+    char *q;
 
-    if (swar_copy_json(q + 1, s, len)) {
+    if (jsondump_plain(s, len) < len) {
         jsondump_string(sb, s, len);
         return;
     }
+    q = room(sb, len + 2);
     q[0] = '"';
+    memcpy(q + 1, s, len);
     q[len + 1] = '"';
     sb->len += len + 2;
 }
@@ -323,7 +323,7 @@ static void dump(struct strbuf *sb, const struct node *n)
             if (m != n->u.kids.first)
                 q[k++] = ',';
             q[k++] = '"';
-            swar_copy(q + k, m->key, m->klen);
+            memcpy(q + k, m->key, m->klen);
             k += m->klen;
             q[k++] = '"';
             q[k++] = ':';

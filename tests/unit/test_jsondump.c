@@ -45,14 +45,15 @@ static void test_scalars(void **state)
 
 static void test_strings_at_every_offset(void **state)
 {
-    /* every byte that needs escaping, at every position of the 8-byte
-     * scan, between plain and multibyte text */
+    /* every byte that needs escaping, at every position of the first two
+     * 16-byte blocks of the SSE2 scan and of its byte tail, between plain
+     * and multibyte text */
     static const char specials[] = { '"', '\\', '\n', '\t', '\r', '\b', '\f', 0x01, 0x1f, 0x7f };
     char buf[64];
 
     (void)state;
     for (size_t s = 0; s < sizeof(specials); s++) {
-        for (size_t at = 0; at < 20; at++) {
+        for (size_t at = 0; at < 40; at++) {
             memset(buf, 'a', sizeof(buf));
             memcpy(buf, "\xc3\xa9", 2);
             buf[2 + at] = specials[s];
@@ -61,6 +62,27 @@ static void test_strings_at_every_offset(void **state)
     }
     assert_same(json_string(""));
     assert_same(json_stringn("a\0b", 3));
+}
+
+/* jsondump_plain() (SSE2 blocks, then bytes) against a byte loop: every
+ * byte value at every position of a string of three blocks. */
+static void test_plain_prefix_equals_byte_loop(void **state)
+{
+    unsigned char buf[48];
+
+    (void)state;
+    for (unsigned c = 0; c < 256; c++) {
+        for (size_t at = 0; at < sizeof(buf); at++) {
+            size_t want = 0;
+
+            memset(buf, 'a', sizeof(buf));
+            buf[at] = (unsigned char)c;
+            while (want < sizeof(buf) && buf[want] >= 0x20 && buf[want] != '"' && buf[want] != '\\')
+                want++;
+            for (size_t len = at; len <= sizeof(buf); len += 7)
+                assert_int_equal(jsondump_plain((const char *)buf, len), want < len ? want : len);
+        }
+    }
 }
 
 static void test_containers_keep_order(void **state)
@@ -77,6 +99,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_strings_at_every_offset),
+        cmocka_unit_test(test_plain_prefix_equals_byte_loop),
         cmocka_unit_test(test_containers_keep_order),
     };
 

@@ -57,9 +57,10 @@ static void test_escaping(void **state)
     node_pool_end(&pool);
 }
 
-/* Strings are copied and checked a word (or 16 bytes) at a time as they
- * are written: every length up to five words, with one byte to escape at
- * every position (or none), is written as jsondump_string() writes it. */
+/* Strings are scanned sixteen bytes at a time (then byte by byte) for
+ * bytes to escape: every length up to two blocks and a half, with one
+ * byte to escape at every position (or none), is written as
+ * jsondump_string() writes it. */
 static void test_escaping_at_every_length_and_position(void **state)
 {
     static const char specials[] = { '"', '\\', '\n', '\x1f', '\0' };
@@ -87,8 +88,7 @@ static void test_escaping_at_every_length_and_position(void **state)
             }
 }
 
-/* Keys are copied in pieces that overlap when short: every length up to
- * past two words is written whole. */
+/* Keys of every length up to past a block are written whole. */
 static void test_keys_of_every_length(void **state)
 {
     static const char keys[] = "abcdefghijklmnopqrstuvwxyz";
