@@ -360,8 +360,7 @@ out:
     strbuf_release(&v.patch);
     json_decref(v.status);
     json_decref(v.warnings);        /* made before arena_begin(): malloc'd */
-    if (!arena_holds_all())         /* else arena_end() frees it in one go */
-        json_decref(review);
+    json_decref(review);
     arena_end();
     return out->body ? 0 : -1;
 }

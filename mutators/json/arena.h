@@ -29,12 +29,6 @@ void arena_install(void);
 /* Starts a request on this thread. Brackets do not nest. */
 void arena_begin(void);
 
-/* 1 when every jansson value made on this thread since arena_begin() is
- * in the arena, so that arena_end() frees them all without a walk:
- * a caller may then skip json_decref() of values it made in the bracket
- * (0 under AddressSanitizer, or before arena_install()). */
-int arena_holds_all(void);
-
 /* Ends it: everything allocated since arena_begin() is gone. */
 void arena_end(void);
 
