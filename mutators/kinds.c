@@ -23,12 +23,13 @@
 
 #define PATH_MAX_LEN 128
 
-static const struct kind *const table[] = {
+const struct kind *const kinds_table[] = {
     &dataset_kind,
     &training_kind,
     &modelhub_kind,
     &serving_kind,
 };
+_Static_assert(sizeof(kinds_table) / sizeof(kinds_table[0]) == KINDS_COUNT, "KINDS_COUNT: the kinds in kinds_table");
 
 static const char *const actions[] = { "apply", "create", "patch", "delete", NULL };
 
@@ -57,9 +58,9 @@ const struct kind *kinds_find(const char *group, const char *version, const char
         return NULL;
     if (version && strcmp(version, KINDS_VERSION) != 0)
         return NULL;
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (!strcmp(table[i]->name, kind))
-            return table[i];
+    for (size_t i = 0; i < KINDS_COUNT; i++)
+        if (!strcmp(kinds_table[i]->name, kind))
+            return kinds_table[i];
     return NULL;
 }
 

@@ -12,9 +12,6 @@ static const double bucket_le[METRICS_BUCKETS] = {
 static const char *const path_names[MP_COUNT] = {
     "/mutate", "/validate", "/sync", "/healthz", "/readyz", "/metrics", "other",
 };
-static const char *const kind_names[MK_COUNT] = {
-    "Dataset", "Training", "ModelHub", "Serving", "other", "",
-};
 static const char *const op_names[MO_COUNT] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other", "" };
 static const char *const result_names[MR_COUNT] = { "allowed", "denied", "error", "ok" };
 static const char *const reason_names[MD_COUNT] = { "Invalid", "Forbidden", "BadRequest", "TooLarge",
@@ -40,11 +37,20 @@ enum metrics_path metrics_path_of(const char *url)
     return (enum metrics_path)index_of(path_names, MP_OTHER, url, MP_OTHER);
 }
 
+/* The kind label: a kind's name as kinds_table has it, "other" or "". */
+static const char *kind_name(int k)
+{
+    return k < KINDS_COUNT ? kinds_table[k]->name : k == MK_OTHER ? "other" : "";
+}
+
 enum metrics_kind metrics_kind_of(const char *kind)
 {
     if (!kind || !*kind)
         return MK_NONE;
-    return (enum metrics_kind)index_of(kind_names, MK_OTHER, kind, MK_OTHER);
+    for (int k = 0; k < KINDS_COUNT; k++)
+        if (!strcmp(kinds_table[k]->name, kind))
+            return (enum metrics_kind)k;
+    return MK_OTHER;
 }
 
 enum metrics_op metrics_op_of(const char *operation)
@@ -123,7 +129,7 @@ static void render_requests(struct metrics *m, struct strbuf *out)
                     if (n)
                         strbuf_addf(out, "paddlex_webhook_requests_total{path=\"%s\",kind=\"%s\","
                                          "operation=\"%s\",result=\"%s\"} %llu\n",
-                                    path_names[p], kind_names[k], op_names[o], result_names[r], n);
+                                    path_names[p], kind_name(k), op_names[o], result_names[r], n);
                 }
 }
 
@@ -141,14 +147,14 @@ static void render_latency(struct metrics *m, struct strbuf *out)
                 cum += get(&m->latency_buckets[p][k][b]);
                 strbuf_addf(out, "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",kind=\"%s\","
                                  "le=\"%g\"} %llu\n",
-                            path_names[p], kind_names[k], bucket_le[b], cum);
+                            path_names[p], kind_name(k), bucket_le[b], cum);
             }
             strbuf_addf(out,
                         "paddlex_webhook_request_duration_seconds_bucket{path=\"%s\",kind=\"%s\",le=\"+Inf\"} %llu\n"
                         "paddlex_webhook_request_duration_seconds_sum{path=\"%s\",kind=\"%s\"} %.9f\n"
                         "paddlex_webhook_request_duration_seconds_count{path=\"%s\",kind=\"%s\"} %llu\n",
-                        path_names[p], kind_names[k], count, path_names[p], kind_names[k],
-                        get(&m->latency_sum_ns[p][k]) / 1e9, path_names[p], kind_names[k], count);
+                        path_names[p], kind_name(k), count, path_names[p], kind_name(k),
+                        get(&m->latency_sum_ns[p][k]) / 1e9, path_names[p], kind_name(k), count);
         }
 }
 

@@ -11,9 +11,12 @@
 #include <time.h>
 
 #include "mutators/json/strbuf.h"
+#include "mutators/kinds_table.h"
 
 enum metrics_path { MP_MUTATE, MP_VALIDATE, MP_SYNC, MP_HEALTHZ, MP_READYZ, MP_METRICS, MP_OTHER, MP_COUNT };
-enum metrics_kind { MK_DATASET, MK_TRAINING, MK_MODELHUB, MK_SERVING, MK_OTHER, MK_NONE, MK_COUNT };
+/* A kind is its position in kinds_table (label: its name), then "other"
+ * (a kind not ours) and "" (none: not a review). */
+enum metrics_kind { MK_OTHER = KINDS_COUNT, MK_NONE, MK_COUNT };
 enum metrics_op { MO_CREATE, MO_UPDATE, MO_DELETE, MO_CONNECT, MO_OTHER, MO_NONE, MO_COUNT };
 enum metrics_result { MR_ALLOWED, MR_DENIED, MR_ERROR, MR_OK, MR_COUNT };
 /* Unavailable: a 503 because --max-buffered is spent, apart from TooLarge (413) */
@@ -43,6 +46,8 @@ struct metrics {
 void metrics_init(struct metrics *m);
 
 enum metrics_path metrics_path_of(const char *url);
+/* kind's position in kinds_table, matched by name (request.kind.kind),
+ * MK_OTHER for another name, MK_NONE for none. */
 enum metrics_kind metrics_kind_of(const char *kind);
 enum metrics_op metrics_op_of(const char *operation);
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -70,9 +71,9 @@ static void test_latency_by_path_and_kind(void **state)
 
     (void)state;
     metrics_init(&m);
-    metrics_request(&m, MP_MUTATE, MK_TRAINING, MO_CREATE, MR_ALLOWED, 0.003);
-    metrics_request(&m, MP_MUTATE, MK_TRAINING, MO_CREATE, MR_ALLOWED, 3.0);  /* over every bucket */
-    metrics_request(&m, MP_MUTATE, MK_DATASET, MO_UPDATE, MR_DENIED, 0.0001); /* on a bound: le is <= */
+    metrics_request(&m, MP_MUTATE, metrics_kind_of("Training"), MO_CREATE, MR_ALLOWED, 0.003);
+    metrics_request(&m, MP_MUTATE, metrics_kind_of("Training"), MO_CREATE, MR_ALLOWED, 3.0);  /* over every bucket */
+    metrics_request(&m, MP_MUTATE, metrics_kind_of("Dataset"), MO_UPDATE, MR_DENIED, 0.0001); /* on a bound: le is <= */
     render(&m, &sb);
     assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.0025\"} 0\n");
     assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Training\",le=\"0.005\"} 1\n");
@@ -82,6 +83,42 @@ static void test_latency_by_path_and_kind(void **state)
     assert_has(&sb, DURATION "_sum{path=\"/mutate\",kind=\"Training\"} 3.003000000\n");
     assert_has(&sb, DURATION "_bucket{path=\"/mutate\",kind=\"Dataset\",le=\"0.0001\"} 1\n");
     assert_lacks(&sb, "path=\"/validate\"");
+    strbuf_release(&sb);
+}
+
+/* The kind labels come from kinds_table: every kind is counted under its
+ * own name, and the four names are the ones the PrometheusRule and the
+ * dashboard read (manifests/monitoring/). */
+static void test_kind_labels_from_the_kinds_table(void **state)
+{
+    static const char *const names[] = { "Dataset", "Training", "ModelHub", "Serving" };
+    static struct metrics m;
+    struct strbuf sb;
+    char want[256];
+
+    (void)state;
+    assert_int_equal(KINDS_COUNT, sizeof(names) / sizeof(names[0]));
+    metrics_init(&m);
+    for (int k = 0; k < KINDS_COUNT; k++) {
+        assert_int_equal(metrics_kind_of(kinds_table[k]->name), k);
+        for (int n = 0; n <= k; n++)
+            metrics_request(&m, MP_VALIDATE, metrics_kind_of(kinds_table[k]->name), MO_CREATE, MR_ALLOWED, 0.001);
+    }
+    assert_int_equal(metrics_kind_of("Pod"), MK_OTHER);
+    assert_int_equal(metrics_kind_of("training"), MK_OTHER);  /* names are matched exactly */
+    assert_int_equal(metrics_kind_of(""), MK_NONE);
+    assert_int_equal(metrics_kind_of(NULL), MK_NONE);
+    metrics_request(&m, MP_VALIDATE, metrics_kind_of("Pod"), MO_CREATE, MR_ALLOWED, 0.001);
+    metrics_request(&m, MP_HEALTHZ, MK_NONE, MO_NONE, MR_OK, 0.001);
+    render(&m, &sb);
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        snprintf(want, sizeof(want),
+                 "\npaddlex_webhook_requests_total{path=\"/validate\",kind=\"%s\",operation=\"CREATE\","
+                 "result=\"allowed\"} %zu\n", names[k], k + 1);
+        assert_has(&sb, want);
+    }
+    assert_has(&sb, "{path=\"/validate\",kind=\"other\",operation=\"CREATE\",result=\"allowed\"} 1\n");
+    assert_has(&sb, "{path=\"/healthz\",kind=\"\",operation=\"\",result=\"ok\"} 1\n");
     strbuf_release(&sb);
 }
 
@@ -114,6 +151,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes_known_and_by_class),
         cmocka_unit_test(test_latency_by_path_and_kind),
+        cmocka_unit_test(test_kind_labels_from_the_kinds_table),
         cmocka_unit_test(test_last_reload_gauges),
     };
 
