@@ -17,6 +17,7 @@
 #include "webhook/log.h"
 #include "webhook/outbox.h"
 #include "webhook/serverstate.h"
+#include "webhook/tls.h"
 #include "webhook/workers.h"
 
 #define BODY_SMALL (64 * 1024)      /* a body this small may use all of --max-buffered ... */
@@ -361,6 +362,9 @@ void conn_notify(void *cls, struct MHD_Connection *c, void **socket_cls,
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_started = 1;
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci && ci->tls_session)
+            tls_session_start(ci->tls_session);     /* before its handshake: tickets */
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         k = ci ? calloc(1, sizeof(*k)) : NULL;
         if (!k)

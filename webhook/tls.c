@@ -4,6 +4,10 @@
  * A swapped-out pair may still be in use by a handshake that fetched it just
  * before the swap, so it is retired, not freed: retired pairs are freed once
  * TLS_RETIRE_AFTER seconds have passed, which outlasts any handshake.
+ *
+ * The session-ticket key lives beside the pair under the same lock: GnuTLS
+ * copies it into each session it is given to, so replacing it never
+ * touches a session already started.
  */
 #include "webhook/tls.h"
 
@@ -34,6 +38,20 @@ struct pair {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pair *current;
 static struct pair *retired;
+static gnutls_datum_t ticket_key;     /* gnutls_malloc'd; data NULL: make one at next use */
+static time_t ticket_key_made;
+
+/* Wipes and drops the ticket key; the next session makes a new one.
+ * Called with lock held. */
+static void ticket_key_drop(void)
+{
+    if (ticket_key.data) {
+        gnutls_memset(ticket_key.data, 0, ticket_key.size);
+        gnutls_free(ticket_key.data);
+    }
+    ticket_key.data = NULL;
+    ticket_key.size = 0;
+}
 
 static void pair_free(struct pair *p)
 {
@@ -148,6 +166,7 @@ int tls_load(const char *cert_file, const char *key_file, char *err, size_t errl
     }
     current = p;
     p = NULL;
+    ticket_key_drop();      /* no resumption across a swap of the pair */
     free_old_retired(time(NULL));
     pthread_mutex_unlock(&lock);
     rc = 0;
@@ -187,9 +206,30 @@ int tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int 
     return rc;
 }
 
+int tls_session_start(gnutls_session_t session)
+{
+    time_t now = time(NULL);
+    int rc = -1;
+
+    pthread_mutex_lock(&lock);
+    if (ticket_key.data && (now - ticket_key_made >= TLS_TICKET_ROTATE || now < ticket_key_made))
+        ticket_key_drop();
+    if (!ticket_key.data && gnutls_session_ticket_key_generate(&ticket_key) == 0)
+        ticket_key_made = now;
+    /* the ticket's lifetime, and the period of GnuTLS's own rotation of
+     * the keys it derives from ours (lib/stek.c) */
+    if (ticket_key.data && gnutls_session_ticket_enable_server(session, &ticket_key) == 0) {
+        gnutls_db_set_cache_expiration(session, TLS_TICKET_ROTATE);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 void tls_release(void)
 {
     pthread_mutex_lock(&lock);
+    ticket_key_drop();
     if (current)
         pair_free(current);
     current = NULL;

@@ -41,7 +41,23 @@ int tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int 
                  const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
                  unsigned int *pcert_length, gnutls_privkey_t *privkey);
 
-/* Frees every pair; only after the server has stopped. */
+/* Session tickets (TLS 1.2 RFC 5077, TLS 1.3 PSK with (EC)DHE): a client
+ * that comes back with a ticket resumes without the certificate's
+ * signature. Tickets are sealed under a random key that lives only in this
+ * process's memory (never on disk, never logged), replaced every
+ * TLS_TICKET_ROTATE seconds and whenever the certificate pair is reloaded,
+ * so no session made under a swapped-out pair resumes after the swap. A
+ * ticket lives TLS_TICKET_ROTATE seconds at most; past that, or from
+ * before a rotation, the handshake is a full one. No 0-RTT data. */
+#define TLS_TICKET_ROTATE 3600
+
+/* Lets session (a new server session, before its handshake) issue and
+ * accept tickets under the current key, replacing the key first when it
+ * is due. Returns 0, or -1 when no key could be made (the session then
+ * works without resumption). */
+int tls_session_start(gnutls_session_t session);
+
+/* Frees every pair and the ticket key; only after the server has stopped. */
 void tls_release(void);
 
 #endif

@@ -282,6 +282,60 @@ class CertReloadTest(unittest.TestCase):
         self.assertEqual(reloads(after, "failure"), reloads(before, "failure"))
         self.assertIn('"certificate reloaded from %s"' % srv.certs.cert, srv.stderr_text())
 
+    def fresh(self, srv, ctx, session=None):
+        """GET /healthz on a new connection offering session (a ticket):
+        (its session, whether it resumed, the certificate's DER). The
+        answer is read to the end: under TLS 1.3 the ticket comes after the
+        handshake."""
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    got = s.recv(65536)
+                    if not got:
+                        break
+                    data += got
+                self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:80])
+                return s.session, s.session_reused, s.getpeercert(binary_form=True)
+
+    def test_sessions_resume_until_the_pair_is_swapped(self):
+        """Tickets (webhook/tls.c): a second connection resumes the first's
+        session, over TLS 1.2 and 1.3; after a certificate swap the ticket
+        key is new, so a session of the old pair is not resumed and the
+        client gets the new certificate by a full handshake; a restarted
+        server, whose key was only ever in memory, resumes nothing."""
+        vol = SecretVolume(self.dir, *self.pair(self.a))
+        srv = self.serve(vol.paths(self.a.ca))
+        sessions = {}
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = tls_context(self.a.ca)
+            ctx.load_verify_locations(self.b.ca)
+            ctx.minimum_version = ctx.maximum_version = version
+            with self.subTest(version=version.name):
+                session, reused, cert = self.fresh(srv, ctx)
+                self.assertFalse(reused)
+                self.assertEqual(cert, der(self.a.cert))
+                for _ in range(3):
+                    again, reused, cert = self.fresh(srv, ctx, session)
+                    self.assertTrue(reused, "the ticket was not taken")
+                    self.assertEqual(cert, der(self.a.cert))
+                sessions[version] = (ctx, again)
+        vol.update(*self.pair(self.b))
+        eventually(lambda: served(srv, self.ctx)[0] == der(self.b.cert), "new connections get the new certificate")
+        for version, (ctx, session) in sessions.items():
+            with self.subTest(version=version.name, after="swap"):
+                fresh, reused, cert = self.fresh(srv, ctx, session)
+                self.assertFalse(reused, "a session of the swapped-out pair resumed")
+                self.assertEqual(cert, der(self.b.cert))
+                self.assertTrue(self.fresh(srv, ctx, fresh)[1], "sessions of the new pair resume")
+                sessions[version] = (ctx, fresh)
+        srv.stop()
+        srv = self.serve(vol.paths(self.b.ca))
+        for version, (ctx, session) in sessions.items():
+            with self.subTest(version=version.name, after="restart"):
+                self.assertFalse(self.fresh(srv, ctx, session)[1], "a ticket outlived the process")
+
     def test_bad_pairs_keep_the_old_certificate(self):
         vol = SecretVolume(self.dir, *self.pair(self.a))
         srv = self.serve(vol.paths(self.a.ca))
