@@ -157,23 +157,6 @@ int conn_collect(struct server *s, struct request *r, const char *data, size_t n
     return 0;
 }
 
-/* The Content-Length header: 0 without one, -1 when it is not a number or
- * announces more than the cap. */
-long long conn_announced_length(struct server *s, struct MHD_Connection *c)
-{
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    char *end;
-    unsigned long long n;
-
-    if (!cl)
-        return 0;
-    errno = 0;
-    n = strtoull(cl, &end, 10);
-    if (errno != 0 || end == cl || n > s->cfg->max_body)
-        return -1;
-    return (long long)n;
-}
-
 struct conn *conn_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);

@@ -54,10 +54,6 @@ struct conn *conn_of(struct MHD_Connection *c);
  * its request's first byte. */
 void conn_due_by(struct server *s, struct conn *k, long long at);
 
-/* The Content-Length header: 0 without one, -1 when it is not a number or
- * announces more than --max-body. */
-long long conn_announced_length(struct server *s, struct MHD_Connection *c);
-
 /* Appends an upload chunk to r's body under --max-body and --max-buffered
  * (see conn.c). Returns 0, or 413/503 when the body is refused. */
 int conn_collect(struct server *s, struct request *r, const char *data, size_t n);

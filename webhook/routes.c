@@ -3,6 +3,8 @@
  */
 #include "webhook/routes.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct routes_entry routes[] = {
@@ -26,4 +28,19 @@ const struct routes_entry *routes_find(const char *url, int plain)
 int routes_method_ok(const struct routes_entry *rt, const char *method)
 {
     return !strcmp(rt->method, method) || (!strcmp(rt->method, "GET") && !strcmp(method, "HEAD"));
+}
+
+long long routes_content_length(struct MHD_Connection *c, unsigned long long max)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+    unsigned long long n;
+
+    if (!cl)
+        return 0;
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    if (errno != 0 || end == cl || n > max)
+        return -1;
+    return (long long)n;
 }

@@ -8,6 +8,8 @@
 #ifndef ROUTES_H
 #define ROUTES_H
 
+#include <microhttpd.h>
+
 enum routes_id {
     ROUTES_MUTATE,
     ROUTES_VALIDATE,
@@ -32,5 +34,10 @@ const struct routes_entry *routes_find(const char *url, int plain);
 
 /* 1 when method is the route's (HEAD for a GET route), else 0. */
 int routes_method_ok(const struct routes_entry *rt, const char *method);
+
+/* The request's Content-Length: 0 without one, -1 when it is not a number
+ * or announces more than max bytes. Both ports refuse such a body before
+ * reading it. */
+long long routes_content_length(struct MHD_Connection *c, unsigned long long max);
 
 #endif

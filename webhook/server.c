@@ -296,7 +296,7 @@ enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const char *u
             }
             conn_due_by(s, r->k, r->k->body_begun + (long long)s->cfg->header_timeout * 1000);
         }
-        length = conn_announced_length(s, c);
+        length = routes_content_length(c, s->cfg->max_body);
         if (rt && routes_method_ok(rt, method) && length >= 0) {
             r->expect = (size_t)length;
             return MHD_YES;

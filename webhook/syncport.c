@@ -115,20 +115,6 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, con
     return reply(c, status, body, body ? strlen(body) : 0, NULL, allow);
 }
 
-/* 1 when the Content-Length header announces more than the cap. */
-static int announced_too_large(const struct syncport *sp, struct MHD_Connection *c)
-{
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    char *end;
-    unsigned long long n;
-
-    if (!cl)
-        return 0;
-    errno = 0;
-    n = strtoull(cl, &end, 10);
-    return errno != 0 || end == cl || n > sp->cfg->max_body;
-}
-
 /* Appends a chunk under --max-body and the shared --max-buffered budget;
  * past either the rest is dropped and the request marked. */
 static void collect(struct syncport *sp, struct request *r, const char *data, size_t n)
@@ -196,7 +182,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
         if (!routes_method_ok(rt, method))
             return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", rt->method);
-        if (announced_too_large(sp, c))
+        if (routes_content_length(c, sp->cfg->max_body) < 0)
             return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
         r = calloc(1, sizeof(*r));
         if (!r)
