@@ -232,6 +232,19 @@ static void test_strict_loading(void **state)
     }
 }
 
+/* policy_parse() of the JSON text refuses it with exactly want. */
+static void expect_refused(const char *text, const char *want)
+{
+    char err[POLICYFILE_MAX_ERROR] = "";
+    json_t *doc = json_loads(text, 0, NULL);
+
+    assert_non_null(doc);
+    assert_null(policy_parse(doc, "policy.yaml", err, sizeof(err)));
+    if (strcmp(err, want) != 0)
+        fail_msg("got  %s\nwant %s", err, want);
+    json_decref(doc);
+}
+
 /* SPEC §9.4: an invalid file is reported with every problem at once, in
  * file order, on one line; past POLICY_MAX_PROBLEMS they are counted. */
 static void test_every_problem_at_once(void **state)
@@ -256,15 +269,11 @@ static void test_every_problem_at_once(void **state)
         "namespaces[1].match: \"a\" is already matched by namespaces[0]; "
         "namespaces[2].match: is required: a namespace name or a glob such as \"team-*\"";
     char err[POLICYFILE_MAX_ERROR];
-    json_t *doc = json_loads(text, 0, NULL);
+    json_t *doc;
     struct strbuf many = STRBUF_INIT;
 
     (void)state;
-    assert_non_null(doc);
-    assert_null(policy_parse(doc, "policy.yaml", err, sizeof(err)));
-    if (strcmp(err, want) != 0)
-        fail_msg("got  %s\nwant %s", err, want);
-    json_decref(doc);
+    expect_refused(text, want);
     /* thirty unknown keys: twenty named, the rest counted */
     strbuf_addstr(&many, "{" HEAD);
     for (int i = 0; i < 30; i++)
@@ -654,15 +663,9 @@ static void test_duplicates_reported(void **state)
                        "(at most 63 of [a-z0-9-*?]); "
                        "namespaces[8].match: must be a namespace name, or a glob over one with '*' and '?' "
                        "(at most 63 of [a-z0-9-*?])";
-    char err[POLICYFILE_MAX_ERROR] = "";
-    json_t *doc = json_loads(text, 0, NULL);
 
     (void)state;
-    assert_non_null(doc);
-    assert_null(policy_parse(doc, "policy.yaml", err, sizeof(err)));
-    if (strcmp(err, want) != 0)
-        fail_msg("got  %s\nwant %s", err, want);
-    json_decref(doc);
+    expect_refused(text, want);
 }
 
 /* The precedence as SPEC §4.8 and policy.h state it, the slow way: every
