@@ -229,7 +229,7 @@ static inline int fz_index(const char *t, size_t max, size_t *out)
 /* Applies one operation to doc in place, as strictly as the kube-apiserver
  * (tests/tools/jsonpatch.py), and more strictly where our generator is
  * concerned: only add/remove/replace (patch.h never emits others), never
- * the whole document, and "add" never over an existing member (patch_diff
+ * the whole document, and "add" never over an existing member (patch_write()
  * says replace then). Returns NULL, or why not. */
 static inline const char *fz_apply_op(json_t *doc, const json_t *op)
 {
@@ -272,7 +272,7 @@ static inline const char *fz_apply_op(json_t *doc, const json_t *op)
         int exists = json_object_get(parent, tok[n - 1]) != NULL;
 
         if (!strcmp(kind, "add") && exists)
-            why = "add over an existing member (patch_diff emits replace)";
+            why = "add over an existing member (patch_write() emits replace)";
         else if (strcmp(kind, "add") && !exists)
             why = "remove/replace of a missing member";
         else if (!strcmp(kind, "remove"))
