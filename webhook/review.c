@@ -31,11 +31,19 @@ static const char *const versions[] = { "admission.k8s.io/v1", "admission.k8s.io
 static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", NULL };
 
 /* Members of request that no verdict reads: refused as strictly as the
- * rest, but kept as null. */
+ * rest, but kept as null. Of the object and the old one, a verdict reads
+ * apiVersion, kind, metadata's name, generateName, namespace and
+ * deletionTimestamp, and spec (the patch touches /spec alone): their
+ * managedFields (often most of an object's values), annotations (a
+ * last-applied copy of it) and status are never built. */
+#define UNREAD_OF(obj)                                                                           \
+    JSONPARSE_PATH("request", obj, "metadata", "managedFields"),                                 \
+    JSONPARSE_PATH("request", obj, "metadata", "annotations"), JSONPARSE_PATH("request", obj, "status")
 static const char *const *const unread[] = {
     JSONPARSE_PATH("request", "resource"),           JSONPARSE_PATH("request", "requestKind"),
     JSONPARSE_PATH("request", "requestResource"),    JSONPARSE_PATH("request", "subResource"),
     JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),
+    UNREAD_OF("object"),                             UNREAD_OF("oldObject"),
     NULL,
 };
 static const struct jsonparse_skip unread_members = { unread };

@@ -800,6 +800,42 @@ static void test_dry_run_changes_nothing(void **state)
     free(wet);
 }
 
+/* An object's managedFields, annotations and status are read as strictly
+ * as the rest but never judged: the answers are the same with them, and a
+ * repeated key inside them is still refused. */
+static void test_unread_object_members(void **state)
+{
+    static const char extra[] =
+        "\"managedFields\":[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{\"f:image\":{}}}}],"
+        "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"},";
+    char *plain = review_text("v1", "un", "CREATE", GVK("Dataset"), DATASET_BAD);
+    struct strbuf full = STRBUF_INIT, dup = STRBUF_INIT;
+    const char *md = strstr(plain, "\"metadata\":{") + strlen("\"metadata\":{");
+    const char *spec = strstr(plain, "\"spec\":");
+    struct answer a, b;
+
+    (void)state;
+    strbuf_add(&full, plain, (size_t)(md - plain));
+    strbuf_addstr(&full, extra);
+    strbuf_add(&full, md, (size_t)(spec - md));
+    strbuf_addstr(&full, "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\"}]},");
+    strbuf_addstr(&full, spec);
+    for (int mode = REVIEW_MUTATE; mode <= REVIEW_VALIDATE; mode++) {
+        answer_text((enum review_mode)mode, plain, &a);
+        answer_text((enum review_mode)mode, full.buf, &b);
+        assert_string_equal(a.res.body, b.res.body);
+        answer_release(&a);
+        answer_release(&b);
+    }
+    strbuf_add(&dup, plain, (size_t)(md - plain));
+    strbuf_addstr(&dup, "\"managedFields\":[{\"manager\":\"a\",\"manager\":\"b\"}],");
+    strbuf_addstr(&dup, md);
+    assert_bad_request(dup.buf, dup.len, "duplicate");
+    strbuf_release(&full);
+    strbuf_release(&dup);
+    free(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -832,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_deep_nesting_refused_before_parsing),
         cmocka_unit_test(test_dry_run_changes_nothing),
+        cmocka_unit_test(test_unread_object_members),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
