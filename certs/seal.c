@@ -1,6 +1,8 @@
 /*
  * seal.c - HMAC-SHA256 over an admitted spec (see seal.h).
  */
+/* SHA256_Init and its kin: see mac() */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "certs/seal.h"
 
 #include <errno.h>
@@ -33,11 +35,9 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
 }
 
 /* The digest states of key k after its inner and outer pads. */
-static int pads(struct seal_keys *keys, size_t k)
+static void pads(struct seal_keys *keys, size_t k)
 {
     unsigned char ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
-    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    int ok;
 
     memset(ipad, 0x36, sizeof(ipad));
     memset(opad, 0x5c, sizeof(opad));
@@ -45,29 +45,16 @@ static int pads(struct seal_keys *keys, size_t k)
         ipad[i] ^= keys->key[k][i];
         opad[i] ^= keys->key[k][i];
     }
-    keys->ipad[k] = EVP_MD_CTX_new();
-    keys->opad[k] = EVP_MD_CTX_new();
-    ok = sha256 && keys->ipad[k] && keys->opad[k] && EVP_DigestInit_ex(keys->ipad[k], sha256, NULL) &&
-         EVP_DigestUpdate(keys->ipad[k], ipad, sizeof(ipad)) && EVP_DigestInit_ex(keys->opad[k], sha256, NULL) &&
-         EVP_DigestUpdate(keys->opad[k], opad, sizeof(opad));
-    EVP_MD_free(sha256);
+    SHA256_Init(&keys->ipad[k]);
+    SHA256_Update(&keys->ipad[k], ipad, sizeof(ipad));
+    SHA256_Init(&keys->opad[k]);
+    SHA256_Update(&keys->opad[k], opad, sizeof(opad));
     OPENSSL_cleanse(ipad, sizeof(ipad));
     OPENSSL_cleanse(opad, sizeof(opad));
-    if (!ok) {
-        EVP_MD_CTX_free(keys->ipad[k]);
-        EVP_MD_CTX_free(keys->opad[k]);
-        keys->ipad[k] = keys->opad[k] = NULL;
-        return -1;
-    }
-    return 0;
 }
 
 void seal_keys_release(struct seal_keys *keys)
 {
-    for (size_t k = 0; k < keys->n; k++) {
-        EVP_MD_CTX_free(keys->ipad[k]);
-        EVP_MD_CTX_free(keys->opad[k]);
-    }
     OPENSSL_cleanse(keys, sizeof(*keys));
     keys->n = 0;
 }
@@ -100,10 +87,7 @@ int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size
     }
     SHA256(keys->key[keys->n], sizeof(keys->key[0]), digest);
     to_hex(digest, 4, keys->id[keys->n]);
-    if (pads(keys, keys->n) < 0) {
-        snprintf(err, errlen, "%s: cannot derive the seal key", path);
-        goto out;
-    }
+    pads(keys, keys->n);
     keys->n++;
     rc = 0;
 out:
@@ -126,12 +110,21 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
 }
 
-static int canon(struct strbuf *sb, const json_t *v, const struct strbuf *gen);
+/* spec.generated given as text (len 0: none given): its bytes, and where
+ * they go in the canonical text, which is written without them and hashed
+ * in three pieces (a copy of the 7 KB of a Training's children cost more
+ * than the rest of that text). */
+struct gen_text {
+    const char *buf;
+    size_t len, at;
+};
+
+static int canon(struct strbuf *sb, const json_t *v, struct gen_text *gen);
 
 /* Appends the members of object v in key order; at the top of the spec
- * (gen not NULL), without its seal, and spec.generated as gen's text when
- * gen->len (the caller's canonical text of it). Returns 0, or -1. */
-static int canon_object(struct strbuf *sb, const json_t *v, const struct strbuf *gen)
+ * (gen not NULL), without its seal, and with spec.generated at gen->at
+ * when gen->len. Returns 0, or -1. */
+static int canon_object(struct strbuf *sb, const json_t *v, struct gen_text *gen)
 {
     struct member stack[SEAL_SORT_STACK], *m;
     size_t n = json_object_size(v) + 1, k = 0;
@@ -159,7 +152,7 @@ static int canon_object(struct strbuf *sb, const json_t *v, const struct strbuf 
         if (m[i].value)
             rc = canon(sb, m[i].value, NULL);
         else
-            strbuf_add(sb, gen->buf, gen->len);
+            gen->at = sb->len;
     }
     strbuf_addch(sb, '}');
     if (m != stack)
@@ -170,7 +163,7 @@ static int canon_object(struct strbuf *sb, const json_t *v, const struct strbuf 
 /* Appends v as canonical JSON: sorted keys, no white space, strings and
  * numbers as jsondump (and node_dump) write them, a function of the value
  * alone. Returns 0, or -1 when memory ran out. */
-static int canon(struct strbuf *sb, const json_t *v, const struct strbuf *gen)
+static int canon(struct strbuf *sb, const json_t *v, struct gen_text *gen)
 {
     char num[JSONDUMP_NUMBER_SIZE];
     int rc = 0;
@@ -201,64 +194,66 @@ static int canon(struct strbuf *sb, const json_t *v, const struct strbuf *gen)
 }
 
 /* The canonical text {"kind":...,"name":...,"spec":...} of kind, name
- * and spec without its seal, spec.generated being gen's text when gen is
- * not empty: a new string (free()), or NULL. */
-static char *canonical(const char *kind, const char *name, const json_t *spec, const struct strbuf *gen)
+ * and spec without its seal, but for gen's bytes (see struct gen_text),
+ * into sb. Returns 0, or -1 when memory ran out. */
+static int canonical(struct strbuf *sb, const char *kind, const char *name, const json_t *spec,
+                     struct gen_text *gen)
 {
-    struct strbuf sb = STRBUF_INIT;
-
-    strbuf_grow(&sb, 4096 + gen->len);
-    strbuf_addstr(&sb, "{\"kind\":");
-    jsondump_string(&sb, kind ? kind : "", kind ? strlen(kind) : 0);
-    strbuf_addstr(&sb, ",\"name\":");
-    jsondump_string(&sb, name ? name : "", name ? strlen(name) : 0);
-    strbuf_addstr(&sb, ",\"spec\":");
-    if (canon_object(&sb, spec, gen) < 0) {
-        strbuf_release(&sb);
-        return NULL;
-    }
-    strbuf_addch(&sb, '}');
-    return strbuf_detach(&sb);
+    strbuf_grow(sb, 4096);
+    strbuf_addstr(sb, "{\"kind\":");
+    jsondump_string(sb, kind ? kind : "", kind ? strlen(kind) : 0);
+    strbuf_addstr(sb, ",\"name\":");
+    jsondump_string(sb, name ? name : "", name ? strlen(name) : 0);
+    strbuf_addstr(sb, ",\"spec\":");
+    if (canon_object(sb, spec, gen) < 0)
+        return -1;
+    strbuf_addch(sb, '}');
+    return 0;
 }
 
-/* The mac of text under key k into out (65 bytes): HMAC-SHA256 (RFC 2104)
- * from the digest states after the padded key, computed once per key at
- * load (OpenSSL's one-shot HMAC() fetches the algorithm on every call:
- * ~240 k instructions, a /mutate's worth). */
-static int mac(const struct seal_keys *keys, size_t k, const char *text, char *out)
+/* The mac of the canonical text (text, with gen's bytes at gen->at) under
+ * key k into out (65 bytes): HMAC-SHA256 (RFC 2104) from the digest
+ * states after the padded key, computed once per key at load and copied
+ * as plain structs: OpenSSL's EVP contexts allocate on every copy (72
+ * mallocs per seal) and its one-shot HMAC() fetches the algorithm on
+ * every call. SHA256_Update runs the same SHA-NI code as EVP. */
+static void mac(const struct seal_keys *keys, size_t k, const struct strbuf *text,
+                const struct gen_text *gen, char *out)
 {
     unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int ok;
+    size_t at = gen->len ? gen->at : text->len;
+    SHA256_CTX c = keys->ipad[k];
 
-    ok = c && EVP_MD_CTX_copy_ex(c, keys->ipad[k]) && EVP_DigestUpdate(c, text, strlen(text)) &&
-         EVP_DigestFinal_ex(c, inner, NULL) && EVP_MD_CTX_copy_ex(c, keys->opad[k]) &&
-         EVP_DigestUpdate(c, inner, sizeof(inner)) && EVP_DigestFinal_ex(c, md, NULL);
-    EVP_MD_CTX_free(c);
-    if (!ok)
-        return -1;
+    SHA256_Update(&c, text->buf, at);
+    SHA256_Update(&c, gen->buf, gen->len);
+    SHA256_Update(&c, text->buf + at, text->len - at);
+    SHA256_Final(inner, &c);
+    c = keys->opad[k];
+    SHA256_Update(&c, inner, sizeof(inner));
+    SHA256_Final(md, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
+    OPENSSL_cleanse(inner, sizeof(inner));
     to_hex(md, sizeof(md), out);
-    return 0;
 }
 
 int seal_sign(const void *k, const char *kind, const char *name, const json_t *spec,
               const char *generated, size_t len, char *out)
 {
     const struct seal_keys *keys = k;
-    struct strbuf gen = { (char *)generated, generated ? len : 0, 0 };
-    char *text;
+    struct gen_text gen = { generated, generated ? len : 0, 0 };
+    struct strbuf text = STRBUF_INIT;
     int rc = -1;
 
     if (!keys || keys->n == 0 || !json_is_object(spec))
         return -1;
-    text = canonical(kind, name, spec, &gen);
-    if (!text)
-        return -1;
-    memcpy(out, "v1:", 3);
-    memcpy(out + 3, keys->id[0], 8);
-    out[11] = ':';
-    rc = mac(keys, 0, text, out + 12);
-    free(text);
+    if (canonical(&text, kind, name, spec, &gen) == 0) {
+        memcpy(out, "v1:", 3);
+        memcpy(out + 3, keys->id[0], 8);
+        out[11] = ':';
+        mac(keys, 0, &text, &gen, out + 12);
+        rc = 0;
+    }
+    strbuf_release(&text);
     return rc;
 }
 
@@ -266,8 +261,9 @@ int seal_verify(const void *ks, const char *kind, const char *name, const json_t
                 const char *seal)
 {
     const struct seal_keys *keys = ks;
-    const struct strbuf none = STRBUF_INIT;
-    char want[65], *text;
+    struct gen_text none = { NULL, 0, 0 };
+    struct strbuf text = STRBUF_INIT;
+    char want[65];
     size_t k;
     int ok = 0;
 
@@ -278,9 +274,10 @@ int seal_verify(const void *ks, const char *kind, const char *name, const json_t
         ;
     if (k == keys->n)
         return 0;
-    text = canonical(kind, name, spec, &none);
-    if (text && mac(keys, k, text, want) == 0)
+    if (canonical(&text, kind, name, spec, &none) == 0) {
+        mac(keys, k, &text, &none, want);
         ok = CRYPTO_memcmp(want, seal + 12, 64) == 0;
-    free(text);
+    }
+    strbuf_release(&text);
     return ok;
 }

@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #define SEAL_MAX_KEYS 4             /* one signs; the others still verify */
 #define SEAL_MAX_KEY_FILE 65536     /* bytes read of a key file */
@@ -39,7 +39,7 @@
 struct seal_keys {
     unsigned char key[SEAL_MAX_KEYS][32];
     char id[SEAL_MAX_KEYS][9];
-    EVP_MD_CTX *ipad[SEAL_MAX_KEYS], *opad[SEAL_MAX_KEYS];  /* HMAC states after the pads */
+    SHA256_CTX ipad[SEAL_MAX_KEYS], opad[SEAL_MAX_KEYS];    /* HMAC states after the pads */
     size_t n;
 };
 
@@ -48,7 +48,7 @@ struct seal_keys {
  * fixed label and the bytes. Returns 0, or -1 with the reason in err. */
 int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size_t errlen);
 
-/* Frees the keys' digest states and wipes the keys. */
+/* Wipes the keys and their digest states. */
 void seal_keys_release(struct seal_keys *keys);
 
 /* The seal of an object of kind and name with spec (borrowed; its member
