@@ -258,10 +258,10 @@ int seal_sign(const void *k, const char *kind, const char *name, const json_t *s
 }
 
 int seal_verify(const void *ks, const char *kind, const char *name, const json_t *spec,
-                const char *seal)
+                const char *generated, size_t len, const char *seal)
 {
     const struct seal_keys *keys = ks;
-    struct gen_text none = { NULL, 0, 0 };
+    struct gen_text gen = { generated, generated ? len : 0, 0 };
     struct strbuf text = STRBUF_INIT;
     char want[65];
     size_t k;
@@ -274,8 +274,8 @@ int seal_verify(const void *ks, const char *kind, const char *name, const json_t
         ;
     if (k == keys->n)
         return 0;
-    if (canonical(&text, kind, name, spec, &none) == 0) {
-        mac(keys, k, &text, &none, want);
+    if (canonical(&text, kind, name, spec, &gen) == 0) {
+        mac(keys, k, &text, &gen, want);
         ok = CRYPTO_memcmp(want, seal + 12, 64) == 0;
     }
     strbuf_release(&text);

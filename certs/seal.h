@@ -63,8 +63,11 @@ int seal_sign(const void *keys, const char *kind, const char *name, const json_t
               const char *generated, size_t len, char *out);
 
 /* 1 when seal (a string, may be NULL) is the seal of kind, name and spec
- * under one of the keys, else 0. Compared in constant time. */
+ * under one of the keys, else 0. Compared in constant time. generated as
+ * in seal_sign(): a validating webhook verifies over the request's own
+ * text of spec.generated, the apiserver having written it as node_dump()
+ * does (when it did not, the caller falls back to the parsed value). */
 int seal_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
-                const char *seal);
+                const char *generated, size_t len, const char *seal);
 
 #endif

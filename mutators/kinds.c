@@ -534,7 +534,7 @@ int kinds_sealed(const struct kind *k, const json_t *obj, const struct context *
     const char *seal = json_string_value(json_object_get(spec, "seal"));
 
     return ctx->sealer && seal && json_is_array(json_object_get(spec, "generated")) &&
-           ctx->sealer->verify(ctx->sealer->keys, k->name, kinds_name(obj), spec, seal);
+           ctx->sealer->verify(ctx->sealer->keys, k->name, kinds_name(obj), spec, NULL, 0, seal);
 }
 
 /* 1 when specs a and b hold the same members, the webhook's own aside. */
@@ -642,7 +642,7 @@ void kinds_validate(const struct kind *k, const json_t *obj, const struct contex
     size_t from = errs->len;
     struct node_pool pool;
     struct node *rendered;
-    int sealed = kinds_sealed(k, obj, ctx);
+    int sealed = ctx->generated_sealed || kinds_sealed(k, obj, ctx);
 
     node_pool_begin(&pool);
     /* a sealed spec.generated was rendered from this very spec by a

@@ -26,14 +26,15 @@
  * knows only json_t): sign() writes the seal of kind, name and spec into
  * out (KINDS_SEAL_MAX bytes), spec.generated being the canonical text
  * generated (len bytes) when it is not NULL, and returns 0, or -1;
- * verify() returns 1 when seal is the seal of kind, name and spec. */
+ * verify() returns 1 when seal is the seal of kind, name and spec
+ * (generated, len as for sign()). */
 #define KINDS_SEAL_MAX 96
 struct sealer {
     const void *keys;
     int (*sign)(const void *keys, const char *kind, const char *name, const json_t *spec,
                 const char *generated, size_t len, char *out);
     int (*verify)(const void *keys, const char *kind, const char *name, const json_t *spec,
-                  const char *seal);
+                  const char *generated, size_t len, const char *seal);
 };
 
 /* What the object is judged against, besides itself. */
@@ -47,6 +48,9 @@ struct context {
                                       * error on a field whose value it shares is
                                       * not raised again (ratcheting) */
     const struct sealer *sealer;     /* NULL: no seal is written nor trusted */
+    int generated_sealed;            /* the object's spec.generated, kept as null, was
+                                      * found sealed by the caller (review.c's /validate,
+                                      * over the request's own text of it) */
 };
 
 enum field_type { FIELD_STRING, FIELD_INT, FIELD_BOOL };

@@ -39,20 +39,31 @@ static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT
 #define UNREAD_OF(obj)                                                                           \
     JSONPARSE_PATH("request", obj, "metadata", "managedFields"),                                 \
     JSONPARSE_PATH("request", obj, "metadata", "annotations"), JSONPARSE_PATH("request", obj, "status")
-static const char *const *const unread[] = {
-    JSONPARSE_PATH("request", "resource"),           JSONPARSE_PATH("request", "requestKind"),
-    JSONPARSE_PATH("request", "requestResource"),    JSONPARSE_PATH("request", "subResource"),
-    JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),
-    UNREAD_OF("object"),                             UNREAD_OF("oldObject"),
-    NULL,
-};
+#define UNREAD                                                                                   \
+    JSONPARSE_PATH("request", "resource"),           JSONPARSE_PATH("request", "requestKind"),   \
+    JSONPARSE_PATH("request", "requestResource"),    JSONPARSE_PATH("request", "subResource"),   \
+    JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),       \
+    UNREAD_OF("object"),                             UNREAD_OF("oldObject")
+static const char *const *const unread[] = { UNREAD, NULL };
 static const struct jsonparse_skip unread_members = { unread };
 
-static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
-                     size_t whylen)
+/* /validate with a seal key also takes spec.generated of both objects as
+ * text (its spans at these indices): a seal verifies over the text
+ * itself, and an UPDATE that kept it compares bytes. Only what is not
+ * sealed is parsed. */
+enum { SPAN_GENERATED, SPAN_OLD_GENERATED };
+static const char *const *const validate_unread[] = {
+    [SPAN_GENERATED] = JSONPARSE_PATH("request", "object", "spec", "generated"),
+    [SPAN_OLD_GENERATED] = JSONPARSE_PATH("request", "oldObject", "spec", "generated"),
+    UNREAD, NULL,
+};
+static const struct jsonparse_skip validate_members = { validate_unread };
+
+static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip,
+                     struct jsonparse_span *spans, char *why, size_t whylen)
 {
     struct jsonparse_error err;
-    json_t *v = jsonparse_skipping(body, len, REVIEW_MAX_JSON_DEPTH, skip, NULL, &err);
+    json_t *v = jsonparse_spans(body, len, REVIEW_MAX_JSON_DEPTH, skip, spans, NULL, &err);
 
     if (json_is_object(v) || json_is_array(v))
         return v;
@@ -73,13 +84,13 @@ static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *
 
 json_t *review_parse(const char *body, size_t len, char *why, size_t whylen)
 {
-    return parse(body, len, NULL, why, whylen);
+    return parse(body, len, NULL, NULL, why, whylen);
 }
 
 json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
                               size_t whylen)
 {
-    return parse(body, len, skip, why, whylen);
+    return parse(body, len, skip, NULL, why, whylen);
 }
 
 int review_json(const json_t *v, char **out, size_t *outlen)
@@ -273,18 +284,119 @@ static const struct kind *kind_of(const json_t *request, const json_t *object, s
     return kinds_of_object(object);
 }
 
+/* 1 when spans a and b of body hold the same text (or both none). */
+static int same_text(const char *body, const struct jsonparse_span *a, const struct jsonparse_span *b)
+{
+    return a->len == b->len && !memcmp(body + a->at, body + b->at, a->len);
+}
+
 /* 1 when an UPDATE of object is admitted as it is: the object is being
  * deleted (the garbage collector's or a controller's finalizer removal
  * must never be refused), or its spec is the old one's (only metadata
- * changed). */
-static int unchanged_update(const json_t *object, const json_t *old)
+ * changed). With spans (/validate), both spec.generated were kept as
+ * null: their texts must be the same too. */
+static int unchanged_update(const json_t *object, const json_t *old, const char *body,
+                            const struct jsonparse_span *spans)
 {
     const json_t *deleting = json_object_get(json_object_get(object, "metadata"), "deletionTimestamp");
     const json_t *spec = json_object_get(object, "spec"), *was = json_object_get(old, "spec");
 
     if (deleting && !json_is_null(deleting))
         return 1;
+    if (spans && !same_text(body, &spans[SPAN_GENERATED], &spans[SPAN_OLD_GENERATED]))
+        return 0;
     return old && (spec == was || (spec && was && json_equal((json_t *)spec, (json_t *)was)));
+}
+
+/* The value of the four hex digits at p, or -1. */
+static long hex4(const char *p)
+{
+    long v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)p[i], d = c >= '0' && c <= '9' ? c - '0'
+                                       : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* text[0..len) with each \uXXXX escape written as node_dump() writes that
+ * character, into out. Go's encoding/json, the apiserver's, escapes
+ * < > & U+2028 U+2029 (json.Marshal is HTML-safe) and writes control
+ * characters in lower-case hex; node_dump() writes the first five raw,
+ * the others as \b \f \n \r \t or upper-case \u00XX. Strings
+ * otherwise agree, as do key order (both sort by bytes) and numbers (the
+ * children's are integers). An escape of anything else is kept. */
+static void node_escapes(struct strbuf *out, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF", shorts[] = "\b\t\n\f\r";
+    const char *p = text, *end = text + len, *bs;
+
+    while ((bs = memchr(p, '\\', (size_t)(end - p))) && end - bs >= 2) {
+        long cp = bs[1] == 'u' && end - bs >= 6 ? hex4(bs + 2) : -1;
+        char buf[6];
+
+        strbuf_add(out, p, (size_t)(bs - p));
+        p = bs + 2;
+        if (cp < 0 || (cp >= 0x80 && cp != 0x2028 && cp != 0x2029) || cp == '"' || cp == '\\') {
+            strbuf_add(out, bs, 2);     /* kept: a short escape, or \u of another sort */
+            continue;
+        }
+        p = bs + 6;
+        if (cp >= 0x80) {               /* U+2028, U+2029 as UTF-8 */
+            buf[0] = (char)0xe2, buf[1] = (char)0x80, buf[2] = (char)(0x80 | (cp & 0x3f));
+            strbuf_add(out, buf, 3);
+        } else if (cp >= 0x20) {
+            strbuf_addch(out, (char)cp);
+        } else if (cp && strchr(shorts, (int)cp)) {
+            buf[0] = '\\', buf[1] = "btnfr"[strchr(shorts, (int)cp) - shorts];
+            strbuf_add(out, buf, 2);
+        } else {
+            buf[0] = '\\', buf[1] = 'u', buf[2] = '0', buf[3] = '0', buf[4] = hex[cp >> 4], buf[5] = hex[cp & 15];
+            strbuf_add(out, buf, 6);
+        }
+    }
+    strbuf_add(out, p, (size_t)(end - p));
+}
+
+/* The object's spec.generated, which /validate read as text (gen): a seal
+ * that verifies over that very text marks it sealed, the tree keeping it
+ * as null. Otherwise (no seal, a seal of something else, or text the
+ * apiserver wrote otherwise than node_dump() does: other escapes, white
+ * space) it is parsed after all and judged as before. Returns 0, or -1
+ * when memory ran out. */
+static int settle_generated(const struct kind *k, json_t *object, const char *body,
+                            const struct jsonparse_span *gen, struct context *ctx)
+{
+    json_t *spec = json_object_get(object, "spec"), *v;
+    const char *seal = json_string_value(json_object_get(spec, "seal")), *text = body + gen->at;
+    struct jsonparse_error err;
+
+    if (!gen->len)
+        return 0;
+    if (seal && text[0] == '[') {
+        struct strbuf own = STRBUF_INIT;
+        size_t n = gen->len;
+
+        if (memmem(text, n, "\\u", 2)) {
+            node_escapes(&own, text, n);
+            text = own.buf, n = own.len;
+        }
+        ctx->generated_sealed = ctx->sealer->verify(ctx->sealer->keys, k->name, kinds_name(object), spec,
+                                                    text, n, seal);
+        strbuf_release(&own);
+        if (ctx->generated_sealed)
+            return 0;
+        text = body + gen->at;
+    }
+    /* review, request, object and spec hold it: the whole body was read
+     * within REVIEW_MAX_JSON_DEPTH already */
+    v = jsonparse(text, gen->len, REVIEW_MAX_JSON_DEPTH - 4, NULL, &err);
+    return v ? json_object_set_new(spec, "generated", v) : -1;
 }
 
 int review_handle(enum review_mode mode, const char *body, size_t len, const struct policy *p,
@@ -295,13 +407,15 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
     const struct kind *k;
     const char *version, *uid, *op;
     struct context ctx = { 0 };
+    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
+    int texts = mode == REVIEW_VALIDATE && sealer;      /* spec.generated read as text */
     char why[256];
 
     memset(out, 0, sizeof(*out));
     out->allowed = 1;
     arena_begin();
     /* NUL inside a string is valid JSON: the field rules refuse it */
-    review = parse(body, len, &unread_members, why, sizeof(why));
+    review = parse(body, len, texts ? &validate_members : &unread_members, spans, why, sizeof(why));
     if (!review) {
         fail(out, why);
         goto out;
@@ -352,8 +466,15 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
         if (!strcmp(op, "UPDATE") && json_is_object(json_object_get(request, "oldObject")))
             ctx.old = json_object_get(request, "oldObject");
         policy_apply(p, &ctx);
-        if (strcmp(op, "UPDATE") != 0 || !unchanged_update(object, ctx.old))
+        if (!strcmp(op, "UPDATE") &&
+            unchanged_update(object, ctx.old, body, texts ? spans : NULL))
+            ;
+        else if (texts && settle_generated(k, object, body, &spans[SPAN_GENERATED], &ctx) < 0)
+            fail(out, "out of memory");
+        else
             admit(mode, k, object, &ctx, &v, out);
+        if (out->http_status == 400)
+            goto out;
     }
     {
         struct strbuf sb = STRBUF_INIT;

@@ -31,6 +31,7 @@ struct parser {
     struct jsonparse_error *err;
     struct strbuf scratch;  /* unescaped strings */
     const struct jsonparse_skip *skip;
+    struct jsonparse_span *spans;   /* one per path of skip, or NULL */
     uint64_t live;          /* paths of skip that lead to the current object */
     size_t level;           /* keys of theirs matched on the way: the next to match */
     int skipping;           /* inside a skipped member: check, build nothing */
@@ -357,9 +358,9 @@ bad:
     return NULL;
 }
 
-/* Whether member key[0..klen) of the current object is skipped: 1 when a
- * live path ends at it, else 0 with *next the live paths that go on
- * through it. */
+/* Whether member key[0..klen) of the current object is skipped: the
+ * index + 1 of a live path that ends at it, else 0 with *next the live
+ * paths that go on through it. */
 static int skip_member(const struct parser *ps, const char *key, size_t klen, uint64_t *next)
 {
     uint64_t live = ps->live;
@@ -374,7 +375,7 @@ static int skip_member(const struct parser *ps, const char *key, size_t klen, ui
         if (strcmp(seg, "*") != 0 && (strncmp(seg, key, klen) != 0 || seg[klen] != '\0'))
             continue;
         if (!path[ps->level + 1])
-            return 1;
+            return i + 1;
         *next |= 1ULL << i;
     }
     return 0;
@@ -488,7 +489,7 @@ static json_t *object(struct parser *ps)
     uint64_t live = ps->live, next;
     size_t level = ps->level;
     struct held_object ob = { ps->nheld, ps->keytext.len, ps->nslots, 0 };
-    const char *key, *where;
+    const char *key, *where, *at;
     size_t klen, size;
     char *kcopy = NULL;
     int skip;
@@ -530,12 +531,16 @@ static json_t *object(struct parser *ps)
         }
         ps->p++;
         next = 0;
-        skip = live && skip_member(ps, key, klen, &next);
-        ps->skipping += skip;
+        skip = live ? skip_member(ps, key, klen, &next) : 0;
+        ps->skipping += skip != 0;
         ps->live = skip ? 0 : next;
         ps->level = level + 1;
+        skip_space(ps);
+        at = ps->p;
         v = value(ps);
-        ps->skipping -= skip;
+        if (v && skip && ps->spans)
+            ps->spans[skip - 1] = (struct jsonparse_span){ (size_t)(at - ps->start), (size_t)(ps->p - at) };
+        ps->skipping -= skip != 0;
         ps->live = live;
         ps->level = level;
         if (!v)
@@ -629,6 +634,12 @@ json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
 json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                            size_t *used, struct jsonparse_error *err)
 {
+    return jsonparse_spans(buf, len, max_depth, skip, NULL, used, err);
+}
+
+json_t *jsonparse_spans(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
+                        struct jsonparse_span *spans, size_t *used, struct jsonparse_error *err)
+{
     struct parser ps = { .p = buf, .end = buf + len, .start = buf, .max_depth = max_depth, .err = err,
                          .scratch = STRBUF_INIT, .keytext = STRBUF_INIT };
     json_t *v = NULL;
@@ -642,6 +653,9 @@ json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const str
         return NULL;
     }
     ps.skip = n ? skip : NULL;
+    ps.spans = spans;
+    if (spans)
+        memset(spans, 0, n * sizeof(*spans));
     ps.live = n == JSONPARSE_SKIP_MAX ? ~0ULL : (1ULL << n) - 1;
     v = value(&ps);
     if (v && used) {

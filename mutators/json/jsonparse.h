@@ -66,4 +66,17 @@ struct jsonparse_skip {
 json_t *jsonparse_skipping(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                            size_t *used, struct jsonparse_error *err);
 
+/* Where a skipped member's value lies in the input: buf[at..at+len); len
+ * 0 when no member matched its path. */
+struct jsonparse_span {
+    size_t at, len;
+};
+
+/* jsonparse_skipping(), also setting spans[i] (one per path of skip) to
+ * where the member that path i named lies (the last one, for a path with
+ * "*"): a caller that may need a skipped value after all can parse it
+ * from there, or use its text as it is. */
+json_t *jsonparse_spans(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
+                        struct jsonparse_span *spans, size_t *used, struct jsonparse_error *err);
+
 #endif

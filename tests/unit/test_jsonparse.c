@@ -304,12 +304,35 @@ static void test_case_files(void **state)
     assert_true(count > 100);
 }
 
+/* Where each skipped member's value lies: the last match of a path, none
+ * (len 0) for a path nothing matched, white space around it left out. */
+static void test_skip_spans(void **state)
+{
+    const char *text = "{\"k2\":{\"x\": [1, {\"y\":\"z\"}] ,\"w\":0},\"q\":{\"b\":\"one\"},\"p\":{\"b\":null}}";
+    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
+    struct jsonparse_error err;
+    json_t *v;
+
+    (void)state;
+    memset(spans, 0xff, sizeof(spans));
+    v = jsonparse_spans(text, strlen(text), DEPTH, &skip, spans, NULL, &err);
+    assert_non_null(v);
+    assert_int_equal(spans[3].len, strlen("[1, {\"y\":\"z\"}]"));
+    assert_memory_equal(text + spans[3].at, "[1, {\"y\":\"z\"}]", spans[3].len);
+    assert_int_equal(spans[2].len, 4);          /* "*", "b": the last, p's */
+    assert_memory_equal(text + spans[2].at, "null", 4);
+    assert_int_equal(spans[0].len, 0);
+    assert_int_equal(spans[5].len, 0);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_skipped_duplicates),
         cmocka_unit_test(test_skip_set),
+        cmocka_unit_test(test_skip_spans),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),

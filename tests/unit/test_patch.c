@@ -55,12 +55,14 @@ static int test_sign(const void *keys, const char *kind, const char *name, const
 }
 
 static int test_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
-                       const char *seal)
+                       const char *generated, size_t len, const char *seal)
 {
     (void)keys;
     (void)kind;
     (void)name;
     (void)spec;
+    (void)generated;
+    (void)len;
     return seal && !strncmp(seal, "ok:", 3);
 }
 

@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "certs/seal.h"
+#include "mutators/kinds.h"
 #include "mutators/policy.h"
 #include "mutators/json/strbuf.h"
 #include "webhook/review.h"
@@ -836,6 +839,116 @@ static void test_unread_object_members(void **state)
     free(plain);
 }
 
+/* seal_verify(), noting whether the last call was over a text of
+ * spec.generated given apart and verified. */
+static int over_text;
+
+static int noting_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
+                         const char *generated, size_t len, const char *seal)
+{
+    int ok = seal_verify(keys, kind, name, spec, generated, len, seal);
+
+    over_text = ok && generated;
+    return ok;
+}
+
+/* The review of object (text) as /validate gets it, with a sealer. */
+static void validate_sealed(const struct sealer *sealer, const char *object, struct answer *a)
+{
+    char *body = review_text("v1", "sv", "CREATE", GVK("Serving"), object);
+    json_error_t err;
+
+    memset(a, 0, sizeof(*a));
+    assert_int_equal(review_handle(REVIEW_VALIDATE, body, strlen(body), NULL, sealer, &a->res), 0);
+    assert_int_equal(a->res.http_status, 200);
+    a->doc = json_loadb(a->res.body, a->res.len, 0, &err);
+    a->response = json_object_get(a->doc, "response");
+    free(body);
+}
+
+/* A copy of text with its first `what` after `after` replaced by `with`. */
+static char *replaced(const char *text, const char *after, const char *what, const char *with)
+{
+    const char *at = strstr(strstr(text, after), what);
+    struct strbuf sb = STRBUF_INIT;
+
+    assert_non_null(at);
+    strbuf_add(&sb, text, (size_t)(at - text));
+    strbuf_addstr(&sb, with);
+    strbuf_addstr(&sb, at + strlen(what));
+    return strbuf_detach(&sb);
+}
+
+/* /validate takes a sealed spec.generated as the request's text: the seal
+ * verifies over it as sent, over Go's escapes of the same characters, and
+ * (the fallback) over any other text of the same value; a byte changed is
+ * refused, and so is a seal moved to other children. */
+static void test_validate_sealed_text(void **state)
+{
+    char path[] = "/tmp/test_review_seal_XXXXXX", err[256];
+    int fd = mkstemp(path);
+    struct seal_keys keys = { .n = 0 };
+    struct sealer sealer = { &keys, seal_sign, noting_verify };
+    char *body = review_text("v1", "sm", "CREATE", GVK("Serving"), SERVING_OK), *compact, *text;
+    json_t *review, *object, *ops, *op;
+    struct answer a;
+    size_t i;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+    close(fd);
+    assert_int_equal(seal_keys_add_file(&keys, path, err, sizeof(err)), 0);
+    unlink(path);
+    /* the object as the apiserver stores it after /mutate */
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(review_handle(REVIEW_MUTATE, body, strlen(body), NULL, &sealer, &a.res), 0);
+    a.doc = json_loadb(a.res.body, a.res.len, 0, NULL);
+    a.response = json_object_get(a.doc, "response");
+    ops = patch_of(&a);
+    review = json_loads(body, 0, NULL);
+    object = json_object_get(json_object_get(review, "request"), "object");
+    json_array_foreach(ops, i, op)
+        json_object_set(json_object_get(object, "spec"), json_string_value(json_object_get(op, "path")) + 6,
+                        json_object_get(op, "value"));
+    assert_non_null(json_object_get(json_object_get(object, "spec"), "seal"));
+    compact = json_dumps(object, JSON_COMPACT | JSON_SORT_KEYS);
+    answer_release(&a);
+
+    validate_sealed(&sealer, compact, &a);
+    assert_true(json_is_true(json_object_get(a.response, "allowed")));
+    assert_null(json_object_get(a.response, "warnings"));
+    assert_true(over_text);
+    answer_release(&a);
+    /* Go's escape of a character node_dump() writes raw */
+    text = replaced(compact, "\"generated\"", "-", "\\u002d");
+    validate_sealed(&sealer, text, &a);
+    assert_true(json_is_true(json_object_get(a.response, "allowed")));
+    assert_true(over_text);
+    answer_release(&a);
+    free(text);
+    /* white space: parsed after all, and sealed still */
+    text = replaced(compact, "\"generated\"", "[{", "[ {");
+    validate_sealed(&sealer, text, &a);
+    assert_true(json_is_true(json_object_get(a.response, "allowed")));
+    assert_false(over_text);
+    answer_release(&a);
+    free(text);
+    /* a byte of the children changed: the seal does not cover it */
+    text = replaced(compact, "\"generated\"", "serving:1", "serving:2");
+    validate_sealed(&sealer, text, &a);
+    assert_false(json_is_true(json_object_get(a.response, "allowed")));
+    assert_non_null(strstr(a.res.body, "spec.generated"));
+    answer_release(&a);
+    free(text);
+
+    free(compact);
+    json_decref(ops);
+    json_decref(review);
+    free(body);
+    seal_keys_release(&keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -869,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting_refused_before_parsing),
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_unread_object_members),
+        cmocka_unit_test(test_validate_sealed_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

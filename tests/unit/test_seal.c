@@ -63,21 +63,21 @@ static void test_round_trip(void **state)
     assert_int_equal(seal_sign(&keys, "Training", "t", a, NULL, 0, seal), 0);
     assert_int_equal(strlen(seal), SEAL_TEXT_LEN);
     assert_memory_equal(seal, "v1:", 3);
-    assert_true(seal_verify(&keys, "Training", "t", a, seal));
+    assert_true(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
     /* key order and escaping are the apiserver's business */
-    assert_true(seal_verify(&keys, "Training", "t", a2, seal));
+    assert_true(seal_verify(&keys, "Training", "t", a2, NULL, 0, seal));
     /* the seal member itself is not sealed */
     json_object_set_new(a2, "seal", json_string(seal));
-    assert_true(seal_verify(&keys, "Training", "t", a2, seal));
+    assert_true(seal_verify(&keys, "Training", "t", a2, NULL, 0, seal));
     /* another kind or name, a changed value, a forged text */
-    assert_false(seal_verify(&keys, "Serving", "t", a, seal));
-    assert_false(seal_verify(&keys, "Training", "u", a, seal));
+    assert_false(seal_verify(&keys, "Serving", "t", a, NULL, 0, seal));
+    assert_false(seal_verify(&keys, "Training", "u", a, NULL, 0, seal));
     json_object_set_new(a, "workerReplicas", json_integer(3));
-    assert_false(seal_verify(&keys, "Training", "t", a, seal));
-    assert_false(seal_verify(&keys, "Training", "t", a2, "v1:00000000:"));
-    assert_false(seal_verify(&keys, "Training", "t", a2, NULL));
+    assert_false(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
+    assert_false(seal_verify(&keys, "Training", "t", a2, NULL, 0, "v1:00000000:"));
+    assert_false(seal_verify(&keys, "Training", "t", a2, NULL, 0, NULL));
     seal[SEAL_TEXT_LEN - 1] ^= 1;
-    assert_false(seal_verify(&keys, "Training", "t", a2, seal));
+    assert_false(seal_verify(&keys, "Training", "t", a2, NULL, 0, seal));
     seal_keys_release(&keys);
     json_decref(a);
     json_decref(a2);
@@ -95,15 +95,15 @@ static void test_keys(void **state)
     /* a new key signs, the previous one still verifies */
     load(&rotated, "new", "new secret, 32 bytes long......");
     load(&rotated, "old", "old secret, 32 bytes long......");
-    assert_true(seal_verify(&rotated, "Training", "t", a, seal));
+    assert_true(seal_verify(&rotated, "Training", "t", a, NULL, 0, seal));
     load(&other, "other", "another secret of enough length");
-    assert_false(seal_verify(&other, "Training", "t", a, seal));
+    assert_false(seal_verify(&other, "Training", "t", a, NULL, 0, seal));
     seal_keys_release(&old);
     seal_keys_release(&rotated);
     seal_keys_release(&other);
     /* no key: nothing signs, nothing verifies */
     assert_int_equal(seal_sign(&other, "Training", "t", a, NULL, 0, seal), -1);
-    assert_false(seal_verify(NULL, "Training", "t", a, seal));
+    assert_false(seal_verify(NULL, "Training", "t", a, NULL, 0, seal));
     /* too short, missing, not a regular file (a FIFO would block) */
     assert_int_equal(seal_keys_add_file(&other, write_key("short", "tiny"), err, sizeof(err)), -1);
     assert_non_null(strstr(err, "at least 16 bytes"));
