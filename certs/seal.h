@@ -19,8 +19,10 @@
  * no white space; strings raw UTF-8 but for \" \\ \n \t \r \b \f and
  * \u00XX (upper-case hex) for the other control characters, integers in
  * decimal (mutators/json/jsondump.c, node.c). The apiserver's own
- * re-serialisation (key order, escaping) does not matter: both sides parse
- * and write it again. tests/e2e/test_lifecycle.py computes it in Python.
+ * re-serialisation (key order, escaping) does not matter: /validate first
+ * verifies over the request's text of spec.generated (Go's escapes put
+ * back, webhook/review.c), and when that fails parses it and writes it
+ * again. tests/e2e/test_lifecycle.py computes it in Python.
  */
 #ifndef SEAL_H
 #define SEAL_H
