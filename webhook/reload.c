@@ -5,6 +5,7 @@
 #include "webhook/reload.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,9 @@ static int load_policy(struct reload *rl, int first, int force)
     rl->policy = p;
     pthread_mutex_unlock(&rl->policy_lock);
     policy_unref(old);
+    /* the old policy's memory went back to this thread's malloc arena,
+     * from which nothing else allocates between reloads: return it */
+    malloc_trim(0);
     if (!first) {
         metrics_policy_reload(rl->metrics, 1);
         LOG(LOG_INFO, "policy reloaded from %s", rl->cfg->policy_file);
