@@ -466,15 +466,13 @@ int review_handle(enum review_mode mode, const char *body, size_t len, const str
         if (!strcmp(op, "UPDATE") && json_is_object(json_object_get(request, "oldObject")))
             ctx.old = json_object_get(request, "oldObject");
         policy_apply(p, &ctx);
-        if (!strcmp(op, "UPDATE") &&
-            unchanged_update(object, ctx.old, body, texts ? spans : NULL))
-            ;
-        else if (texts && settle_generated(k, object, body, &spans[SPAN_GENERATED], &ctx) < 0)
-            fail(out, "out of memory");
-        else
+        if (strcmp(op, "UPDATE") != 0 || !unchanged_update(object, ctx.old, body, texts ? spans : NULL)) {
+            if (texts && settle_generated(k, object, body, &spans[SPAN_GENERATED], &ctx) < 0) {
+                fail(out, "out of memory");
+                goto out;
+            }
             admit(mode, k, object, &ctx, &v, out);
-        if (out->http_status == 400)
-            goto out;
+        }
     }
     {
         struct strbuf sb = STRBUF_INIT;
