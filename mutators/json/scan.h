@@ -13,6 +13,20 @@
 #include <emmintrin.h>
 #endif
 
+/* By byte: 0 for plain text, 1 for bytes >= 0x80 (plain unless asked),
+ * 2 for '"', '\\' and the controls. */
+#define SCAN_RUN16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char scan_stop[256] = {
+    SCAN_RUN16(2), SCAN_RUN16(2),
+    0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* '"' */
+    SCAN_RUN16(0), SCAN_RUN16(0),
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,     /* '\\' */
+    SCAN_RUN16(0), SCAN_RUN16(0),
+    SCAN_RUN16(1), SCAN_RUN16(1), SCAN_RUN16(1), SCAN_RUN16(1),
+    SCAN_RUN16(1), SCAN_RUN16(1), SCAN_RUN16(1), SCAN_RUN16(1),
+};
+#undef SCAN_RUN16
+
 /* The length of s's longest prefix of bytes other than '"', '\\' and the
  * controls, and, when high is set, other than the bytes >= 0x80 as well. */
 static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
@@ -34,7 +48,9 @@ static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
             return i + (size_t)__builtin_ctz(bits);
     }
 #endif
-    while (i < len && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && !(high && s[i] >= 0x80))
+    /* the tail, and the short strings most of a Training's children are:
+     * one load and one test a byte */
+    while (i < len && scan_stop[s[i]] + high < 2)
         i++;
     return i;
 }
