@@ -372,7 +372,9 @@ static int skip_member(const struct parser *ps, const char *key, size_t klen, ui
         const char *seg = path[ps->level];
 
         live &= live - 1;
-        if (strcmp(seg, "*") != 0 && (strncmp(seg, key, klen) != 0 || seg[klen] != '\0'))
+        /* the first byte rules out most keys before a call */
+        if (!(seg[0] == '*' && !seg[1]) &&
+            (seg[0] != (klen ? key[0] : '\0') || strncmp(seg, key, klen) != 0 || seg[klen] != '\0'))
             continue;
         if (!path[ps->level + 1])
             return i + 1;
