@@ -585,14 +585,15 @@ static char *invalid_note(const struct kind *k, const json_t *parent, const stru
     return strbuf_detach(&msg);
 }
 
-/* 1 when parent's spec.seal verifies and its spec names its own
+/* 1 when parent's spec.seal verifies (over its spec.generated as sent,
+ * in->generated_sealed, or over the tree) and its spec names its own
  * namespace (the seal covers the spec, not metadata). */
-static int admitted(const struct kind *k, const json_t *parent, const struct context *ctx)
+static int admitted(const struct lifecycle_sync *in, const struct context *ctx)
 {
-    const char *ns = get_string(get(parent, "metadata"), "namespace");
-    const char *sns = get_string(get(parent, "spec"), "namespace");
+    const char *ns = get_string(get(in->parent, "metadata"), "namespace");
+    const char *sns = get_string(get(in->parent, "spec"), "namespace");
 
-    return ns && sns && !strcmp(ns, sns) && kinds_sealed(k, parent, ctx);
+    return ns && sns && !strcmp(ns, sns) && (in->generated_sealed || kinds_sealed(in->kind, in->parent, ctx));
 }
 
 int lifecycle_answer(const struct lifecycle_sync *in, const struct policy *p, const struct sealer *sealer,
@@ -611,7 +612,7 @@ int lifecycle_answer(const struct lifecycle_sync *in, const struct policy *p, co
     ctx.sealer = sealer;
     policy_apply(p, &ctx);
     ctx.exempt = 0;     /* judged afresh: no requester to exempt */
-    if (admitted(k, parent, &ctx))
+    if (admitted(in, &ctx))
         rendered = json_incref((json_t *)get(get(parent, "spec"), "generated"));
     else
         rendered = kinds_render(k, parent, &ctx, &errs, warnings);

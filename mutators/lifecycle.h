@@ -49,6 +49,7 @@ struct lifecycle_sync {
     const json_t *related;    /* borrowed: the same shape (webhook/related.h); may be NULL */
     int finalizing;           /* the parent is being deleted */
     int skimmed;              /* the children's spec may be null: read for their phase only */
+    int generated_sealed;     /* the parent's seal verified over its spec.generated as sent */
 };
 
 #define LIFECYCLE_WHOLE 1   /* lifecycle_answer(): the children are needed whole */

@@ -12,6 +12,8 @@
 #include <jansson.h>
 
 struct jsonparse_skip;
+struct jsonparse_span;
+struct kind;
 struct policy;
 struct sealer;
 
@@ -57,9 +59,22 @@ void review_result_release(struct review_result *r);
 json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
 
 /* review_parse(), the members skip names (mutators/json/jsonparse.h) read
- * as strictly but kept as null. */
-json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip, char *why,
-                              size_t whylen);
+ * as strictly but kept as null; where they lie goes to spans (may be NULL;
+ * see jsonparse_spans()). */
+json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip,
+                              struct jsonparse_span *spans, char *why, size_t whylen);
+
+/* spec.generated of object (a kind k object in the tree of body), read as
+ * text at span gen of body and kept as null in the tree (gen->len 0: the
+ * spec has none). Returns 1 when object's spec.seal verifies with sealer
+ * (may be NULL) over that very text: Go's encoding/json, the apiserver's,
+ * writes it as node_dump() does but for some escapes, which are written
+ * back first. Otherwise (no seal, a seal of something else, white space,
+ * other escapes) it is parsed into the tree after all and judged as
+ * before: 0. With tree set it is parsed in either case. -1: out of
+ * memory. */
+int review_generated_text(const struct kind *k, json_t *object, const char *body,
+                          const struct jsonparse_span *gen, const struct sealer *sealer, int tree);
 
 /* The body of a 400 for the hooks (sync, customize): why and a newline,
  * into *out (malloc'd, the caller frees it) and *outlen. Returns 400, or

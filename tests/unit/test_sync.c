@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <jansson.h>
 
+#include "certs/seal.h"
+#include "mutators/kinds.h"
 #include "mutators/lifecycle.h"
 #include "mutators/policy.h"
 #include "webhook/review.h"
@@ -834,6 +838,102 @@ static void test_unsealed_parent_judged_under_policy(void **state)
     json_decref(doc);
 }
 
+/* ------------------------------------------------------ sealed parents */
+
+static int over_text;      /* the last seal verified over spec.generated as sent */
+
+static int noting_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
+                         const char *generated, size_t len, const char *seal)
+{
+    int ok = seal_verify(keys, kind, name, spec, generated, len, seal);
+
+    over_text = ok && generated;
+    return ok;
+}
+
+/* The image of the answer's PaddleJob pp-ocr, or NULL. */
+static const char *paddlejob_image(const json_t *answer)
+{
+    const json_t *job = child(answer, "PaddleJob", "pp-ocr");
+    const json_t *spec = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(
+                                             job, "spec"), "worker"), "template"), "spec"), "containers");
+
+    return json_string_value(json_object_get(json_array_get(spec, 0), "image"));
+}
+
+/* The parent's spec.generated is read as text, and its seal verified over
+ * those bytes (webhook/sync.c), as Go's encoding/json writes them
+ * (Metacontroller's request: sorted keys, no white space, HTML-safe
+ * escapes); white space falls back to the tree, which the seal still
+ * covers; a changed child is not admitted and the spec is rendered
+ * afresh. */
+static void test_sealed_parent_verified_as_sent(void **state)
+{
+    char path[] = "/tmp/test_sync_seal_XXXXXX", err[256];
+    int fd = mkstemp(path);
+    struct seal_keys keys = { 0 };
+    struct sealer sealer = { &keys, seal_sign, noting_verify };
+    struct context ctx = { .namespace = "kubeflow", .sealer = &sealer };
+    struct kinds_mutation m;
+    json_t *par = training("\"saveInference\": false"), *req;
+    char *text, *body, *edited;
+    const char *at;
+    static const struct {
+        const char *what, *with;        /* an edit of spec.generated's text, or none */
+        int over_text;
+        const char *image;              /* what the answer's PaddleJob runs */
+    } edits[] = {
+        { NULL, NULL, 1, "paddleocr:2.1.3-gpu" },
+        { "-gpu", "\\u002dgpu", 1, "paddleocr:2.1.3-gpu" },  /* Go's escape of a byte written raw */
+        { "[{", "[ {", 0, "paddleocr:2.1.3-gpu" },              /* white space: verified over the tree */
+        { "2.1.3-gpu", "6.6.6-gpu", 0, "paddleocr:2.1.3-gpu" }, /* not sealed: rendered afresh */
+    };
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+    close(fd);
+    assert_int_equal(seal_keys_add_file(&keys, path, err, sizeof(err)), 0);
+    unlink(path);
+    /* the parent as /mutate left it: its children and their seal */
+    policy_apply(NULL, &ctx);
+    kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
+    assert_int_equal(m.errs.len, 0);
+    kinds_mutation_release(&m);
+    assert_non_null(json_object_get(json_object_get(par, "spec"), "seal"));
+    req = request(par, NULL, 0);
+    text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(req);
+
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        size_t outlen, len;
+        json_t *answer;
+
+        at = strstr(strstr(text, "\"generated\""), edits[i].what ? edits[i].what : "[");
+        assert_non_null(at);
+        if (edits[i].what) {
+            len = strlen(text) + strlen(edits[i].with) - strlen(edits[i].what) + 1;
+            edited = malloc(len);
+            assert_non_null(edited);
+            snprintf(edited, len, "%.*s%s%s", (int)(at - text), text, edits[i].with, at + strlen(edits[i].what));
+        } else {
+            edited = strdup(text);
+        }
+        over_text = 0;
+        assert_int_equal(sync_handle(edited, strlen(edited), NULL, &sealer, &body, &outlen), 200);
+        answer = json_loads(body, 0, NULL);
+        assert_int_equal(over_text, edits[i].over_text);
+        assert_non_null(paddlejob_image(answer));
+        if (!strstr(paddlejob_image(answer), edits[i].image))
+            fail_msg("edit %zu: the PaddleJob runs %s", i, paddlejob_image(answer));
+        json_decref(answer);
+        free(body);
+        free(edited);
+    }
+    free(text);
+    seal_keys_release(&keys);
+}
+
 /* ------------------------------------------------------ status per kind */
 
 struct phase_case {
@@ -1131,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_delete_returns_no_children),
         cmocka_unit_test(test_finalizing_returns_no_children),
         cmocka_unit_test(test_unsealed_parent_judged_under_policy),
+        cmocka_unit_test(test_sealed_parent_verified_as_sent),
         cmocka_unit_test(test_paddlejob_phases),
         cmocka_unit_test(test_job_phases),
         cmocka_unit_test(test_inferenceservice_phases),
