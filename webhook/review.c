@@ -45,7 +45,7 @@ static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT
     JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),       \
     UNREAD_OF("object"),                             UNREAD_OF("oldObject")
 static const char *const *const unread[] = { UNREAD, NULL };
-static const struct jsonparse_skip unread_members = { unread };
+static const struct jsonparse_skip unread_members = { unread, 0 };
 
 /* /validate with a seal key also takes spec.generated of both objects as
  * text (its spans at these indices): a seal verifies over the text
@@ -57,7 +57,7 @@ static const char *const *const validate_unread[] = {
     [SPAN_OLD_GENERATED] = JSONPARSE_PATH("request", "oldObject", "spec", "generated"),
     UNREAD, NULL,
 };
-static const struct jsonparse_skip validate_members = { validate_unread };
+static const struct jsonparse_skip validate_members = { validate_unread, 0 };
 
 static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip,
                      struct jsonparse_span *spans, char *why, size_t whylen)
@@ -379,7 +379,7 @@ static int has_u_escape(const char *text, size_t len)
 }
 
 int review_generated_text(const struct kind *k, json_t *object, const char *body,
-                          const struct jsonparse_span *gen, const struct sealer *sealer, int tree)
+                          const struct jsonparse_span *gen, const struct sealer *sealer, int built)
 {
     json_t *spec = json_object_get(object, "spec"), *v;
     const char *seal = json_string_value(json_object_get(spec, "seal")), *text = body + gen->at;
@@ -398,9 +398,11 @@ int review_generated_text(const struct kind *k, json_t *object, const char *body
         }
         sealed = sealer->verify(sealer->keys, k->name, kinds_name(object), spec, text, n, seal);
         strbuf_release(&own);
-        if (sealed && !tree)
-            return 1;
+        if (sealed || built)
+            return sealed;
         text = body + gen->at;
+    } else if (built) {
+        return 0;
     }
     /* the body was read within REVIEW_MAX_JSON_DEPTH already, and the
      * span lies at least three levels down (object, spec, generated) */

@@ -64,17 +64,17 @@ json_t *review_parse(const char *body, size_t len, char *why, size_t whylen);
 json_t *review_parse_skipping(const char *body, size_t len, const struct jsonparse_skip *skip,
                               struct jsonparse_span *spans, char *why, size_t whylen);
 
-/* spec.generated of object (a kind k object in the tree of body), read as
- * text at span gen of body and kept as null in the tree (gen->len 0: the
- * spec has none). Returns 1 when object's spec.seal verifies with sealer
- * (may be NULL) over that very text: Go's encoding/json, the apiserver's,
- * writes it as node_dump() does but for some escapes, which are written
- * back first. Otherwise (no seal, a seal of something else, white space,
- * other escapes) it is parsed into the tree after all and judged as
- * before: 0. With tree set it is parsed in either case. -1: out of
- * memory. */
+/* spec.generated of object (a kind k object in the tree of body) as text:
+ * span gen of body (gen->len 0: the spec has none). Returns 1 when
+ * object's spec.seal verifies with sealer (may be NULL) over that very
+ * text: Go's encoding/json, the apiserver's, writes it as node_dump() does
+ * but for some escapes, which are written back first. Otherwise (no seal,
+ * a seal of something else, white space, other escapes) 0, and unless
+ * built (the tree holds it already: jsonparse_skip.built) it is parsed
+ * into the tree, where it was kept as null, to be judged as before. -1:
+ * out of memory. */
 int review_generated_text(const struct kind *k, json_t *object, const char *body,
-                          const struct jsonparse_span *gen, const struct sealer *sealer, int tree);
+                          const struct jsonparse_span *gen, const struct sealer *sealer, int built);
 
 /* The body of a 400 for the hooks (sync, customize): why and a newline,
  * into *out (malloc'd, the caller frees it) and *outlen. Returns 400, or

@@ -35,21 +35,21 @@
     JSONPARSE_PATH("related", "*", "*", "metadata", "annotations"),           \
     JSONPARSE_PATH("related", "*", "*", "spec", "generated")
 
-/* The parent's spec.generated is read as text first (its span at index
- * 0), for its seal to verify over those very bytes: from the tree it
- * took a canonical text made anew, 13 of the 75 µs of a Training's sync
- * (review_generated_text()). It is parsed after, for the answer. */
+/* The parent's spec.generated, built for the answer, has its span kept
+ * too (index 0, jsonparse_skip.built): its seal verifies over those very
+ * bytes (review_generated_text()). From the tree it took a canonical
+ * text made anew, 13 of the 75 µs of a Training's sync. */
 #define GENERATED JSONPARSE_PATH("parent", "spec", "generated")
 
 /* First read: the observed children's spec too (lifecycle_sync.skimmed). */
 static const char *const *const skim_paths[] = {
     GENERATED, UNREAD, JSONPARSE_PATH("children", "*", "*", "spec"), NULL,
 };
-static const struct jsonparse_skip skim = { skim_paths };
+static const struct jsonparse_skip skim = { skim_paths, 1 };
 
 /* Second read, when an observed child goes back as observed. */
 static const char *const *const whole_paths[] = { GENERATED, UNREAD, NULL };
-static const struct jsonparse_skip whole = { whole_paths };
+static const struct jsonparse_skip whole = { whole_paths, 1 };
 
 /* 1 when children is a map of maps of objects. */
 static int children_ok(const json_t *children)

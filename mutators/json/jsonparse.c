@@ -494,7 +494,7 @@ static json_t *object(struct parser *ps)
     const char *key, *where, *at;
     size_t klen, size;
     char *kcopy = NULL;
-    int skip;
+    int skip, hidden;
 
     ps->p++;
     skip_space(ps);
@@ -534,7 +534,9 @@ static json_t *object(struct parser *ps)
         ps->p++;
         next = 0;
         skip = live ? skip_member(ps, key, klen, &next) : 0;
-        ps->skipping += skip != 0;
+        /* a built path's member is read as the rest: only its span is kept */
+        hidden = skip && !(ps->skip->built >> (skip - 1) & 1);
+        ps->skipping += hidden;
         ps->live = skip ? 0 : next;
         ps->level = level + 1;
         skip_space(ps);
@@ -542,7 +544,7 @@ static json_t *object(struct parser *ps)
         v = value(ps);
         if (v && skip && ps->spans)
             ps->spans[skip - 1] = (struct jsonparse_span){ (size_t)(at - ps->start), (size_t)(ps->p - at) };
-        ps->skipping -= skip != 0;
+        ps->skipping -= hidden;
         ps->live = live;
         ps->level = level;
         if (!v)

@@ -13,6 +13,7 @@
 #define JSONPARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -55,6 +56,7 @@ json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
  *     static const struct jsonparse_skip skip = { unread }; */
 struct jsonparse_skip {
     const char *const *const *paths;
+    uint64_t built;     /* bit i: path i's member is built as the rest, only its span kept */
 };
 
 /* jsonparse(), except that the members skip names (skip may be NULL) are
@@ -75,7 +77,9 @@ struct jsonparse_span {
 /* jsonparse_skipping(), also setting spans[i] (one per path of skip) to
  * where the member that path i named lies (the last one, for a path with
  * "*"): a caller that may need a skipped value after all can parse it
- * from there, or use its text as it is. */
+ * from there, or use its text as it is. A path whose bit is set in
+ * skip->built names a member that is built as any other: only its span
+ * is of interest (its text, as sent, beside its tree). */
 json_t *jsonparse_spans(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                         struct jsonparse_span *spans, size_t *used, struct jsonparse_error *err);
 

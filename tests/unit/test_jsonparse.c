@@ -33,7 +33,7 @@ static const char *const *const skip_paths[] = {
     JSONPARSE_PATH("children", "*", "*", "spec"),
     NULL,
 };
-static const struct jsonparse_skip skip = { skip_paths };
+static const struct jsonparse_skip skip = { skip_paths, 0 };
 
 /* Sets to null the member of v at path[at..] (objects only, "*" any key):
  * the model of what jsonparse_skipping() keeps. */
@@ -168,9 +168,9 @@ static const char *const path_x[] = { "x", NULL };
 static void test_skip_set(void **state)
 {
     const char *const *const empty_path[] = { JSONPARSE_PATH("a"), (const char *const[]){ NULL }, NULL };
-    const struct jsonparse_skip bad = { empty_path };
+    const struct jsonparse_skip bad = { empty_path, 0 };
     const char *const *many[JSONPARSE_SKIP_MAX + 2];
-    struct jsonparse_skip most = { many };
+    struct jsonparse_skip most = { many, 0 };
     struct jsonparse_error err;
     const char *text = "{\"x\":1,\"b\":2,\"c\":{\"d\":3}}";
     json_t *v;
@@ -326,6 +326,31 @@ static void test_skip_spans(void **state)
     json_decref(v);
 }
 
+/* A built path: its member is read into the tree as any other (repeated
+ * keys in it refused as jansson's are), and its span kept as a skipped
+ * one's; the other paths are still skipped. */
+static void test_built_spans(void **state)
+{
+    static const struct jsonparse_skip built = { skip_paths, 1u << 3 };     /* "k2", "x" */
+    const char *text = "{\"k2\":{\"x\": [1, {\"y\":\"z\"}] ,\"w\":0},\"q\":{\"b\":\"one\"}}";
+    const char *repeated = "{\"k2\":{\"x\":{\"y\":1,\"y\":2}}}";
+    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
+    struct jsonparse_error err;
+    json_t *v, *want = json_loads("[1, {\"y\":\"z\"}]", 0, NULL);
+
+    (void)state;
+    v = jsonparse_spans(text, strlen(text), DEPTH, &built, spans, NULL, &err);
+    assert_non_null(v);
+    assert_true(json_equal(json_object_get(json_object_get(v, "k2"), "x"), want));
+    assert_memory_equal(text + spans[3].at, "[1, {\"y\":\"z\"}]", spans[3].len);
+    assert_true(json_is_null(json_object_get(json_object_get(v, "q"), "b")));
+    assert_memory_equal(text + spans[2].at, "\"one\"", spans[2].len);
+    json_decref(v);
+    json_decref(want);
+    assert_null(jsonparse_spans(repeated, strlen(repeated), DEPTH, &built, spans, NULL, &err));
+    assert_string_equal(err.text, "duplicate object key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_skipped_duplicates),
         cmocka_unit_test(test_skip_set),
         cmocka_unit_test(test_skip_spans),
+        cmocka_unit_test(test_built_spans),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),
