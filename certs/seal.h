@@ -57,7 +57,7 @@ void seal_keys_release(struct seal_keys *keys);
  * "seal" is left out) under the first key of keys (a struct seal_keys:
  * void, to serve as struct sealer's sign in mutators/kinds.h), into out
  * (SEAL_TEXT_LEN + 1 bytes). When generated is not NULL, its len bytes
- * are the canonical JSON text (node_sort + node_dump) of the
+ * are the canonical JSON text (node_dump_canonical) of the
  * spec.generated to seal, in place of spec's own: the mutating webhook
  * hashes the very text its patch carries. Returns 0, or -1 when there is
  * no key or memory ran out. */

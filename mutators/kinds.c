@@ -595,8 +595,7 @@ static void settle(const struct kind *k, json_t *obj, const struct context *ctx,
         }
     } else if (changed || ctx->sealer) {
         /* canonical key order: the text the seal covers is the patch's own */
-        node_sort(m->children);
-        node_dump(&m->text, m->children);
+        node_dump_canonical(&m->text, m->children);
         if (changed)
             record(m, "generated", cur ? KINDS_REPLACE : KINDS_ADD, NULL);
     }

@@ -295,64 +295,6 @@ static inline void dump_string(struct strbuf *sb, const char *s, size_t len)
     sb->len += len + 2;
 }
 
-static void dump(struct strbuf *sb, const struct node *n);
-
-/* A member or element: strings here, the rest by recursion. */
-static inline void dump_item(struct strbuf *sb, const struct node *m)
-{
-    if (m->type == NODE_STRING)
-        dump_string(sb, m->u.str.s, m->u.str.len);
-    else
-        dump(sb, m);
-}
-
-/* n as compact JSON, the strbuf's NUL left to the caller. */
-static void dump(struct strbuf *sb, const struct node *n)
-{
-    const struct node *m;
-    char *q;
-    size_t k;
-
-    switch (n->type) {
-    case NODE_OBJECT:
-        put(sb, '{');
-        for (m = n->u.kids.first; m; m = m->next) {
-            /* [,]"key": -- a key is a literal that needs no escaping */
-            q = room(sb, m->klen + 4);
-            k = 0;
-            if (m != n->u.kids.first)
-                q[k++] = ',';
-            q[k++] = '"';
-            memcpy(q + k, m->key, m->klen);
-            k += m->klen;
-            q[k++] = '"';
-            q[k++] = ':';
-            sb->len += k;
-            dump_item(sb, m);
-        }
-        put(sb, '}');
-        break;
-    case NODE_ARRAY:
-        put(sb, '[');
-        for (m = n->u.kids.first; m; m = m->next) {
-            if (m != n->u.kids.first)
-                put(sb, ',');
-            dump_item(sb, m);
-        }
-        put(sb, ']');
-        break;
-    case NODE_STRING:
-        dump_string(sb, n->u.str.s, n->u.str.len);
-        break;
-    case NODE_INT:
-        dump_int(sb, n->u.i);
-        break;
-    case NODE_TRUE:
-        strbuf_add(sb, "true", 4);
-        break;
-    }
-}
-
 /* Key order; most keys of an object differ in their first byte. */
 static inline int key_before_or_at(const struct node *a, const struct node *b)
 {
@@ -361,18 +303,13 @@ static inline int key_before_or_at(const struct node *a, const struct node *b)
     return x != y ? x < y : strcmp(a->key, b->key) <= 0;
 }
 
-void node_sort(struct node *n)
+/* Orders the members of object n by key, in place: insertion into a list,
+ * as an object has a handful of members, most of them built in order
+ * already, so the tail is tried first. */
+static void order_members(struct node *n)
 {
     struct node *sorted = NULL, *tail = NULL, *m, *next, **at;
 
-    if (n->type != NODE_OBJECT && n->type != NODE_ARRAY)
-        return;
-    for (m = n->u.kids.first; m; m = m->next)
-        node_sort(m);
-    if (n->type != NODE_OBJECT)
-        return;
-    /* insertion into a list: an object has a handful of members, most
-     * of them built in order already, so the tail is tried first */
     for (m = n->u.kids.first; m; m = next) {
         next = m->next;
         if (tail && key_before_or_at(tail, m)) {
@@ -390,9 +327,77 @@ void node_sort(struct node *n)
     n->u.kids.last = tail;
 }
 
+static void dump(struct strbuf *sb, struct node *n, int canonical);
+
+/* A member or element: strings here, the rest by recursion. */
+static inline void dump_item(struct strbuf *sb, struct node *m, int canonical)
+{
+    if (m->type == NODE_STRING)
+        dump_string(sb, m->u.str.s, m->u.str.len);
+    else
+        dump(sb, m, canonical);
+}
+
+/* n as compact JSON, the strbuf's NUL left to the caller; canonical: each
+ * object's members ordered by key first (in place), on the walk that
+ * writes them (a walk of its own cost as much as the ordering). */
+static void dump(struct strbuf *sb, struct node *n, int canonical)
+{
+    struct node *m;
+    char *q;
+    size_t k;
+
+    switch (n->type) {
+    case NODE_OBJECT:
+        if (canonical)
+            order_members(n);
+        put(sb, '{');
+        for (m = n->u.kids.first; m; m = m->next) {
+            /* [,]"key": -- a key is a literal that needs no escaping */
+            q = room(sb, m->klen + 4);
+            k = 0;
+            if (m != n->u.kids.first)
+                q[k++] = ',';
+            q[k++] = '"';
+            memcpy(q + k, m->key, m->klen);
+            k += m->klen;
+            q[k++] = '"';
+            q[k++] = ':';
+            sb->len += k;
+            dump_item(sb, m, canonical);
+        }
+        put(sb, '}');
+        break;
+    case NODE_ARRAY:
+        put(sb, '[');
+        for (m = n->u.kids.first; m; m = m->next) {
+            if (m != n->u.kids.first)
+                put(sb, ',');
+            dump_item(sb, m, canonical);
+        }
+        put(sb, ']');
+        break;
+    case NODE_STRING:
+        dump_string(sb, n->u.str.s, n->u.str.len);
+        break;
+    case NODE_INT:
+        dump_int(sb, n->u.i);
+        break;
+    case NODE_TRUE:
+        strbuf_add(sb, "true", 4);
+        break;
+    }
+}
+
 void node_dump(struct strbuf *sb, const struct node *n)
 {
-    dump(sb, n);
+    dump(sb, (struct node *)n, 0);     /* unchanged: nothing is ordered */
+    room(sb, 0)[0] = '\0';
+}
+
+void node_dump_canonical(struct strbuf *sb, struct node *n)
+{
+    dump(sb, n, 1);
     room(sb, 0)[0] = '\0';
 }
 

@@ -113,10 +113,10 @@ struct node *node_copy(const struct node *n);
 /* Appends n as compact JSON. */
 void node_dump(struct strbuf *sb, const struct node *n);
 
-/* Orders the members of every object in n by key (byte order), in place:
- * node_dump() then writes canonical JSON, the text Go's encoder writes
- * and the admission seal covers. */
-void node_sort(struct node *n);
+/* node_dump(), ordering the members of every object in n by key (byte
+ * order, in place) as it goes: canonical JSON, the text Go's encoder
+ * writes and the admission seal covers. */
+void node_dump_canonical(struct strbuf *sb, struct node *n);
 
 /* 1 when n and v hold the same JSON value, as json_equal() judges:
  * objects by their members in any order, arrays in order. */
