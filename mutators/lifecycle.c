@@ -51,7 +51,6 @@
 #include "mutators/policy.h"
 
 #define AFTER_ANNOTATION KINDS_GROUP "/after"
-#define LAST_APPLIED_ANNOTATION "metacontroller.k8s.io/last-applied-configuration"
 #define GROUP_KEY_MAX 320           /* "<Kind>.<apiVersion>" of a child we render */
 
 enum phase {
@@ -357,7 +356,7 @@ static json_t *as_observed(const json_t *obj)
     for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++)
         json_object_del(md, written[i]);
     ann = json_object_get(md, "annotations");
-    json_object_del(ann, LAST_APPLIED_ANNOTATION);
+    json_object_del(ann, LIFECYCLE_LAST_APPLIED);
     if (json_is_object(ann) && json_object_size(ann) == 0)
         json_object_del(md, "annotations");
     return copy;
@@ -370,16 +369,21 @@ static int same_string(const json_t *a, const json_t *b)
 
 /* What Metacontroller last applied to an observed child (new reference),
  * when its annotation holds that configuration and it names the same
- * object; else NULL. */
+ * object; else NULL. The annotation's value is its JSON text (see
+ * LIFECYCLE_LAST_APPLIED): a string literal, whose text is the JSON. */
 static json_t *last_applied(const json_t *obj)
 {
-    const char *text = get_string(get(get(obj, "metadata"), "annotations"), LAST_APPLIED_ANNOTATION);
+    const json_t *raw = get(get(get(obj, "metadata"), "annotations"), LIFECYCLE_LAST_APPLIED);
     struct jsonparse_error err;
-    json_t *last;
+    json_t *literal, *last = NULL;
 
-    if (!text)
+    if (!json_is_string(raw))
         return NULL;
-    last = jsonparse(text, strlen(text), LIFECYCLE_MAX_DEPTH, NULL, &err);
+    literal = jsonparse(json_string_value(raw), json_string_length(raw), 1, NULL, &err);
+    if (json_is_string(literal))
+        last = jsonparse(json_string_value(literal), json_string_length(literal), LIFECYCLE_MAX_DEPTH, NULL,
+                         &err);
+    json_decref(literal);
     if (same_string(get(last, "apiVersion"), get(obj, "apiVersion")) &&
         same_string(get(last, "kind"), get(obj, "kind")) &&
         same_string(get(get(last, "metadata"), "name"), get(get(obj, "metadata"), "name")))

@@ -45,7 +45,7 @@ static const char *const operations[] = { "CREATE", "UPDATE", "DELETE", "CONNECT
     JSONPARSE_PATH("request", "requestSubResource"), JSONPARSE_PATH("request", "options"),       \
     UNREAD_OF("object"),                             UNREAD_OF("oldObject")
 static const char *const *const unread[] = { UNREAD, NULL };
-static const struct jsonparse_skip unread_members = { unread, 0 };
+static const struct jsonparse_skip unread_members = { .paths = unread };
 
 /* /validate with a seal key also takes spec.generated of both objects as
  * text (its spans at these indices): a seal verifies over the text
@@ -57,7 +57,7 @@ static const char *const *const validate_unread[] = {
     [SPAN_OLD_GENERATED] = JSONPARSE_PATH("request", "oldObject", "spec", "generated"),
     UNREAD, NULL,
 };
-static const struct jsonparse_skip validate_members = { validate_unread, 0 };
+static const struct jsonparse_skip validate_members = { .paths = validate_unread };
 
 static json_t *parse(const char *body, size_t len, const struct jsonparse_skip *skip,
                      struct jsonparse_span *spans, char *why, size_t whylen)

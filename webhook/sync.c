@@ -41,15 +41,22 @@
  * text made anew, 13 of the 75 µs of a Training's sync. */
 #define GENERATED JSONPARSE_PATH("parent", "spec", "generated")
 
+/* Metacontroller's last-applied annotation of each observed child is kept
+ * as its JSON text (index 1, jsonparse_skip.raw), as lifecycle.h says:
+ * the child again, an escape every few bytes, read only when the child
+ * goes back as last applied; 12 of the 62 µs of a Training's sync. */
+#define LAST_APPLIED                                                          \
+    JSONPARSE_PATH("children", "*", "*", "metadata", "annotations", LIFECYCLE_LAST_APPLIED)
+
 /* First read: the observed children's spec too (lifecycle_sync.skimmed). */
 static const char *const *const skim_paths[] = {
-    GENERATED, UNREAD, JSONPARSE_PATH("children", "*", "*", "spec"), NULL,
+    GENERATED, LAST_APPLIED, UNREAD, JSONPARSE_PATH("children", "*", "*", "spec"), NULL,
 };
-static const struct jsonparse_skip skim = { skim_paths, 1 };
+static const struct jsonparse_skip skim = { .paths = skim_paths, .built = 1u << 0, .raw = 1u << 1 };
 
 /* Second read, when an observed child goes back as observed. */
-static const char *const *const whole_paths[] = { GENERATED, UNREAD, NULL };
-static const struct jsonparse_skip whole = { whole_paths, 1 };
+static const char *const *const whole_paths[] = { GENERATED, LAST_APPLIED, UNREAD, NULL };
+static const struct jsonparse_skip whole = { .paths = whole_paths, .built = 1u << 0, .raw = 1u << 1 };
 
 /* 1 when children is a map of maps of objects. */
 static int children_ok(const json_t *children)

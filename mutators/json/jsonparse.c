@@ -192,8 +192,11 @@ static int escape(struct parser *ps, struct strbuf *sb)
 }
 
 /* The string whose opening quote is at ps->p: its bytes in *s, *n (into
- * the buffer when it has no escape, else into ps->scratch). */
-static int string(struct parser *ps, const char **s, size_t *n)
+ * the buffer when it has no escape, else into ps->scratch). Unless keep,
+ * it is only checked: *s and *n are then undefined (a skipped value; a
+ * kubectl or Metacontroller last-applied annotation is a whole object
+ * again, an escape every few bytes, and nothing reads it). */
+static int string(struct parser *ps, const char **s, size_t *n, int keep)
 {
     const char *run;
     int escaped = 0;
@@ -203,7 +206,7 @@ static int string(struct parser *ps, const char **s, size_t *n)
     for (;;) {
         run = ps->p;
         ps->p = plain(ps->p, ps->end);
-        if (escaped)
+        if (escaped && keep)
             strbuf_add(&ps->scratch, run, (size_t)(ps->p - run));
         if (ps->p >= ps->end) {
             fail(ps, JSONPARSE_SYNTAX, "unterminated string");
@@ -212,10 +215,19 @@ static int string(struct parser *ps, const char **s, size_t *n)
         if (*ps->p == '"')
             break;
         if (*ps->p == '\\') {
-            if (!escaped) {
+            if (!escaped && keep) {
                 /* from here on the text is rebuilt: take what came before */
                 strbuf_add(&ps->scratch, *s, (size_t)(ps->p - *s));
-                escaped = 1;
+            }
+            escaped = 1;
+            if (!keep) {
+                /* checked only: \" \\ \/ and the like are most escapes */
+                switch (ps->end - ps->p >= 2 ? ps->p[1] : 0) {
+                case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                    ps->p += 2;
+                    continue;
+                }
+                ps->scratch.len = 0;    /* a \u escape's text is checked, then dropped */
             }
             if (escape(ps, &ps->scratch) < 0) {
                 fail(ps, JSONPARSE_SYNTAX, "invalid escape");
@@ -234,7 +246,7 @@ static int string(struct parser *ps, const char **s, size_t *n)
                 fail(ps, JSONPARSE_SYNTAX, "invalid UTF-8 in string");
                 return -1;
             }
-            if (escaped)
+            if (escaped && keep)
                 strbuf_add(&ps->scratch, ps->p, k);
             ps->p += k;
         }
@@ -254,7 +266,7 @@ static json_t *string_value(struct parser *ps)
     const char *s = ps->p + 1;
     size_t n;
 
-    if (string(ps, &s, &n) < 0)
+    if (string(ps, &s, &n, !ps->skipping) < 0)
         return NULL;
     return ps->skipping ? json_null() : json_stringn_nocheck(s, n);
 }
@@ -509,7 +521,7 @@ static json_t *object(struct parser *ps)
         }
         where = ps->p;
         key = ps->p + 1;
-        if (string(ps, &key, &klen) < 0)
+        if (string(ps, &key, &klen, 1) < 0)
             goto bad;
         if (memchr(key, '\0', klen)) {
             fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
@@ -544,6 +556,10 @@ static json_t *object(struct parser *ps)
         v = value(ps);
         if (v && skip && ps->spans)
             ps->spans[skip - 1] = (struct jsonparse_span){ (size_t)(at - ps->start), (size_t)(ps->p - at) };
+        if (v && o && skip && (ps->skip->raw >> (skip - 1) & 1)) {
+            json_decref(v);
+            v = json_stringn_nocheck(at, (size_t)(ps->p - at));
+        }
         ps->skipping -= hidden;
         ps->live = live;
         ps->level = level;

@@ -53,10 +53,11 @@ json_t *jsonparse(const char *buf, size_t len, int max_depth, size_t *used,
  *     static const char *const *const unread[] = {
  *         JSONPARSE_PATH("parent", "metadata", "managedFields"),
  *         JSONPARSE_PATH("children", "*", "*", "spec"), NULL };
- *     static const struct jsonparse_skip skip = { unread }; */
+ *     static const struct jsonparse_skip skip = { .paths = unread }; */
 struct jsonparse_skip {
     const char *const *const *paths;
     uint64_t built;     /* bit i: path i's member is built as the rest, only its span kept */
+    uint64_t raw;       /* bit i: path i's member is kept as a string of its JSON text, as sent */
 };
 
 /* jsonparse(), except that the members skip names (skip may be NULL) are
@@ -79,7 +80,10 @@ struct jsonparse_span {
  * "*"): a caller that may need a skipped value after all can parse it
  * from there, or use its text as it is. A path whose bit is set in
  * skip->built names a member that is built as any other: only its span
- * is of interest (its text, as sent, beside its tree). */
+ * is of interest (its text, as sent, beside its tree). One whose bit is
+ * set in skip->raw is read as a skipped one, then kept as a JSON string
+ * of its text as sent (every member it names, "*" or not): a value
+ * rarely needed, parsed from that text when it is. */
 json_t *jsonparse_spans(const char *buf, size_t len, int max_depth, const struct jsonparse_skip *skip,
                         struct jsonparse_span *spans, size_t *used, struct jsonparse_error *err);
 

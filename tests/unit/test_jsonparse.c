@@ -33,7 +33,7 @@ static const char *const *const skip_paths[] = {
     JSONPARSE_PATH("children", "*", "*", "spec"),
     NULL,
 };
-static const struct jsonparse_skip skip = { skip_paths, 0 };
+static const struct jsonparse_skip skip = { .paths = skip_paths };
 
 /* Sets to null the member of v at path[at..] (objects only, "*" any key):
  * the model of what jsonparse_skipping() keeps. */
@@ -168,9 +168,9 @@ static const char *const path_x[] = { "x", NULL };
 static void test_skip_set(void **state)
 {
     const char *const *const empty_path[] = { JSONPARSE_PATH("a"), (const char *const[]){ NULL }, NULL };
-    const struct jsonparse_skip bad = { empty_path, 0 };
+    const struct jsonparse_skip bad = { .paths = empty_path };
     const char *const *many[JSONPARSE_SKIP_MAX + 2];
-    struct jsonparse_skip most = { many, 0 };
+    struct jsonparse_skip most = { .paths = many };
     struct jsonparse_error err;
     const char *text = "{\"x\":1,\"b\":2,\"c\":{\"d\":3}}";
     json_t *v;
@@ -331,7 +331,7 @@ static void test_skip_spans(void **state)
  * one's; the other paths are still skipped. */
 static void test_built_spans(void **state)
 {
-    static const struct jsonparse_skip built = { skip_paths, 1u << 3 };     /* "k2", "x" */
+    static const struct jsonparse_skip built = { .paths = skip_paths, .built = 1u << 3 };   /* "k2", "x" */
     const char *text = "{\"k2\":{\"x\": [1, {\"y\":\"z\"}] ,\"w\":0},\"q\":{\"b\":\"one\"}}";
     const char *repeated = "{\"k2\":{\"x\":{\"y\":1,\"y\":2}}}";
     struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
@@ -351,6 +351,46 @@ static void test_built_spans(void **state)
     assert_string_equal(err.text, "duplicate object key");
 }
 
+/* A raw path: each member it names ("*" too) is kept as a string of its
+ * JSON text, checked as a skipped one is. */
+static void test_raw_members(void **state)
+{
+    static const struct jsonparse_skip raw = { .paths = skip_paths, .raw = 1u << 2 };     /* "*", "b" */
+    const char *text = "{\"q\":{\"b\":\"o\\\"ne\"},\"p\":{\"b\":{\"x\": [1]}},\"k2\":{\"x\":2}}";
+    const char *bad = "{\"q\":{\"b\":\"\\x\"}}";
+    struct jsonparse_error err;
+    json_t *v;
+
+    (void)state;
+    v = jsonparse_skipping(text, strlen(text), DEPTH, &raw, NULL, &err);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "q"), "b")), "\"o\\\"ne\"");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "p"), "b")), "{\"x\": [1]}");
+    assert_true(json_is_null(json_object_get(json_object_get(v, "k2"), "x")));     /* skipped still */
+    json_decref(v);
+    assert_null(jsonparse_skipping(bad, strlen(bad), DEPTH, &raw, NULL, &err));
+    assert_string_equal(err.text, "invalid escape");
+}
+
+/* A skipped string is only checked, not unescaped (string(), keep 0):
+ * every escape and byte it refuses, it refuses there too. */
+static void test_skipped_strings_checked(void **state)
+{
+    static const char *const strings[] = {
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00 and plain text\"",
+        "\"{\\\"apiVersion\\\":\\\"v1\\\",\\\"kind\\\":\\\"Job\\\"}\"",
+        "\"a\\qb\"", "\"\\u12\"", "\"\\u12g4\"", "\"\\ud800\"", "\"\\ud800\\u0041\"", "\"\\udc00\"",
+        "\"tab\tin\"", "\"\xc3(\"", "\"\xed\xa0\x80\"", "\"end\\\"", "\"\\",
+    };
+    char buf[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        snprintf(buf, sizeof(buf), "{\"q\":{\"b\":%s},\"r\":1}", strings[i]);
+        agree_str(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +399,8 @@ int main(void)
         cmocka_unit_test(test_skip_set),
         cmocka_unit_test(test_skip_spans),
         cmocka_unit_test(test_built_spans),
+        cmocka_unit_test(test_raw_members),
+        cmocka_unit_test(test_skipped_strings_checked),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),
