@@ -23,6 +23,8 @@
 #include "mutators/json/strbuf.h"
 #include "webhook/review.h"
 
+#include "tests/unit/seal_fixture.h"
+
 #define GVK(kind) "{\"group\":\"paddlex.paddlepaddle.org\",\"version\":\"v1alpha1\",\"kind\":\"" kind "\"}"
 #define OBJECT(kind, name, spec)                                                              \
     "{\"apiVersion\":\"paddlex.paddlepaddle.org/v1alpha1\",\"kind\":\"" kind "\","           \
@@ -839,19 +841,6 @@ static void test_unread_object_members(void **state)
     free(plain);
 }
 
-/* seal_verify(), noting whether the last call was over a text of
- * spec.generated given apart and verified. */
-static int over_text;
-
-static int noting_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
-                         const char *generated, size_t len, const char *seal)
-{
-    int ok = seal_verify(keys, kind, name, spec, generated, len, seal);
-
-    over_text = ok && generated;
-    return ok;
-}
-
 /* The review of object (text) as /validate gets it, with a sealer. */
 static void validate_sealed(const struct sealer *sealer, const char *object, struct answer *a)
 {
@@ -885,8 +874,6 @@ static char *replaced(const char *text, const char *after, const char *what, con
  * refused, and so is a seal moved to other children. */
 static void test_validate_sealed_text(void **state)
 {
-    char path[] = "/tmp/test_review_seal_XXXXXX", err[256];
-    int fd = mkstemp(path);
     struct seal_keys keys = { .n = 0 };
     struct sealer sealer = { &keys, seal_sign, noting_verify };
     char *body = review_text("v1", "sm", "CREATE", GVK("Serving"), SERVING_OK), *compact, *text;
@@ -904,11 +891,7 @@ static void test_validate_sealed_text(void **state)
     };
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
-    close(fd);
-    assert_int_equal(seal_keys_add_file(&keys, path, err, sizeof(err)), 0);
-    unlink(path);
+    seal_fixture_keys(&keys);
     /* the object as the apiserver stores it after /mutate */
     memset(&a, 0, sizeof(a));
     assert_int_equal(review_handle(REVIEW_MUTATE, body, strlen(body), NULL, &sealer, &a.res), 0);

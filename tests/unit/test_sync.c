@@ -27,6 +27,8 @@
 #include "webhook/review.h"
 #include "webhook/sync.h"
 
+#include "tests/unit/seal_fixture.h"
+
 #define API "paddlex.paddlepaddle.org/v1alpha1"
 #define PADDLEJOB "batch.paddlepaddle.org/v1"
 #define SAMPLESET "batch.paddlepaddle.org/v1alpha1"
@@ -840,17 +842,6 @@ static void test_unsealed_parent_judged_under_policy(void **state)
 
 /* ------------------------------------------------------ sealed parents */
 
-static int over_text;      /* the last seal verified over spec.generated as sent */
-
-static int noting_verify(const void *keys, const char *kind, const char *name, const json_t *spec,
-                         const char *generated, size_t len, const char *seal)
-{
-    int ok = seal_verify(keys, kind, name, spec, generated, len, seal);
-
-    over_text = ok && generated;
-    return ok;
-}
-
 /* The image of the answer's PaddleJob pp-ocr, or NULL. */
 static const char *paddlejob_image(const json_t *answer)
 {
@@ -869,8 +860,6 @@ static const char *paddlejob_image(const json_t *answer)
  * afresh. */
 static void test_sealed_parent_verified_as_sent(void **state)
 {
-    char path[] = "/tmp/test_sync_seal_XXXXXX", err[256];
-    int fd = mkstemp(path);
     struct seal_keys keys = { 0 };
     struct sealer sealer = { &keys, seal_sign, noting_verify };
     struct context ctx = { .namespace = "kubeflow", .sealer = &sealer };
@@ -890,11 +879,7 @@ static void test_sealed_parent_verified_as_sent(void **state)
     };
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
-    close(fd);
-    assert_int_equal(seal_keys_add_file(&keys, path, err, sizeof(err)), 0);
-    unlink(path);
+    seal_fixture_keys(&keys);
     /* the parent as /mutate left it: its children and their seal */
     policy_apply(NULL, &ctx);
     kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
