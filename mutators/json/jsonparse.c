@@ -523,7 +523,8 @@ static json_t *object(struct parser *ps)
         key = ps->p + 1;
         if (string(ps, &key, &klen, 1) < 0)
             goto bad;
-        if (memchr(key, '\0', klen)) {
+        /* a NUL can only come of an escape: a raw one is a control byte */
+        if (key == ps->scratch.buf && memchr(key, '\0', klen)) {
             fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
             goto bad;
         }
@@ -576,8 +577,10 @@ static json_t *object(struct parser *ps)
                 goto bad;
             }
         }
-        free(kcopy);
-        kcopy = NULL;
+        if (kcopy) {
+            free(kcopy);
+            kcopy = NULL;
+        }
         skip_space(ps);
         if (ps->p < ps->end && *ps->p == ',') {
             ps->p++;
