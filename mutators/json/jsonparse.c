@@ -400,9 +400,25 @@ static const char *held_text(const struct parser *ps, const struct held_key *k)
     return k->escaped ? ps->keytext.buf + k->at : ps->start + k->at;
 }
 
+static int same_text(const struct parser *ps, const struct held_key *a, const struct held_key *b)
+{
+    return a->len == b->len && !memcmp(held_text(ps, a), held_text(ps, b), a->len);
+}
+
+/* Keys in a table only: they have their hash. */
 static int same_key(const struct parser *ps, const struct held_key *a, const struct held_key *b)
 {
-    return a->hash == b->hash && a->len == b->len && !memcmp(held_text(ps, a), held_text(ps, b), a->len);
+    return a->hash == b->hash && same_text(ps, a, b);
+}
+
+static uint64_t key_hash(const struct parser *ps, const struct held_key *k)
+{
+    const unsigned char *t = (const unsigned char *)held_text(ps, k);
+    uint64_t h = 0xcbf29ce484222325ULL;    /* FNV-1a */
+
+    for (size_t i = 0; i < k->len; i++)
+        h = (h ^ t[i]) * 0x100000001b3ULL;
+    return h;
 }
 
 /* Puts held key i into the table of size slots at base (a power of two,
@@ -450,7 +466,6 @@ static int grow_table(struct parser *ps, struct held_object *ob)
 static int hold_key(struct parser *ps, struct held_object *ob, const char *key, size_t klen, const char *where)
 {
     struct held_key *k;
-    uint64_t h = 0xcbf29ce484222325ULL;    /* FNV-1a */
     size_t n;
 
     if (ps->nheld == ps->heldcap) {
@@ -462,10 +477,8 @@ static int hold_key(struct parser *ps, struct held_object *ob, const char *key, 
         ps->held = more;
         ps->heldcap = cap;
     }
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
     k = &ps->held[ps->nheld++];
-    k->hash = h;
+    k->hash = 0;
     k->len = klen;
     k->escaped = key == ps->scratch.buf;   /* unescaped there by string() */
     if (k->escaped) {
@@ -477,10 +490,16 @@ static int hold_key(struct parser *ps, struct held_object *ob, const char *key, 
     n = ps->nheld - ob->mark;
     if (n <= HELD_SCAN) {
         for (size_t i = ob->mark; i + 1 < ps->nheld; i++)
-            if (same_key(ps, &ps->held[i], k))
+            if (same_text(ps, &ps->held[i], k))
                 goto repeated;
         return 0;
     }
+    /* hashed only once the object outgrows the scan: most skipped objects
+     * (a managedFields entry, the levels of its fieldsV1) never do */
+    if (!ob->tsize)
+        for (size_t i = ob->mark; i + 1 < ps->nheld; i++)
+            ps->held[i].hash = key_hash(ps, &ps->held[i]);
+    k->hash = key_hash(ps, k);
     if (2 * n > ob->tsize && grow_table(ps, ob) < 0)
         goto oom;
     if (slot_in(ps, ob->tbase, ob->tsize, ps->nheld - 1))
