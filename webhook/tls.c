@@ -174,6 +174,8 @@ out:
     if (p)
         pair_free(p);
     free(cert.data);
+    if (key.data)
+        gnutls_memset(key.data, 0, key.size);    /* readfile.h: READFILE_SECRET's copy is the caller's to wipe */
     free(key.data);
     return rc;
 }
