@@ -15,7 +15,12 @@
  *     jsonparse and through jansson, to an equal value;
  *   - with "used" (a value followed by more, as yaml.c reads a stream of
  *     JSON documents), an object or array read by both is the same value
- *     and ends at the same offset as jansson's JSON_DISABLE_EOF_CHECK.
+ *     and ends at the same offset as jansson's JSON_DISABLE_EOF_CHECK;
+ *   - with a skip set (review.c and sync.c read requests with one), the
+ *     same inputs are refused, and the value is the same but where a path
+ *     ends: null for a skipped member, its JSON text for a raw one (which
+ *     reads back to the member), the member itself for a built one, whose
+ *     span holds its text.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,6 +86,92 @@ static void check_prefix(const char *buf, size_t size)
     json_decref(ref);
 }
 
+/* A built path, a raw one through any key, a skipped one two levels
+ * down: the three ways a skip set keeps what it names. */
+enum { FZ_BUILT, FZ_RAW, FZ_SKIPPED };
+static const char *const *const fz_paths[] = {
+    [FZ_BUILT] = JSONPARSE_PATH("a"),
+    [FZ_RAW] = JSONPARSE_PATH("*", "b"),
+    [FZ_SKIPPED] = JSONPARSE_PATH("*", "*", "c"),
+    NULL,
+};
+static const struct jsonparse_skip fz_skip = {
+    .paths = fz_paths, .built = 1u << FZ_BUILT, .raw = 1u << FZ_RAW,
+};
+
+/* The path that ends at member key at level among live ones, as
+ * jsonparse.c's skip_member() finds it (the first by index), or -1 with
+ * *next the live paths that go on through it. */
+static int fz_ending(const char *key, size_t level, uint64_t live, uint64_t *next)
+{
+    *next = 0;
+    for (int i = 0; fz_paths[i]; i++) {
+        const char *seg = live >> i & 1 ? fz_paths[i][level] : NULL;    /* a path not live may be shorter */
+
+        if (!seg || (strcmp(seg, "*") && strcmp(seg, key)))
+            continue;
+        if (!fz_paths[i][level + 1])
+            return i;
+        *next |= 1ULL << i;
+    }
+    return -1;
+}
+
+/* v, read with fz_skip, against whole, read without, at level with the
+ * paths live that lead here (none inside an array). */
+static void check_kept(const json_t *v, const json_t *whole, size_t level, uint64_t live)
+{
+    const char *key;
+    json_t *w;
+
+    if (!live || !json_is_object(whole)) {
+        FZ_CHECK(json_equal((json_t *)v, (json_t *)whole), "a member no path names differs when skipping");
+        return;
+    }
+    FZ_CHECK(json_is_object(v) && json_object_size(v) == json_object_size(whole), "an object's members differ");
+    json_object_foreach((json_t *)whole, key, w) {
+        const json_t *m = json_object_get(v, key);
+        uint64_t next;
+        int end = fz_ending(key, level, live, &next);
+        struct jsonparse_error err;
+        json_t *again;
+
+        FZ_CHECK(m, "member %s lost when skipping", key);
+        if (end == FZ_SKIPPED) {
+            FZ_CHECK(json_is_null(m), "skipped member %s kept", key);
+        } else if (end == FZ_RAW) {
+            FZ_CHECK(json_is_string(m), "raw member %s not kept as text", key);
+            again = jsonparse(json_string_value(m), json_string_length(m), MAX_DEPTH, NULL, &err);
+            FZ_CHECK(again && json_equal(again, w), "raw member %s's text reads back otherwise", key);
+            json_decref(again);
+        } else if (end == FZ_BUILT) {
+            FZ_CHECK(json_equal((json_t *)m, w), "built member %s differs", key);
+        } else {
+            check_kept(m, w, level + 1, next);
+        }
+    }
+}
+
+static void check_skipping(const char *buf, size_t size, const json_t *whole)
+{
+    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
+    struct jsonparse_error err;
+    json_t *v = jsonparse_spans(buf, size, MAX_DEPTH, &fz_skip, spans, NULL, &err);
+
+    FZ_CHECK(!v == !whole, "skipping %s what the whole read %s (%s)", v ? "accepts" : "refuses",
+             whole ? "accepts" : "refuses", err.text);
+    if (!v)
+        return;
+    check_kept(v, whole, 0, (1ULL << FZ_SKIPPED << 1) - 1);
+    if (json_is_object(whole) && json_object_get(whole, "a")) {
+        json_t *again = jsonparse(buf + spans[FZ_BUILT].at, spans[FZ_BUILT].len, MAX_DEPTH, NULL, &err);
+
+        FZ_CHECK(again && json_equal(again, json_object_get(whole, "a")), "the built member's span is not its text");
+        json_decref(again);
+    }
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -130,6 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
     if (mine)
         check_dump(mine);
+    check_skipping(buf, size, mine);
     json_decref(mine);
     json_decref(ref);
     check_prefix(buf, size);
