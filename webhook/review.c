@@ -500,7 +500,10 @@ out:
     strbuf_release(&v.patch);
     json_decref(v.status);
     json_decref(v.warnings);        /* made before arena_begin(): malloc'd */
-    json_decref(review);
+    /* the arena's, all of it: freeing it value by value was 0.8 µs of a
+     * /mutate (arena_in_force() says when it may be left out) */
+    if (!arena_in_force())
+        json_decref(review);
     arena_end();
     return out->body ? 0 : -1;
 }

@@ -151,8 +151,11 @@ int sync_handle(const char *body, size_t len, const struct policy *p, const stru
     }
     status = rc == 0 ? review_json(ans, out, outlen) : 500;
 out:
-    json_decref(ans);
-    json_decref(req);
+    /* both the arena's: freed value by value they were 8 % of a sync */
+    if (!arena_in_force()) {
+        json_decref(ans);
+        json_decref(req);
+    }
     arena_end();
     return status;
 }

@@ -31,6 +31,7 @@ struct arena {
 };
 
 static __thread struct arena mine;
+static int installed;         /* jansson allocates through arena_malloc() */
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -114,6 +115,7 @@ void arena_install(void)
 {
 #ifndef ARENA_SANITIZED
     json_set_alloc_funcs(arena_malloc, arena_free);
+    installed = 1;
 #else
     (void)arena_malloc, (void)arena_free;
 #endif
@@ -155,6 +157,11 @@ void arena_end(void)
         c->used = 0;
         pp = &c->next;
     }
+}
+
+int arena_in_force(void)
+{
+    return installed && mine.active;
 }
 
 void arena_thread_release(void)

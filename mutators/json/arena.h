@@ -32,6 +32,15 @@ void arena_begin(void);
 /* Ends it: everything allocated since arena_begin() is gone. */
 void arena_end(void);
 
+/* 1 when jansson's allocations on this thread come from the arena now
+ * (installed, between arena_begin() and arena_end()): a tree built since
+ * goes at arena_end() whole, and the walk of json_decref() over it, value
+ * by value, may be left out. Only while the tree holds no reference to a
+ * value from outside the bracket (a policy's): that value's count would
+ * stay raised for good. review.c and sync.c rely on it for the request
+ * and answer trees; test_review checks that a policy's counts come back. */
+int arena_in_force(void);
+
 /* Frees this thread's chunks (the main thread's before exit; worker
  * threads' are freed when they exit). */
 void arena_thread_release(void);

@@ -20,8 +20,12 @@
 #include "certs/seal.h"
 #include "mutators/kinds.h"
 #include "mutators/policy.h"
+#include "mutators/json/arena.h"
+#include "mutators/json/readfile.h"
 #include "mutators/json/strbuf.h"
 #include "webhook/review.h"
+#include "webhook/sync.h"
+#include "webhook/yaml.h"
 
 #include "tests/unit/seal_fixture.h"
 
@@ -927,6 +931,89 @@ static void test_validate_sealed_text(void **state)
     seal_keys_release(&keys);
 }
 
+/* The reference counts of v and every value in it, in walk order. */
+static void counts_of(const json_t *v, struct strbuf *out)
+{
+    const char *key;
+    json_t *m;
+    size_t i;
+
+    strbuf_addf(out, "%zu,", (size_t)v->refcount);
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, key, m)
+            counts_of(m, out);
+    else if (json_is_array(v))
+        json_array_foreach(v, i, m)
+            counts_of(m, out);
+}
+
+#define TRAINING_OK                                                                               \
+    OBJECT("Training", "t", "{\"project\":\"PaddleOCR\",\"image\":\"registry.baidubce.com/paddleflow-public/" \
+                            "paddleocr:2.1.3\",\"configPath\":\"a.yml\",\"dataset\":\"d\",\"pvcName\":\"p\","   \
+                            "\"workerReplicas\":2,\"gpuPerNode\":1,\"useVisualDL\":true}")
+
+/* With the arena in force, review.c and sync.c leave the trees they build
+ * to it (arena_in_force()): nothing from outside may be referenced from
+ * them, or its count would stay raised for good. The example policy's
+ * values (defaults, pod settings, limits, allow-lists) keep their counts
+ * over reviews and syncs that read them. */
+static void test_policy_counts_unchanged(void **state)
+{
+    static const char *const objects[][2] = {
+        { "Training", TRAINING_OK }, { "Serving", SERVING_OK }, { "Dataset", DATASET_BAD },
+    };
+    struct seal_keys keys = { .n = 0 };
+    struct sealer sealer = { &keys, seal_sign, seal_verify };
+    struct strbuf before = STRBUF_INIT, after = STRBUF_INIT, sync = STRBUF_INIT;
+    char err[YAML_MAX_ERROR], *text, *body, *out;
+    size_t len, outlen;
+    json_t *docs;
+    struct policy *p;
+    int on;
+
+    (void)state;
+    arena_install();
+    arena_begin();
+    on = arena_in_force();
+    arena_end();
+    if (!on)
+        skip();     /* a sanitizer build: the arena is off, every tree is freed */
+    seal_fixture_keys(&keys);
+    assert_int_equal(readfile_path("examples/policy.yaml", 1 << 20, 0, &text, &len, err, sizeof(err)), 0);
+    docs = yaml_load_all(text, len, err);
+    assert_non_null(docs);
+    p = policy_parse(json_array_get(docs, 0), "examples/policy.yaml", err, sizeof(err));
+    if (!p)
+        fail_msg("policy: %s", err);
+    counts_of(docs, &before);
+    for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) {
+        char gvk[128];
+        struct review_result res;
+
+        snprintf(gvk, sizeof(gvk), GVK("%s"), objects[i][0]);
+        body = review_text("v1", "c-1", "CREATE", gvk, objects[i][1]);
+        for (int mode = REVIEW_MUTATE; mode <= REVIEW_VALIDATE; mode++) {
+            assert_int_equal(review_handle((enum review_mode)mode, body, strlen(body), p, &sealer, &res), 0);
+            assert_int_equal(res.http_status, 200);
+            review_result_release(&res);
+        }
+        free(body);
+    }
+    /* a parent nobody sealed: rendered under the policy */
+    strbuf_addf(&sync, "{\"parent\":%s,\"children\":{},\"related\":{},\"finalizing\":false}", TRAINING_OK);
+    assert_int_equal(sync_handle(sync.buf, sync.len, p, &sealer, &out, &outlen), 200);
+    free(out);
+    counts_of(docs, &after);
+    assert_string_equal(after.buf, before.buf);
+    policy_unref(p);
+    json_decref(docs);
+    free(text);
+    strbuf_release(&before);
+    strbuf_release(&after);
+    strbuf_release(&sync);
+    seal_keys_release(&keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -961,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_dry_run_changes_nothing),
         cmocka_unit_test(test_unread_object_members),
         cmocka_unit_test(test_validate_sealed_text),
+        cmocka_unit_test(test_policy_counts_unchanged),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
