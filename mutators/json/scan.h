@@ -35,13 +35,15 @@ static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
 
 #ifdef __SSE2__
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), controls = _mm_set1_epi8(0x1f);
-    const __m128i top = high ? _mm_set1_epi8((char)0x80) : _mm_setzero_si128();
+    const __m128i space = _mm_set1_epi8(0x20);
 
     for (; i + 16 <= len; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        /* a control is a byte whose unsigned minimum with 0x1f is itself */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, controls), x), _mm_and_si128(x, top)));
+        /* with high, one signed compare finds controls and bytes >= 0x80
+         * alike (they are negative); else a control is a byte whose
+         * unsigned minimum with 0x1f is itself */
+        __m128i stop = high ? _mm_cmplt_epi8(x, space) : _mm_cmpeq_epi8(_mm_min_epu8(x, controls), x);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), stop);
         unsigned bits = (unsigned)_mm_movemask_epi8(m);
 
         if (bits)
