@@ -41,13 +41,13 @@ struct sealer;
 #define LIFECYCLE_RESYNC_SECONDS 15 /* resyncAfterSeconds while a child waits */
 #define LIFECYCLE_MAX_DEPTH      100 /* nesting of a last-applied configuration */
 
-/* One sync of one parent. */
 /* An observed child's annotation with what Metacontroller last applied to
  * it: in lifecycle_sync.children, its value is held as the JSON text it
  * came as (a string literal, quotes and escapes and all), which is read
  * only when the child goes back as last applied. */
 #define LIFECYCLE_LAST_APPLIED "metacontroller.k8s.io/last-applied-configuration"
 
+/* One sync of one parent. */
 struct lifecycle_sync {
     const struct kind *kind;  /* the parent's (kinds_of_object()) */
     const json_t *parent;     /* borrowed: an object of that kind */

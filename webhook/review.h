@@ -72,7 +72,7 @@ json_t *review_parse_skipping(const char *body, size_t len, const struct jsonpar
  * a seal of something else, white space, other escapes) 0, and unless
  * built (the tree holds it already: jsonparse_skip.built) it is parsed
  * into the tree, where it was kept as null, to be judged as before. -1:
- * out of memory. */
+ * out of memory in that parse (so never when built). */
 int review_generated_text(const struct kind *k, json_t *object, const char *body,
                           const struct jsonparse_span *gen, const struct sealer *sealer, int built);
 
