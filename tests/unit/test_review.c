@@ -859,19 +859,6 @@ static void validate_sealed(const struct sealer *sealer, const char *object, str
     free(body);
 }
 
-/* A copy of text with its first `what` after `after` replaced by `with`. */
-static char *replaced(const char *text, const char *after, const char *what, const char *with)
-{
-    const char *at = strstr(strstr(text, after), what);
-    struct strbuf sb = STRBUF_INIT;
-
-    assert_non_null(at);
-    strbuf_add(&sb, text, (size_t)(at - text));
-    strbuf_addstr(&sb, with);
-    strbuf_addstr(&sb, at + strlen(what));
-    return strbuf_detach(&sb);
-}
-
 /* /validate takes a sealed spec.generated as the request's text: the seal
  * verifies over it as sent, over Go's escapes of the same characters, and
  * (the fallback) over any other text of the same value; a byte changed is

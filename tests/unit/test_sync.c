@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unistd.h>
-
 #include <jansson.h>
 
 #include "certs/seal.h"
@@ -866,7 +864,6 @@ static void test_sealed_parent_verified_as_sent(void **state)
     struct kinds_mutation m;
     json_t *par = training("\"saveInference\": false"), *req;
     char *text, *body, *edited;
-    const char *at;
     static const struct {
         const char *what, *with;        /* an edit of spec.generated's text, or none */
         int over_text;
@@ -891,19 +888,10 @@ static void test_sealed_parent_verified_as_sent(void **state)
     json_decref(req);
 
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-        size_t outlen, len;
+        size_t outlen;
         json_t *answer;
 
-        at = strstr(strstr(text, "\"generated\""), edits[i].what ? edits[i].what : "[");
-        assert_non_null(at);
-        if (edits[i].what) {
-            len = strlen(text) + strlen(edits[i].with) - strlen(edits[i].what) + 1;
-            edited = malloc(len);
-            assert_non_null(edited);
-            snprintf(edited, len, "%.*s%s%s", (int)(at - text), text, edits[i].with, at + strlen(edits[i].what));
-        } else {
-            edited = strdup(text);
-        }
+        edited = edits[i].what ? replaced(text, "\"generated\"", edits[i].what, edits[i].with) : strdup(text);
         over_text = 0;
         assert_int_equal(sync_handle(edited, strlen(edited), NULL, &sealer, &body, &outlen), 200);
         answer = json_loads(body, 0, NULL);
