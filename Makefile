@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libcurl4-openssl-dev libyaml-dev libssl-dev libgnutls28-dev \
-            libcmocka-dev python3 python3-yaml openssl curl clang libclang-rt-14-dev \
+            libcmocka-dev python3 python3-yaml python3-cryptography openssl curl clang libclang-rt-14-dev \
             wrk nginx-light prometheus valgrind
 # Debian's interpreter, whatever else is first on PATH: the tests and the
 # demo use its python3-yaml.

@@ -6,6 +6,7 @@
 #include "certs/seal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "mutators/json/strbuf.h"
 
 #define SEAL_LABEL "paddlex-webhook admission seal v1\n"
+#define SEAL_GMAC_LABEL "paddlex-webhook admission seal v2 gmac\n"
 
 static const char hex[] = "0123456789abcdef";
 
@@ -34,10 +36,12 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* The digest states of key k after its inner and outer pads. */
-static void pads(struct seal_keys *keys, size_t k)
+/* What key k signs with: the HMAC digest states after its inner and
+ * outer pads, and its GMAC key (v2). Returns 0, or -1. */
+static int derive(struct seal_keys *keys, size_t k)
 {
     unsigned char ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+    SHA256_CTX c;
 
     memset(ipad, 0x36, sizeof(ipad));
     memset(opad, 0x5c, sizeof(opad));
@@ -51,11 +55,22 @@ static void pads(struct seal_keys *keys, size_t k)
     SHA256_Update(&keys->opad[k], opad, sizeof(opad));
     OPENSSL_cleanse(ipad, sizeof(ipad));
     OPENSSL_cleanse(opad, sizeof(opad));
+    SHA256_Init(&c);
+    SHA256_Update(&c, SEAL_GMAC_LABEL, sizeof(SEAL_GMAC_LABEL) - 1);
+    SHA256_Update(&c, keys->key[k], sizeof(keys->key[k]));
+    SHA256_Final(keys->gmac[k], &c);
+    OPENSSL_cleanse(&c, sizeof(c));
+    /* fetched once: EVP_aes_256_gcm() would fetch it on every seal */
+    if (!keys->gcm)
+        keys->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    return keys->gcm ? 0 : -1;
 }
 
 void seal_keys_release(struct seal_keys *keys)
 {
+    EVP_CIPHER_free(keys->gcm);
     OPENSSL_cleanse(keys, sizeof(*keys));
+    keys->gcm = NULL;
     keys->n = 0;
 }
 
@@ -87,7 +102,10 @@ int seal_keys_add_file(struct seal_keys *keys, const char *path, char *err, size
     }
     SHA256(keys->key[keys->n], sizeof(keys->key[0]), digest);
     to_hex(digest, 4, keys->id[keys->n]);
-    pads(keys, keys->n);
+    if (derive(keys, keys->n) < 0) {
+        snprintf(err, errlen, "%s: OpenSSL has no AES-256-GCM", path);
+        goto out;
+    }
     keys->n++;
     rc = 0;
 out:
@@ -211,22 +229,30 @@ static int canonical(struct strbuf *sb, const char *kind, const char *name, cons
     return 0;
 }
 
-/* The mac of the canonical text (text, with gen's bytes at gen->at) under
- * key k into out (65 bytes): HMAC-SHA256 (RFC 2104) from the digest
- * states after the padded key, computed once per key at load and copied
- * as plain structs: OpenSSL's EVP contexts allocate on every copy (72
- * mallocs per seal) and its one-shot HMAC() fetches the algorithm on
- * every call. SHA256_Update runs the same SHA-NI code as EVP. */
-static void mac(const struct seal_keys *keys, size_t k, const struct strbuf *text,
-                const struct gen_text *gen, char *out)
+/* The canonical text in the pieces it is hashed in: text up to gen->at,
+ * gen's bytes, the rest of text. */
+static void pieces(const struct strbuf *text, const struct gen_text *gen, struct gen_text p[3])
+{
+    size_t at = gen->len ? gen->at : text->len;
+
+    p[0] = (struct gen_text){ text->buf, at, 0 };
+    p[1] = *gen;
+    p[2] = (struct gen_text){ text->buf + at, text->len - at, 0 };
+}
+
+/* HMAC-SHA256 (RFC 2104) under key k of the pieces p, one after the
+ * other, in hex into out (65 bytes), from the digest states after the padded key,
+ * computed once per key at load and copied as plain structs: OpenSSL's
+ * EVP contexts allocate on every copy (72 mallocs per seal) and its
+ * one-shot HMAC() fetches the algorithm on every call. SHA256_Update runs
+ * the same SHA-NI code as EVP. */
+static void hmac(const struct seal_keys *keys, size_t k, const struct gen_text p[3], char *out)
 {
     unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
-    size_t at = gen->len ? gen->at : text->len;
     SHA256_CTX c = keys->ipad[k];
 
-    SHA256_Update(&c, text->buf, at);
-    SHA256_Update(&c, gen->buf, gen->len);
-    SHA256_Update(&c, text->buf + at, text->len - at);
+    for (int i = 0; i < 3; i++)
+        SHA256_Update(&c, p[i].buf, p[i].len);
     SHA256_Final(inner, &c);
     c = keys->opad[k];
     SHA256_Update(&c, inner, sizeof(inner));
@@ -234,6 +260,52 @@ static void mac(const struct seal_keys *keys, size_t k, const struct strbuf *tex
     OPENSSL_cleanse(&c, sizeof(c));
     OPENSSL_cleanse(inner, sizeof(inner));
     to_hex(md, sizeof(md), out);
+}
+
+/* The v1 mac of the canonical text (text, with gen's bytes at gen->at)
+ * under key k into out (65 bytes): HMAC-SHA256 over the text. */
+static int mac_v1(const struct seal_keys *keys, size_t k, const struct strbuf *text,
+                  const struct gen_text *gen, char *out)
+{
+    struct gen_text p[3];
+
+    pieces(text, gen, p);
+    hmac(keys, k, p, out);
+    return 0;
+}
+
+/* The v2 mac: the canonical text hashed by GHASH, as AES-256-GMAC under
+ * the key's GMAC key with a fixed IV, and the 16 bytes so made sealed by
+ * HMAC-SHA256 after "v2:". A universal hash under a secret key, then a
+ * PRF: what RFC 8452 (AES-GCM-SIV) does to derive its synthetic IV. The
+ * fixed IV is safe because the GMAC value is never shown, only its HMAC;
+ * two texts collide under GHASH with probability (blocks + 1) / 2^128.
+ * GHASH runs at ~15 GB/s with PCLMULQDQ where SHA-256 runs at 1.7: over
+ * the 8 KB of a Training, 1.2 us instead of 4.7. Returns 0, or -1. */
+static int mac_v2(const struct seal_keys *keys, size_t k, const struct strbuf *text,
+                  const struct gen_text *gen, char *out)
+{
+    static const unsigned char iv[12];
+    unsigned char tag[3 + 16];
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    struct gen_text p[3];
+    int n, ok;
+
+    pieces(text, gen, p);
+    ok = c && EVP_EncryptInit_ex(c, keys->gcm, NULL, keys->gmac[k], iv);
+    for (int i = 0; i < 3 && ok; i++)
+        ok = p[i].len == 0 || (p[i].len <= INT_MAX &&
+                               EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)p[i].buf, (int)p[i].len));
+    memcpy(tag, "v2:", 3);
+    ok = ok && EVP_EncryptFinal_ex(c, tag + 3, &n) && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag + 3);
+    EVP_CIPHER_CTX_free(c);
+    if (ok) {
+        p[0] = (struct gen_text){ (const char *)tag, sizeof(tag), 0 };
+        p[1] = p[2] = (struct gen_text){ NULL, 0, 0 };
+        hmac(keys, k, p, out);
+    }
+    OPENSSL_cleanse(tag, sizeof(tag));
+    return ok ? 0 : -1;
 }
 
 int seal_sign(const void *k, const char *kind, const char *name, const json_t *spec,
@@ -247,11 +319,10 @@ int seal_sign(const void *k, const char *kind, const char *name, const json_t *s
     if (!keys || keys->n == 0 || !json_is_object(spec))
         return -1;
     if (canonical(&text, kind, name, spec, &gen) == 0) {
-        memcpy(out, "v1:", 3);
+        memcpy(out, "v2:", 3);
         memcpy(out + 3, keys->id[0], 8);
         out[11] = ':';
-        mac(keys, 0, &text, &gen, out + 12);
-        rc = 0;
+        rc = mac_v2(keys, 0, &text, &gen, out + 12);
     }
     strbuf_release(&text);
     return rc;
@@ -264,19 +335,24 @@ int seal_verify(const void *ks, const char *kind, const char *name, const json_t
     struct gen_text gen = { generated, generated ? len : 0, 0 };
     struct strbuf text = STRBUF_INIT;
     char want[65];
+    int (*mac)(const struct seal_keys *, size_t, const struct strbuf *, const struct gen_text *, char *);
     size_t k;
     int ok = 0;
 
-    if (!keys || !seal || !json_is_object(spec) || strlen(seal) != SEAL_TEXT_LEN ||
-        memcmp(seal, "v1:", 3) != 0 || seal[11] != ':')
+    if (!keys || !seal || !json_is_object(spec) || strlen(seal) != SEAL_TEXT_LEN || seal[11] != ':')
+        return 0;
+    if (!memcmp(seal, "v2:", 3))
+        mac = mac_v2;
+    else if (!memcmp(seal, "v1:", 3))
+        mac = mac_v1;           /* sealed by a release before v2 */
+    else
         return 0;
     for (k = 0; k < keys->n && memcmp(keys->id[k], seal + 3, 8) != 0; k++)
         ;
     if (k == keys->n)
         return 0;
     if (canonical(&text, kind, name, spec, &gen) == 0) {
-        mac(keys, k, &text, &gen, want);
-        ok = CRYPTO_memcmp(want, seal + 12, 64) == 0;
+        ok = mac(keys, k, &text, &gen, want) == 0 && CRYPTO_memcmp(want, seal + 12, 64) == 0;
     }
     strbuf_release(&text);
     return ok;

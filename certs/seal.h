@@ -1,9 +1,9 @@
 /*
  * seal.h - the admission seal: proof that this webhook admitted a spec.
  *
- * The mutating webhook writes spec.seal, an HMAC-SHA256 over the object's
- * kind, name and spec (spec.generated included, spec.seal itself left out)
- * in a canonical form. Whoever holds a key can tell later, without asking
+ * The mutating webhook writes spec.seal, a MAC under a secret key over the
+ * object's kind, name and spec (spec.generated included, spec.seal itself
+ * left out) in a canonical form. Whoever holds a key can tell later, without asking
  * the policy in force now, that a spec and its children are what this
  * webhook admitted: the sync hook materialises a sealed spec.generated
  * as it is (a policy edit or an upgrade changes nothing that exists), and
@@ -13,8 +13,12 @@
  * does not run (kube-system, its own namespace) or while it was down has
  * none, and is judged afresh.
  *
- * Text: "v1:<key id>:<mac>", the key id the first 8 hex digits of
- * SHA-256(key), the mac 64 hex digits. Canonical form: the JSON text of
+ * Text: "v2:<key id>:<mac>", the key id the first 8 hex digits of
+ * SHA-256(key), the mac 64 hex digits: HMAC-SHA256 over "v2:" and the
+ * AES-256-GMAC (fixed IV) of the canonical form, under keys derived from
+ * the seal key (certs/seal.c, mac_v2). "v1:" seals, written by releases
+ * before, still verify: their mac is HMAC-SHA256 over the canonical form
+ * itself, four times slower to compute. Canonical form: the JSON text of
  * {"kind", "name", "spec"} with the keys of every object in byte order and
  * no white space; strings raw UTF-8 but for \" \\ \n \t \r \b \f and
  * \u00XX (upper-case hex) for the other control characters, integers in
@@ -30,6 +34,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #define SEAL_MAX_KEYS 4             /* one signs; the others still verify */
@@ -42,6 +47,8 @@ struct seal_keys {
     unsigned char key[SEAL_MAX_KEYS][32];
     char id[SEAL_MAX_KEYS][9];
     SHA256_CTX ipad[SEAL_MAX_KEYS], opad[SEAL_MAX_KEYS];    /* HMAC states after the pads */
+    unsigned char gmac[SEAL_MAX_KEYS][32];                  /* v2's AES-256-GMAC keys */
+    EVP_CIPHER *gcm;                                        /* AES-256-GCM, fetched once */
     size_t n;
 };
 

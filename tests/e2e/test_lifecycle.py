@@ -26,6 +26,7 @@ import tempfile
 import unittest
 
 import jsonpatch
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from common import Server, client, default_certs, mutate_and_apply, needs_binary, review, send_review
 from test_sync import COMPLETE, Metacontroller, cr
 
@@ -59,18 +60,24 @@ def training(**spec):
     return obj
 
 
-def seal(obj, key_file):
-    """spec.seal as certs/seal.h defines it, written again here: HMAC-SHA256
-    keyed by SHA-256 of a label and the key file, over the canonical JSON of
+def seal(obj, key_file, version=2):
+    """spec.seal as certs/seal.h defines it, written again here: the key is
+    SHA-256 of a label and the key file; the text the canonical JSON of
     kind, name and spec without its seal (sorted keys, no white space; the
-    test data is ASCII, where Python's escaping and the server's agree)."""
+    test data is ASCII, where Python's escaping and the server's agree).
+    v1 (releases before): HMAC-SHA256 over the text. v2: HMAC-SHA256 over
+    "v2:" and the AES-256-GMAC of the text, IV all zero, under SHA-256 of
+    another label and the key."""
     with open(key_file, "rb") as f:
         key = hashlib.sha256(b"paddlex-webhook admission seal v1\n" + f.read()).digest()
     spec = {k: v for k, v in obj["spec"].items() if k != "seal"}
     text = json.dumps({"kind": obj["kind"], "name": obj["metadata"]["name"], "spec": spec},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    mac = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-    return "v1:%s:%s" % (hashlib.sha256(key).hexdigest()[:8], mac)
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if version == 2:
+        gmac_key = hashlib.sha256(b"paddlex-webhook admission seal v2 gmac\n" + key).digest()
+        text = b"v2:" + AESGCM(gmac_key).encrypt(bytes(12), b"", text)
+    mac = hmac.new(key, text, hashlib.sha256).hexdigest()
+    return "v%d:%s:%s" % (version, hashlib.sha256(key).hexdigest()[:8], mac)
 
 
 def stored(obj):
@@ -179,14 +186,16 @@ class LifecycleTest(unittest.TestCase):
         paddlejob = old["spec"]["generated"][0]
         paddlejob["metadata"].setdefault("annotations", {})["rendered-by"] = "paddlex-webhook 0.0.9"
         paddlejob["spec"]["worker"]["template"]["spec"]["containers"][0]["args"].append("Global.old=1")
-        old["spec"]["seal"] = seal(old, key)
-        for on in ("defaults", "tighter"):
-            with self.subTest(server=on):
-                mc = Metacontroller(self, self.conns[on], copy.deepcopy(old))
-                answer = mc.sync()
-                self.assertEqual(answer["children"][0], paddlejob)
-        verdict = send_review(self.conns["defaults"], "/validate", review(old))
-        self.assertTrue(verdict["response"]["allowed"], verdict["response"].get("status"))
+        # releases before wrote v1 seals; they hold as v2 ones do
+        for version in (1, 2):
+            old["spec"]["seal"] = seal(old, key, version)
+            for on in ("defaults", "tighter"):
+                with self.subTest(server=on, seal=version):
+                    mc = Metacontroller(self, self.conns[on], copy.deepcopy(old))
+                    answer = mc.sync()
+                    self.assertEqual(answer["children"][0], paddlejob)
+            verdict = send_review(self.conns["defaults"], "/validate", review(old))
+            self.assertTrue(verdict["response"]["allowed"], verdict["response"].get("status"))
         # and without its seal, the same text is tampering
         del old["spec"]["seal"]
         self.assertIn("spec.generated: Forbidden",

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "certs/seal.h"
 
@@ -62,7 +65,7 @@ static void test_round_trip(void **state)
     load(&keys, "k1", "0123456789abcdef0123456789abcdef");
     assert_int_equal(seal_sign(&keys, "Training", "t", a, NULL, 0, seal), 0);
     assert_int_equal(strlen(seal), SEAL_TEXT_LEN);
-    assert_memory_equal(seal, "v1:", 3);
+    assert_memory_equal(seal, "v2:", 3);
     assert_true(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
     /* key order and escaping are the apiserver's business */
     assert_true(seal_verify(&keys, "Training", "t", a2, NULL, 0, seal));
@@ -81,6 +84,59 @@ static void test_round_trip(void **state)
     seal_keys_release(&keys);
     json_decref(a);
     json_decref(a2);
+}
+
+/* A seal as releases before v2 wrote it: HMAC-SHA256 over the canonical
+ * text itself, keyed as certs/seal.c derives the key. */
+static void seal_v1(const char *secret, const char *canonical, char *out)
+{
+    static const char label[] = "paddlex-webhook admission seal v1\n";
+    unsigned char key[32], id[32], md[32];
+    unsigned int n = sizeof(md);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    assert_non_null(c);
+    assert_true(EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, label, strlen(label)) &&
+                EVP_DigestUpdate(c, secret, strlen(secret)) && EVP_DigestFinal_ex(c, key, NULL));
+    EVP_MD_CTX_free(c);
+    SHA256(key, sizeof(key), id);
+    assert_non_null(HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)canonical, strlen(canonical),
+                         md, &n));
+    strcpy(out, "v1:");
+    for (int i = 0; i < 4; i++)
+        sprintf(out + 3 + 2 * i, "%02x", id[i]);
+    out[11] = ':';
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 12 + 2 * i, "%02x", md[i]);
+}
+
+static void test_v1_still_verifies(void **state)
+{
+    static const char secret[] = "0123456789abcdef0123456789abcdef";
+    struct seal_keys keys = { .n = 0 };
+    json_t *a = spec(SPEC_A2);
+    char seal[SEAL_TEXT_LEN + 1], v2[SEAL_TEXT_LEN + 1];
+
+    (void)state;
+    load(&keys, "k1", secret);
+    seal_v1(secret, "{\"kind\":\"Training\",\"name\":\"t\",\"spec\":{\"generated\":[{\"a\":[1,\"\xc3\xa9\"],"
+                    "\"kind\":\"Job\"}],\"image\":\"r/x:1\",\"workerReplicas\":2}}", seal);
+    assert_int_equal(strlen(seal), SEAL_TEXT_LEN);
+    assert_true(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
+    /* the version names the mac: a v1 mac under v2, or v3, is nothing */
+    assert_int_equal(seal_sign(&keys, "Training", "t", a, NULL, 0, v2), 0);
+    assert_memory_not_equal(v2 + 12, seal + 12, 64);
+    seal[1] = '2';
+    assert_false(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
+    seal[1] = '3';
+    assert_false(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
+    v2[1] = '1';
+    assert_false(seal_verify(&keys, "Training", "t", a, NULL, 0, v2));
+    seal[1] = '1';
+    json_object_set_new(a, "workerReplicas", json_integer(3));
+    assert_false(seal_verify(&keys, "Training", "t", a, NULL, 0, seal));
+    seal_keys_release(&keys);
+    json_decref(a);
 }
 
 static void test_keys(void **state)
@@ -141,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_v1_still_verifies),
         cmocka_unit_test(test_keys),
     };
 
