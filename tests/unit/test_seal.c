@@ -139,6 +139,37 @@ static void test_v1_still_verifies(void **state)
     json_decref(a);
 }
 
+/* Key order never matters, for objects sorted by insertion or by qsort. */
+static void test_member_order(void **state)
+{
+    struct seal_keys keys = { .n = 0 };
+    json_t *up = json_object(), *down = json_object();
+    char seal[SEAL_TEXT_LEN + 1], key[16];
+
+    (void)state;
+    load(&keys, "k1", "0123456789abcdef0123456789abcdef");
+    for (int n = 0; n < 2; n++) {
+        json_t *a = json_object(), *b = json_object();
+        int members = n ? 200 : 20;     /* either side of SEAL_INSERTION_MAX */
+
+        for (int i = 0; i < members; i++) {
+            snprintf(key, sizeof(key), "k%d", i);
+            json_object_set_new(a, key, json_integer(i));
+            snprintf(key, sizeof(key), "k%d", members - 1 - i);
+            json_object_set_new(b, key, json_integer(members - 1 - i));
+        }
+        json_object_set_new(up, n ? "many" : "few", a);
+        json_object_set_new(down, n ? "many" : "few", b);
+    }
+    assert_int_equal(seal_sign(&keys, "Training", "t", up, NULL, 0, seal), 0);
+    assert_true(seal_verify(&keys, "Training", "t", down, NULL, 0, seal));
+    json_object_set_new(json_object_get(down, "many"), "k7", json_integer(8));
+    assert_false(seal_verify(&keys, "Training", "t", down, NULL, 0, seal));
+    seal_keys_release(&keys);
+    json_decref(up);
+    json_decref(down);
+}
+
 static void test_keys(void **state)
 {
     struct seal_keys old = { .n = 0 }, rotated = { .n = 0 }, other = { .n = 0 };
@@ -198,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_v1_still_verifies),
+        cmocka_unit_test(test_member_order),
         cmocka_unit_test(test_keys),
     };
 
