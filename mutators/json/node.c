@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mutators/json/jsondump.h"
+#include "mutators/json/scan.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NODE_SANITIZED 1
@@ -279,18 +280,19 @@ static inline void put(struct strbuf *sb, char c)
     sb->len++;
 }
 
-/* s as a JSON string: copied whole when nothing needs escaping. */
+/* s as a JSON string: copied whole, then checked where it landed (one
+ * load for a short string, scan.h) and written again escaped in the rare
+ * case it needs it. */
 static inline void dump_string(struct strbuf *sb, const char *s, size_t len)
 {
-    char *q;
+    char *q = room(sb, len + 2 + 15);
 
-    if (jsondump_plain(s, len) < len) {
+    q[0] = '"';
+    memcpy(q + 1, s, len);
+    if (!scan_plain_padded((const unsigned char *)q + 1, len)) {
         jsondump_string(sb, s, len);
         return;
     }
-    q = room(sb, len + 2);
-    q[0] = '"';
-    memcpy(q + 1, s, len);
     q[len + 1] = '"';
     sb->len += len + 2;
 }

@@ -57,4 +57,30 @@ static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
     return i;
 }
 
+/* 1 when s[0..len) has no '"', '\\' or control: scan_plain(s, len, 0)
+ * == len, but for text whose buffer has 15 readable bytes past len (what
+ * follows them is ignored), so that a short string takes one load and
+ * no byte loop: node.c checks each string of the children as copied. */
+static inline int scan_plain_padded(const unsigned char *s, size_t len)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), controls = _mm_set1_epi8(0x1f);
+
+    for (size_t i = 0; i < len; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                 _mm_cmpeq_epi8(_mm_min_epu8(x, controls), x));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+        if (len - i < 16)
+            bits &= (1u << (len - i)) - 1;
+        if (bits)
+            return 0;
+    }
+    return 1;
+#else
+    return scan_plain(s, len, 0) == len;
+#endif
+}
+
 #endif

@@ -57,10 +57,11 @@ static void test_escaping(void **state)
     node_pool_end(&pool);
 }
 
-/* Strings are scanned sixteen bytes at a time (then byte by byte) for
- * bytes to escape: every length up to two blocks and a half, with one
- * byte to escape at every position (or none), is written as
- * jsondump_string() writes it. */
+/* Strings are scanned sixteen bytes at a time for bytes to escape, as
+ * copied to the text, the last block reading past the string's end:
+ * every length up to two blocks and a half, with one byte to escape at
+ * every position (or none), is written as jsondump_string() writes it,
+ * whatever bytes the text's buffer held past it. */
 static void test_escaping_at_every_length_and_position(void **state)
 {
     static const char specials[] = { '"', '\\', '\n', '\x1f', '\0' };
@@ -77,6 +78,8 @@ static void test_escaping_at_every_length_and_position(void **state)
                     s[i] = (char)('a' + i);
                 if (at < len)
                     s[at] = specials[k];
+                strbuf_grow(&got, 128);
+                memset(got.buf, specials[k], 128);
                 node_pool_begin(&pool);
                 node_dump(&got, node_strn(s, len));
                 node_pool_end(&pool);
