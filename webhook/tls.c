@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "mutators/json/readfile.h"
@@ -33,6 +34,7 @@ struct pair {
     time_t not_after;
     time_t retired_at;
     struct pair *next;        /* in the retired list */
+    unsigned char digest[32]; /* SHA-256 of the files read (see same_files) */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,6 +131,22 @@ static void free_old_retired(time_t now)
     }
 }
 
+/* The digest of a pair's files into out: both PEM texts, each after its
+ * length. Returns 0, or -1. */
+static int files_digest(const gnutls_datum_t *cert, const gnutls_datum_t *key, unsigned char *out)
+{
+    gnutls_hash_hd_t h;
+    unsigned int len[2] = { cert->size, key->size };
+
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+        return -1;
+    gnutls_hash(h, len, sizeof(len));
+    gnutls_hash(h, cert->data, cert->size);
+    gnutls_hash(h, key->data, key->size);
+    gnutls_hash_deinit(h, out);
+    return 0;
+}
+
 int tls_load(const char *cert_file, const char *key_file, char *err, size_t errlen)
 {
     gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
@@ -141,6 +159,20 @@ int tls_load(const char *cert_file, const char *key_file, char *err, size_t errl
     }
     if (read_file(cert_file, &cert, err, errlen) < 0 || read_file(key_file, &key, err, errlen) < 0)
         goto out;
+    /* the same bytes as the pair in force (a SIGHUP for the policy): kept,
+     * and with it the ticket key; a swap would retire a pair for
+     * TLS_RETIRE_AFTER, ~7 KB of RSS a reload */
+    if (files_digest(&cert, &key, p->digest) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&lock);
+    if (current && !memcmp(current->digest, p->digest, sizeof(p->digest))) {
+        pthread_mutex_unlock(&lock);
+        rc = 0;
+        goto out;
+    }
+    pthread_mutex_unlock(&lock);
     p->ncerts = TLS_MAX_CHAIN;
     gr = gnutls_pcert_list_import_x509_raw(p->certs, &p->ncerts, &cert, GNUTLS_X509_FMT_PEM, 0);
     if (gr < 0 || p->ncerts == 0) {

@@ -321,6 +321,14 @@ class CertReloadTest(unittest.TestCase):
                     self.assertTrue(reused, "the ticket was not taken")
                     self.assertEqual(cert, der(self.a.cert))
                 sessions[version] = (ctx, again)
+        # a SIGHUP re-reads the same files: the pair and its tickets stay
+        # (webhook/tls.c, files_digest), nothing is retired
+        before = reloads(scrape(srv, self.ctx), "success")
+        srv.proc.send_signal(signal.SIGHUP)
+        eventually(lambda: reloads(scrape(srv, self.ctx), "success") > before, "the SIGHUP re-read the files")
+        for version, (ctx, session) in sessions.items():
+            with self.subTest(version=version.name, after="SIGHUP"):
+                self.assertTrue(self.fresh(srv, ctx, session)[1], "a re-read of the same pair dropped the ticket")
         vol.update(*self.pair(self.b))
         eventually(lambda: served(srv, self.ctx)[0] == der(self.b.cert), "new connections get the new certificate")
         for version, (ctx, session) in sessions.items():
