@@ -27,6 +27,24 @@ static const unsigned char scan_stop[256] = {
 };
 #undef SCAN_RUN16
 
+#ifdef __SSE2__
+/* The bytes of the sixteen at s that stop plain text, as bits: '"', '\\'
+ * and the controls, and with high the bytes >= 0x80 as well. */
+static inline unsigned scan_stops16(const unsigned char *s, int high)
+{
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), controls = _mm_set1_epi8(0x1f);
+    const __m128i space = _mm_set1_epi8(0x20);
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* with high, one signed compare finds controls and bytes >= 0x80
+     * alike (they are negative); else a control is a byte whose unsigned
+     * minimum with 0x1f is itself */
+    __m128i stop = high ? _mm_cmplt_epi8(x, space) : _mm_cmpeq_epi8(_mm_min_epu8(x, controls), x);
+
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), stop));
+}
+#endif
+
 /* The length of s's longest prefix of bytes other than '"', '\\' and the
  * controls, and, when high is set, other than the bytes >= 0x80 as well. */
 static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
@@ -34,17 +52,8 @@ static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
     size_t i = 0;
 
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), controls = _mm_set1_epi8(0x1f);
-    const __m128i space = _mm_set1_epi8(0x20);
-
     for (; i + 16 <= len; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        /* with high, one signed compare finds controls and bytes >= 0x80
-         * alike (they are negative); else a control is a byte whose
-         * unsigned minimum with 0x1f is itself */
-        __m128i stop = high ? _mm_cmplt_epi8(x, space) : _mm_cmpeq_epi8(_mm_min_epu8(x, controls), x);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)), stop);
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = scan_stops16(s + i, high);
 
         if (bits)
             return i + (size_t)__builtin_ctz(bits);
@@ -64,13 +73,8 @@ static inline size_t scan_plain(const unsigned char *s, size_t len, int high)
 static inline int scan_plain_padded(const unsigned char *s, size_t len)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), controls = _mm_set1_epi8(0x1f);
-
     for (size_t i = 0; i < len; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                                 _mm_cmpeq_epi8(_mm_min_epu8(x, controls), x));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = scan_stops16(s + i, 0);
 
         if (len - i < 16)
             bits &= (1u << (len - i)) - 1;
