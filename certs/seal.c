@@ -250,29 +250,35 @@ static int canonical(struct strbuf *sb, const char *kind, const char *name, cons
     return 0;
 }
 
+/* A run of bytes hashed: the canonical text goes in three (see gen_text). */
+struct piece {
+    const char *buf;
+    size_t len;
+};
+
 /* The canonical text in the pieces it is hashed in: text up to gen->at,
  * gen's bytes, the rest of text. */
-static void pieces(const struct strbuf *text, const struct gen_text *gen, struct gen_text p[3])
+static void pieces(const struct strbuf *text, const struct gen_text *gen, struct piece p[3])
 {
     size_t at = gen->len ? gen->at : text->len;
 
-    p[0] = (struct gen_text){ text->buf, at, 0 };
-    p[1] = *gen;
-    p[2] = (struct gen_text){ text->buf + at, text->len - at, 0 };
+    p[0] = (struct piece){ text->buf, at };
+    p[1] = (struct piece){ gen->buf, gen->len };
+    p[2] = (struct piece){ text->buf + at, text->len - at };
 }
 
-/* HMAC-SHA256 (RFC 2104) under key k of the pieces p, one after the
- * other, in hex into out (65 bytes), from the digest states after the padded key,
- * computed once per key at load and copied as plain structs: OpenSSL's
- * EVP contexts allocate on every copy (72 mallocs per seal) and its
- * one-shot HMAC() fetches the algorithm on every call. SHA256_Update runs
- * the same SHA-NI code as EVP. */
-static void hmac(const struct seal_keys *keys, size_t k, const struct gen_text p[3], char *out)
+/* HMAC-SHA256 (RFC 2104) under key k of the n pieces p, one after the
+ * other, in hex into out (65 bytes), from the digest states after the
+ * padded key, computed once per key at load and copied as plain structs:
+ * OpenSSL's EVP contexts allocate on every copy (72 mallocs per seal) and
+ * its one-shot HMAC() fetches the algorithm on every call. SHA256_Update
+ * runs the same SHA-NI code as EVP. */
+static void hmac(const struct seal_keys *keys, size_t k, const struct piece *p, size_t n, char *out)
 {
     unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
     SHA256_CTX c = keys->ipad[k];
 
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < n; i++)
         SHA256_Update(&c, p[i].buf, p[i].len);
     SHA256_Final(inner, &c);
     c = keys->opad[k];
@@ -288,10 +294,10 @@ static void hmac(const struct seal_keys *keys, size_t k, const struct gen_text p
 static int mac_v1(const struct seal_keys *keys, size_t k, const struct strbuf *text,
                   const struct gen_text *gen, char *out)
 {
-    struct gen_text p[3];
+    struct piece p[3];
 
     pieces(text, gen, p);
-    hmac(keys, k, p, out);
+    hmac(keys, k, p, 3, out);
     return 0;
 }
 
@@ -309,7 +315,7 @@ static int mac_v2(const struct seal_keys *keys, size_t k, const struct strbuf *t
     static const unsigned char iv[12];
     unsigned char tag[3 + 16];
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    struct gen_text p[3];
+    struct piece p[3];
     int n, ok;
 
     pieces(text, gen, p);
@@ -320,11 +326,8 @@ static int mac_v2(const struct seal_keys *keys, size_t k, const struct strbuf *t
     memcpy(tag, "v2:", 3);
     ok = ok && EVP_EncryptFinal_ex(c, tag + 3, &n) && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag + 3);
     EVP_CIPHER_CTX_free(c);
-    if (ok) {
-        p[0] = (struct gen_text){ (const char *)tag, sizeof(tag), 0 };
-        p[1] = p[2] = (struct gen_text){ NULL, 0, 0 };
-        hmac(keys, k, p, out);
-    }
+    if (ok)
+        hmac(keys, k, &(struct piece){ (const char *)tag, sizeof(tag) }, 1, out);
     OPENSSL_cleanse(tag, sizeof(tag));
     return ok ? 0 : -1;
 }

@@ -3,9 +3,9 @@
  *
  * The mutating webhook writes spec.seal, a MAC under a secret key over the
  * object's kind, name and spec (spec.generated included, spec.seal itself
- * left out) in a canonical form. Whoever holds a key can tell later, without asking
- * the policy in force now, that a spec and its children are what this
- * webhook admitted: the sync hook materialises a sealed spec.generated
+ * left out) in a canonical form. Whoever holds a key can tell later,
+ * without asking the policy in force now, that a spec and its children are
+ * what this webhook admitted: the sync hook materialises a sealed spec.generated
  * as it is (a policy edit or an upgrade changes nothing that exists), and
  * the validating replica accepts a sealed spec.generated that its own,
  * possibly newer, policy would have rendered differently (no denial from

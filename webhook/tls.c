@@ -34,7 +34,7 @@ struct pair {
     time_t not_after;
     time_t retired_at;
     struct pair *next;        /* in the retired list */
-    unsigned char digest[32]; /* SHA-256 of the files read (see same_files) */
+    unsigned char digest[32]; /* SHA-256 of the files read (files_digest) */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
