@@ -79,9 +79,12 @@ static json_t *fail(struct parser *ps, enum jsonparse_status status, const char 
     return NULL;
 }
 
-static void skip_space(struct parser *ps)
+/* Past white space; the apiserver's and Metacontroller's JSON has none,
+ * so one compare rules out every byte that starts a token. */
+static inline void skip_space(struct parser *ps)
 {
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+    while (ps->p < ps->end && (unsigned char)*ps->p <= ' ' &&
+           (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
         ps->p++;
 }
 
@@ -517,43 +520,101 @@ oom:
     return -1;
 }
 
-static json_t *object(struct parser *ps)
+/* The key at ps->p of an object's member and the ':' after it: its text
+ * in *key, *klen (in the input, or in ps->scratch when it was escaped;
+ * where it starts in *where). Returns 0, or -1 with the error set. */
+static int member_key(struct parser *ps, const char **key, size_t *klen, const char **where)
 {
-    /* inside a skipped member nothing is built: its keys are held (and
-     * checked for repeats) only while it is read */
-    json_t *o = ps->skipping ? NULL : json_object(), *v;
-    uint64_t live = ps->live, next;
-    size_t level = ps->level;
-    struct held_object ob = { ps->nheld, ps->keytext.len, ps->nslots, 0 };
-    const char *key, *where, *at;
-    size_t klen, size;
-    char *kcopy = NULL;
-    int skip, hidden;
+    if (ps->p >= ps->end || *ps->p != '"') {
+        fail(ps, JSONPARSE_SYNTAX, "string or '}' expected");
+        return -1;
+    }
+    *where = ps->p;
+    *key = ps->p + 1;
+    if (string(ps, key, klen, 1) < 0)
+        return -1;
+    /* a NUL can only come of an escape: a raw one is a control byte */
+    if (*key == ps->scratch.buf && memchr(*key, '\0', *klen)) {
+        fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
+        return -1;
+    }
+    skip_space(ps);
+    if (ps->p >= ps->end || *ps->p != ':') {
+        fail(ps, JSONPARSE_SYNTAX, "':' expected");
+        return -1;
+    }
+    ps->p++;
+    return 0;
+}
 
+/* After a member: 1 when another follows (its ',' passed), 0 at the
+ * object's end (its '}' passed), -1 with the error set. */
+static int next_member(struct parser *ps)
+{
+    skip_space(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        skip_space(ps);
+        return 1;
+    }
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return 0;
+    }
+    fail(ps, JSONPARSE_SYNTAX, "',' or '}' expected");
+    return -1;
+}
+
+/* 1 when the object at ps->p is empty (its '}' passed). */
+static int empty_object(struct parser *ps)
+{
     ps->p++;
     skip_space(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
-        goto done;
+        return 1;
     }
-    for (;;) {
-        if (ps->p >= ps->end || *ps->p != '"') {
-            fail(ps, JSONPARSE_SYNTAX, "string or '}' expected");
-            goto bad;
+    return 0;
+}
+
+/* An object inside a skipped member: checked as object() reads one, not
+ * built; its keys are held while it is read, to refuse a repeat. Returns
+ * json_null(), or NULL with the error set. */
+static json_t *skim_object(struct parser *ps)
+{
+    struct held_object ob = { ps->nheld, ps->keytext.len, ps->nslots, 0 };
+    json_t *v = json_null();
+    const char *key, *where;
+    size_t klen;
+    int more = !empty_object(ps);
+
+    while (more) {
+        if (member_key(ps, &key, &klen, &where) < 0 || hold_key(ps, &ob, key, klen, where) < 0 ||
+            !value(ps) || (more = next_member(ps)) < 0) {
+            v = NULL;
+            break;
         }
-        where = ps->p;
-        key = ps->p + 1;
-        if (string(ps, &key, &klen, 1) < 0)
+    }
+    ps->nheld = ob.mark;
+    ps->keytext.len = ob.textmark;
+    ps->nslots = ob.tbase;
+    return v;
+}
+
+static json_t *object(struct parser *ps)
+{
+    json_t *o = json_object(), *v;
+    uint64_t live = ps->live, next;
+    size_t level = ps->level;
+    const char *key, *where, *at;
+    size_t klen, size;
+    char *kcopy = NULL;
+    int skip, hidden, more = !empty_object(ps);
+
+    while (more) {
+        if (member_key(ps, &key, &klen, &where) < 0)
             goto bad;
-        /* a NUL can only come of an escape: a raw one is a control byte */
-        if (key == ps->scratch.buf && memchr(key, '\0', klen)) {
-            fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
-            goto bad;
-        }
-        if (ps->skipping) {
-            if (hold_key(ps, &ob, key, klen, where) < 0)
-                goto bad;
-        } else if (key == ps->scratch.buf) {
+        if (key == ps->scratch.buf) {
             /* the value may reuse the scratch buffer the key lives in */
             kcopy = malloc(klen + 1);
             if (!kcopy)
@@ -561,12 +622,6 @@ static json_t *object(struct parser *ps)
             memcpy(kcopy, key, klen);
             key = kcopy;
         }
-        skip_space(ps);
-        if (ps->p >= ps->end || *ps->p != ':') {
-            fail(ps, JSONPARSE_SYNTAX, "':' expected");
-            goto bad;
-        }
-        ps->p++;
         next = 0;
         skip = live ? skip_member(ps, key, klen, &next) : 0;
         /* a built path's member is read as the rest: only its span is kept */
@@ -579,7 +634,7 @@ static json_t *object(struct parser *ps)
         v = value(ps);
         if (v && skip && ps->spans)
             ps->spans[skip - 1] = (struct jsonparse_span){ (size_t)(at - ps->start), (size_t)(ps->p - at) };
-        if (v && o && skip && (ps->skip->raw >> (skip - 1) & 1)) {
+        if (v && skip && (ps->skip->raw >> (skip - 1) & 1)) {
             json_decref(v);
             v = json_stringn_nocheck(at, (size_t)(ps->p - at));
         }
@@ -588,40 +643,21 @@ static json_t *object(struct parser *ps)
         ps->level = level;
         if (!v)
             goto bad;
-        if (o) {
-            /* a key seen before replaces its value: the size tells,
-             * without a lookup (and a hash) per member before the insert */
-            size = json_object_size(o);
-            if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
-                goto bad;
-            if (json_object_size(o) == size) {
-                fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
-                goto bad;
-            }
+        /* a key seen before replaces its value: the size tells, without a
+         * lookup (and a hash) per member before the insert */
+        size = json_object_size(o);
+        if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
+            goto bad;
+        if (json_object_size(o) == size) {
+            fail(ps, JSONPARSE_SYNTAX, "duplicate object key");
+            goto bad;
         }
         if (kcopy) {
             free(kcopy);
             kcopy = NULL;
         }
-        skip_space(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            skip_space(ps);
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
-            goto done;
-        }
-        fail(ps, JSONPARSE_SYNTAX, "',' or '}' expected");
-        goto bad;
-    }
-done:
-    if (ps->skipping) {
-        ps->nheld = ob.mark;
-        ps->keytext.len = ob.textmark;
-        ps->nslots = ob.tbase;
-        return json_null();
+        if ((more = next_member(ps)) < 0)
+            goto bad;
     }
     return o;
 bad:
@@ -645,7 +681,7 @@ static json_t *value(struct parser *ps)
         if (++ps->depth > ps->max_depth)
             return fail(ps, JSONPARSE_TOO_DEEP, "nesting too deep");
         if (*ps->p == '{') {
-            v = object(ps);
+            v = ps->skipping ? skim_object(ps) : object(ps);
         } else {
             uint64_t live = ps->live;
 
