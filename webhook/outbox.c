@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "webhook/conn.h"
 #include "webhook/serverstate.h"
@@ -164,6 +166,38 @@ static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
     return n;
 }
 
+/* libmicrohttpd 0.9.75 sets TCP_NODELAY after each answer on a connection
+ * it did not accept itself (src/microhttpd/mhd_send.c, post_send_setopt():
+ * the cork state of a socket given to MHD_add_connection() stays unknown,
+ * so the option is set again every time, twice an answer here), and
+ * outbox_flush() uncorks before each send: three system calls an answer
+ * that change nothing, each ~1.2 us on a paravirtualised machine. This
+ * definition takes the place of libc's in the whole process (the linker
+ * exports it: libmicrohttpd refers to it). On a connection of the calling
+ * worker, TCP_NODELAY set on while it is on and the socket uncorked, or
+ * TCP_CORK set off while it is off, is answered at once: Linux would only
+ * push pending segments (tcp(7)), and with TCP_NODELAY on and no cork
+ * there are none it could send. Every other call is the system call. */
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    struct conn *k = workers_self && fd >= 0 && (size_t)fd < workers_self->nfd ? workers_self->by_fd[fd] : NULL;
+    int on = value && len == sizeof(int) && *(const int *)value != 0;
+    long rc;
+
+    if (!k || level != IPPROTO_TCP || (name != TCP_NODELAY && name != TCP_CORK) || len != sizeof(int))
+        return (int)syscall(SYS_setsockopt, fd, level, name, value, len);
+    if (name == TCP_NODELAY && on && k->nodelay == 1 && k->corked == 0)
+        return 0;
+    if (name == TCP_CORK && !on && k->corked == 0)
+        return 0;
+    rc = syscall(SYS_setsockopt, fd, level, name, value, len);
+    if (rc == 0 && name == TCP_NODELAY)
+        k->nodelay = (signed char)on;
+    else if (rc == 0)
+        k->corked = (signed char)on;
+    return (int)rc;
+}
+
 /* Makes k one of this worker's connections and its session read through
  * pull() and write through push(). */
 void outbox_attach(struct conn *k, struct MHD_Connection *c)
@@ -188,6 +222,7 @@ void outbox_attach(struct conn *k, struct MHD_Connection *c)
         w->nfd = nfd;
     }
     k->worker = w;
+    k->nodelay = k->corked = -1;
     w->by_fd[k->fd] = k;
     gnutls_transport_set_pull_function(tls, pull);
     gnutls_transport_set_vec_push_function(tls, push);

@@ -118,6 +118,7 @@ struct conn {
     int unanswered;                 /* 1: counted in peers until its first answer */
     int refused;                    /* 1: answered before its body was read: linger at close */
     int shut;                       /* lingering: the write side is shut down */
+    signed char nodelay, corked;    /* TCP_NODELAY, TCP_CORK as last set: 1, 0, -1 unknown (outbox.c) */
     size_t dropped;                 /* lingering: bytes read and dropped */
     _Atomic long long deadline;
     long long begun;                /* ms: the current request's first byte (or the accept) */
