@@ -90,13 +90,19 @@ void outbox_flush_round(struct worker *w)
     }
 }
 
+/* The calling worker's connection on fd, or NULL. */
+static struct conn *own_conn(int fd)
+{
+    return workers_self && fd >= 0 && (size_t)fd < workers_self->nfd ? workers_self->by_fd[fd] : NULL;
+}
+
 /* GnuTLS's write: into the connection's outbox, when it is one of this
  * thread's; else (libmicrohttpd closing connections from the main thread
  * at stop) straight to the socket. */
 static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 {
     int fd = (int)(intptr_t)ptr;
-    struct conn *k = workers_self && fd >= 0 && (size_t)fd < workers_self->nfd ? workers_self->by_fd[fd] : NULL;
+    struct conn *k = own_conn(fd);
     size_t n = 0;
     struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 
@@ -155,7 +161,7 @@ static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
         workers_self->moved = 1;
         /* the first bytes after an answer begin the next request: its
          * head is due in --header-timeout */
-        if (n > 0 && (size_t)fd < workers_self->nfd && (k = workers_self->by_fd[fd]) && k->idle) {
+        if (n > 0 && (k = own_conn(fd)) && k->idle) {
             k->idle = 0;
             k->begun = conn_now_ms();
             atomic_store(&k->deadline, k->begun + (long long)workers_self->s->cfg->header_timeout * 1000);
@@ -180,12 +186,14 @@ static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
  * there are none it could send. Every other call is the system call. */
 int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
 {
-    struct conn *k = workers_self && fd >= 0 && (size_t)fd < workers_self->nfd ? workers_self->by_fd[fd] : NULL;
-    int on = value && len == sizeof(int) && *(const int *)value != 0;
+    struct conn *k = level == IPPROTO_TCP && (name == TCP_NODELAY || name == TCP_CORK) && value &&
+                     len == sizeof(int) ? own_conn(fd) : NULL;
+    int on;
     long rc;
 
-    if (!k || level != IPPROTO_TCP || (name != TCP_NODELAY && name != TCP_CORK) || len != sizeof(int))
+    if (!k)
         return (int)syscall(SYS_setsockopt, fd, level, name, value, len);
+    on = *(const int *)value != 0;
     if (name == TCP_NODELAY && on && k->nodelay == 1 && k->corked == 0)
         return 0;
     if (name == TCP_CORK && !on && k->corked == 0)
