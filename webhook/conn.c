@@ -76,6 +76,8 @@ void conn_drop_body(struct server *s, struct request *r)
     struct worker *w = workers_self;
 
     atomic_fetch_sub(&s->buffered, r->len);
+    if (w && r->cap > BODY_SMALL)
+        w->warm_used = 1;
     /* a large body's buffer stays warm for the worker's next large body:
      * freed, its pages would go back to the system and each page of the
      * next one would fault in again (516 faults per MiB) */

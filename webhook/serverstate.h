@@ -93,6 +93,8 @@ struct worker {
     size_t spare_cap;
     char *warm;                     /* a large body's buffer, kept for the next large body (conn.c) */
     size_t warm_cap;
+    int warm_used;                  /* a large body came since the worker last looked (workers.c, cool()) */
+    long long warm_at;              /* when it last saw one: CLOCK_MONOTONIC ms */
     int moved;                      /* this round read or wrote bytes, or ran a handler */
     int starved;                    /* this round a read found nothing to read */
 };

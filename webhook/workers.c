@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mutators/json/arena.h"
 #include "webhook/conn.h"
 #include "webhook/log.h"
 #include "webhook/outbox.h"
@@ -20,6 +21,7 @@
 #include "webhook/tls.h"
 
 #define ROUND_MS 100                /* longest wait of a worker for events */
+#define WARM_IDLE_MS 2000           /* a worker keeps large buffers warm this long after a large body */
 /* libmicrohttpd's memory per connection (request line, headers, read
  * buffer; bodies are ours): it zeroes all of it after every request, so
  * its default 32 KiB cost a 32 KiB memset per answer, and all of it is
@@ -164,6 +166,33 @@ static void take_connections(struct worker *w)
         }
 }
 
+/* Gives back what the worker keeps for the next large body (its body
+ * buffer, its arena's large chunk: up to 4 MiB each) once none has come
+ * for WARM_IDLE_MS: a burst of large bodies warms them, the small reviews
+ * after it need neither, and held they stay resident (SPEC §7: under
+ * 16 MiB serving Training reviews). Only the worker's thread touches
+ * them. */
+static void cool(struct worker *w)
+{
+    long long now;
+    int arena_used, kept = arena_large_kept(&arena_used);
+
+    if (!w->warm && !kept)
+        return;
+    now = conn_now_ms();
+    if (w->warm_used || arena_used) {
+        w->warm_used = 0;
+        w->warm_at = now;
+        return;
+    }
+    if (now - w->warm_at < WARM_IDLE_MS)
+        return;
+    free(w->warm);
+    w->warm = NULL;
+    w->warm_cap = 0;
+    arena_drop_large();
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -194,6 +223,7 @@ static void *work(void *arg)
         outbox_flush_round(w);
         if (w->lingering)
             conn_linger_round(w->s, w);
+        cool(w);
         log_flush();
     }
     log_release();

@@ -28,6 +28,7 @@ struct chunk {
 struct arena {
     struct chunk *chunks;     /* the one allocated from first */
     int active;
+    int large_used;           /* a request used the large chunk (arena_end()) */
 };
 
 static __thread struct arena mine;
@@ -144,6 +145,8 @@ void arena_end(void)
          * instead of faulting in fresh ones (256 faults per MiB) */
         if (!large && c->size > ARENA_KEEP && c->size <= ARENA_KEEP_LARGE) {
             large = 1;
+            /* more of it than a small request keeps: a large one */
+            mine.large_used |= c->used > ARENA_KEEP;
             c->used = 0;
             pp = &c->next;
             continue;
@@ -156,6 +159,34 @@ void arena_end(void)
         kept += c->size;
         c->used = 0;
         pp = &c->next;
+    }
+}
+
+/* The thread's chunk past ARENA_KEEP, or NULL. */
+static struct chunk **large_chunk(void)
+{
+    for (struct chunk **pp = &mine.chunks; *pp; pp = &(*pp)->next)
+        if ((*pp)->size > ARENA_KEEP)
+            return pp;
+    return NULL;
+}
+
+int arena_large_kept(int *used)
+{
+    *used = mine.large_used;
+    mine.large_used = 0;
+    return large_chunk() != NULL;
+}
+
+void arena_drop_large(void)
+{
+    struct chunk **pp = mine.active ? NULL : large_chunk();
+
+    if (pp) {
+        struct chunk *c = *pp;
+
+        *pp = c->next;
+        free(c);
     }
 }
 

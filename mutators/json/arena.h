@@ -32,6 +32,15 @@ void arena_begin(void);
 /* Ends it: everything allocated since arena_begin() is gone. */
 void arena_end(void);
 
+/* 1 when this thread keeps a chunk past ARENA_KEEP for the next large
+ * body; *used: a request used more of it than ARENA_KEEP since the last
+ * call. A worker asks after its rounds, to give the chunk back once large
+ * bodies stop coming (workers.c). */
+int arena_large_kept(int *used);
+
+/* Frees that chunk (outside a request only). */
+void arena_drop_large(void);
+
 /* 1 when jansson's allocations on this thread come from the arena now
  * (installed, between arena_begin() and arena_end()): a tree built since
  * goes at arena_end() whole, and the walk of json_decref() over it, value

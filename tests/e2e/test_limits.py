@@ -798,6 +798,43 @@ class MemoryTest(LimitsCase):
         self.assert_rss_below(after[-1], POD_REQUEST, "after the rounds")
         self.assert_rss_below(after[-1], after[0] + 8 * MIB, "growth from round 1 to round 3")
 
+    def test_large_buffers_given_back_after_a_quiet_spell(self):
+        """Each worker keeps its last large body's buffer and its arena's
+        large chunk warm for the next large body (conn.c conn_drop_body(),
+        arena.c arena_end()); once no large body has come for 2 s
+        (workers.c, WARM_IDLE_MS) it gives them back, so small reviews
+        after a burst run in the memory they ran in before it (SPEC §7:
+        under 16 MiB)."""
+        if self.sanitized:
+            self.skipTest("RSS is the sanitizer's")
+        big = large_review("warm", self.SIZE)
+        small = review_bytes("cool")
+        # two connections at once: one on each worker (workers.c, hand_off())
+        conns = [self.track(client(self.srv, timeout=IO_TIMEOUT)) for _ in range(2)]
+        results = []
+
+        def send(conn, body, times):
+            for _ in range(times):
+                status, _, _ = request(conn, "POST", "/mutate", body=body,
+                                       headers={"Content-Type": "application/json"})
+                results.append(status)
+
+        threads = [threading.Thread(target=send, args=(c, big, 3), daemon=True) for c in conns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(IO_TIMEOUT * 3)
+        warm = rss(self.srv.proc.pid)
+        deadline = time.monotonic() + 3.5
+        while time.monotonic() < deadline:
+            for c in conns:
+                send(c, small, 1)
+            time.sleep(0.05)
+        cool = rss(self.srv.proc.pid)
+        self.assertEqual(set(results), {200})
+        print("\nafter 2.9 MiB bodies: VmRSS %.1f MiB; after 3.5 s of small ones %.1f MiB" % (warm / MIB, cool / MIB))
+        self.assertLess(cool, warm - 4 * MIB, "large buffers kept after a quiet spell")
+
     def test_element_dense_body_is_answered_within_bounds(self):
         """2.9 MiB of tiny JSON values (spec.generated: [{}, {}, ...], which
         every CRD's schema here allows) once cost ~80 bytes of jansson values

@@ -108,12 +108,49 @@ static void test_no_growth(void **state)
     arena_thread_release();
 }
 
+/* A request that needs more than ARENA_KEEP leaves one large chunk kept
+ * and says so once; small requests after it, even those carved from it,
+ * do not count as using it; arena_drop_large() gives it back. */
+static void test_large_chunk_kept_and_dropped(void **state)
+{
+    size_t big = 1u << 20;
+    char *text = malloc(big);
+    int used = -1;
+
+    (void)state;
+    arena_begin();
+    if (!arena_in_force()) {            /* under AddressSanitizer */
+        arena_end();
+        free(text);
+        skip();
+    }
+    memset(text, 'x', big);
+    assert_non_null(json_stringn(text, big));
+    arena_end();
+    assert_int_equal(arena_large_kept(&used), 1);
+    assert_int_equal(used, 1);
+    assert_int_equal(arena_large_kept(&used), 1);
+    assert_int_equal(used, 0);          /* told once */
+    for (int i = 0; i < 10; i++) {
+        arena_begin();
+        assert_non_null(json_pack("{s:[i,i,i]}", "a", 1, 2, 3));
+        arena_end();
+    }
+    assert_int_equal(arena_large_kept(&used), 1);
+    assert_int_equal(used, 0);
+    arena_drop_large();
+    assert_int_equal(arena_large_kept(&used), 0);
+    free(text);
+    arena_thread_release();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_lifetimes),
         cmocka_unit_test(test_review_answers_survive),
         cmocka_unit_test(test_no_growth),
+        cmocka_unit_test(test_large_chunk_kept_and_dropped),
     };
 
     arena_install();
