@@ -8,14 +8,17 @@
  * observed child as it is (lifecycle_answer() says LIFECYCLE_WHOLE: action
  * create or patch, or an invalid parent, and a child without
  * Metacontroller's last-applied annotation) is it read again with the
- * children's spec.
+ * children's spec. Children that go back as the parent's spec.generated
+ * came are written as the bytes they came in (answer_text()).
  */
 #include "webhook/sync.h"
 
 #include <jansson.h>
 
 #include "mutators/json/arena.h"
+#include "mutators/json/jsondump.h"
 #include "mutators/json/jsonparse.h"
+#include "mutators/json/strbuf.h"
 #include "mutators/kinds.h"
 #include "mutators/lifecycle.h"
 #include "webhook/review.h"
@@ -107,10 +110,9 @@ static const char *malformed(const json_t *req, const struct kind **k)
  * writes the 400 into *out. Returns 0, or the HTTP status of that 400 (500
  * when memory ran out). */
 static int read_request(const char *body, size_t len, const struct jsonparse_skip *skip,
-                        const struct sealer *sealer, json_t **req, struct lifecycle_sync *in, char **out,
-                        size_t *outlen)
+                        const struct sealer *sealer, json_t **req, struct lifecycle_sync *in,
+                        struct jsonparse_span *spans, char **out, size_t *outlen)
 {
-    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
     const json_t *children;
     char reason[REASON_MAX];
     const char *why;
@@ -135,28 +137,67 @@ static int read_request(const char *body, size_t len, const struct jsonparse_ski
     return 0;
 }
 
+/* 1 when the answer's children are the parent's spec.generated, element
+ * for element (the sealed children all returned as admitted: a parent's
+ * steady state). */
+static int children_as_sent(const json_t *children, const json_t *generated)
+{
+    size_t n = json_array_size(generated);
+
+    if (!json_is_array(generated) || !json_is_array(children) || json_array_size(children) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (json_array_get(children, i) != json_array_get(generated, i))
+            return 0;
+    return 1;
+}
+
+/* The answer ans (taken apart) as text into *out. Children that are the
+ * parent's spec.generated as sent are written as the bytes they came in
+ * (gen, JSON as Metacontroller wrote it) instead of anew from the tree:
+ * 7.5 KB of a Training's, a fifth of its sync. Returns 200. */
+static int answer_text(json_t *ans, const json_t *parent, const char *body, const struct jsonparse_span *gen,
+                       char **out, size_t *outlen)
+{
+    struct strbuf sb = STRBUF_INIT;
+    const json_t *generated = json_object_get(json_object_get(parent, "spec"), "generated");
+
+    if (!gen->len || !children_as_sent(json_object_get(ans, "children"), generated))
+        return review_json(ans, out, outlen);
+    json_object_del(ans, "children");
+    jsondump_append(&sb, ans);
+    sb.len--;   /* its '}': the answer has a status, so a member goes before */
+    strbuf_addstr(&sb, ",\"children\":");
+    strbuf_add(&sb, body + gen->at, gen->len);
+    strbuf_addch(&sb, '}');
+    *outlen = sb.len;
+    *out = strbuf_detach(&sb);
+    return 200;
+}
+
 int sync_handle(const char *body, size_t len, const struct policy *p, const struct sealer *sealer,
                 char **out, size_t *outlen)
 {
     struct lifecycle_sync in = { 0 };
+    struct jsonparse_span spans[JSONPARSE_SKIP_MAX];
     json_t *req = NULL, *ans = NULL;
     int status, rc;
 
     *out = NULL;
     *outlen = 0;
     arena_begin();
-    status = read_request(body, len, &skim, sealer, &req, &in, out, outlen);
+    status = read_request(body, len, &skim, sealer, &req, &in, spans, out, outlen);
     if (status)
         goto out;
     rc = lifecycle_answer(&in, p, sealer, &ans);
     if (rc == LIFECYCLE_WHOLE) {
         json_decref(req);
-        status = read_request(body, len, &whole, sealer, &req, &in, out, outlen);
+        status = read_request(body, len, &whole, sealer, &req, &in, spans, out, outlen);
         if (status)
             goto out;   /* cannot be: the same bytes were read once */
         rc = lifecycle_answer(&in, p, sealer, &ans);
     }
-    status = rc == 0 ? review_json(ans, out, outlen) : 500;
+    status = rc == 0 ? answer_text(ans, in.parent, body, &spans[0], out, outlen) : 500;
 out:
     /* both the arena's: freed value by value they were 8 % of a sync */
     if (!arena_in_force()) {

@@ -392,6 +392,29 @@ static void test_skipped_strings_checked(void **state)
     }
 }
 
+/* A skipped string's escapes and stops two at a time, at every position
+ * of the sixteen-byte scan: runs of backslashes, an escape split over two
+ * blocks, a closing quote after an escaped one, and the bytes after the
+ * closing quote in its block (white space, which a string's check must
+ * not refuse). */
+static void test_skipped_pairs_at_every_offset(void **state)
+{
+    static const char *const specials[] = { "\\\"", "\\\\", "\\/", "\\n", "\\u00e9", "\\x", "\\",
+                                            "\x01", "\xc3\xa9", "\xff", "\"" };
+    const size_t n = sizeof(specials) / sizeof(specials[0]);
+    char buf[200];
+
+    (void)state;
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++)
+            for (size_t at = 0; at < 34; at++) {
+                int len = snprintf(buf, sizeof(buf), "{\"q\":{\"b\":\"%.*s%s%.*s%sz\"\n\t}}", (int)at, A40,
+                                   specials[a], (int)(at % 5), B40, specials[b]);
+
+                agree(buf, (size_t)len);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_built_spans),
         cmocka_unit_test(test_raw_members),
         cmocka_unit_test(test_skipped_strings_checked),
+        cmocka_unit_test(test_skipped_pairs_at_every_offset),
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_error_position),

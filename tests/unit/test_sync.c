@@ -907,6 +907,57 @@ static void test_sealed_parent_verified_as_sent(void **state)
     seal_keys_release(&keys);
 }
 
+/* When the answer's children are the parent's sealed spec.generated,
+ * every one and in order (all observed: the steady state), they go back
+ * as the bytes Metacontroller sent (Go's escapes and all: "\u002d" here
+ * stands for a '-' written anew); the answer means what the one written
+ * from the tree means. With one child left out (action delete removes
+ * them all) the answer is written anew. */
+static void test_children_as_sent(void **state)
+{
+    struct seal_keys keys = { 0 };
+    struct sealer sealer = { &keys, seal_sign, seal_verify };
+    struct context ctx = { .namespace = "kubeflow", .sealer = &sealer };
+    struct kinds_mutation m;
+    json_t *par = training("\"saveInference\": false"), *children = json_object(), *req, *c;
+    char *text, *escaped, *plain_body, *escaped_body, *deleted;
+    size_t i, outlen;
+
+    (void)state;
+    seal_fixture_keys(&keys);
+    policy_apply(NULL, &ctx);
+    kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
+    assert_int_equal(m.errs.len, 0);
+    kinds_mutation_release(&m);
+    json_array_foreach(json_object_get(json_object_get(par, "spec"), "generated"), i, c)
+        observe(children, json_string_value(json_object_get(c, "apiVersion")),
+                json_string_value(json_object_get(c, "kind")),
+                json_string_value(json_object_get(json_object_get(c, "metadata"), "name")),
+                "{\"phase\": \"Running\"}");
+    req = request(par, children, 0);
+    text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(req);
+    escaped = replaced(text, "\"generated\"", "-gpu", "\\u002dgpu");
+
+    assert_int_equal(sync_handle(text, strlen(text), NULL, &sealer, &plain_body, &outlen), 200);
+    assert_int_equal(sync_handle(escaped, strlen(escaped), NULL, &sealer, &escaped_body, &outlen), 200);
+    assert_null(strstr(plain_body, "\\u002d"));
+    assert_non_null(strstr(escaped_body, "\\u002dgpu"));       /* the bytes as sent */
+    assert_true(same_answer(plain_body, escaped_body));
+
+    deleted = replaced(escaped, "\"parent\"", "\"action\":\"apply\"", "\"action\":\"delete\"");
+    free(escaped_body);
+    assert_int_equal(sync_handle(deleted, strlen(deleted), NULL, &sealer, &escaped_body, &outlen), 200);
+    assert_null(strstr(escaped_body, "\\u002d"));
+    assert_string_equal(escaped_body + outlen - strlen(",\"children\":[]}"), ",\"children\":[]}");
+    free(deleted);
+    free(escaped_body);
+    free(plain_body);
+    free(escaped);
+    free(text);
+    seal_keys_release(&keys);
+}
+
 /* ------------------------------------------------------ status per kind */
 
 struct phase_case {
@@ -1205,6 +1256,7 @@ int main(void)
         cmocka_unit_test(test_finalizing_returns_no_children),
         cmocka_unit_test(test_unsealed_parent_judged_under_policy),
         cmocka_unit_test(test_sealed_parent_verified_as_sent),
+        cmocka_unit_test(test_children_as_sent),
         cmocka_unit_test(test_paddlejob_phases),
         cmocka_unit_test(test_job_phases),
         cmocka_unit_test(test_inferenceservice_phases),
