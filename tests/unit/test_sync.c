@@ -850,6 +850,22 @@ static const char *paddlejob_image(const json_t *answer)
     return json_string_value(json_object_get(json_array_get(spec, 0), "image"));
 }
 
+/* A Training as /mutate leaves it under sealer: its children and their
+ * seal (new). */
+static json_t *sealed_training(const struct sealer *sealer)
+{
+    struct context ctx = { .namespace = "kubeflow", .sealer = sealer };
+    struct kinds_mutation m;
+    json_t *par = training("\"saveInference\": false");
+
+    policy_apply(NULL, &ctx);
+    kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
+    assert_int_equal(m.errs.len, 0);
+    kinds_mutation_release(&m);
+    assert_non_null(json_object_get(json_object_get(par, "spec"), "seal"));
+    return par;
+}
+
 /* The parent's spec.generated is read as text, and its seal verified over
  * those bytes (webhook/sync.c), as Go's encoding/json writes them
  * (Metacontroller's request: sorted keys, no white space, HTML-safe
@@ -860,9 +876,7 @@ static void test_sealed_parent_verified_as_sent(void **state)
 {
     struct seal_keys keys = { 0 };
     struct sealer sealer = { &keys, seal_sign, noting_verify };
-    struct context ctx = { .namespace = "kubeflow", .sealer = &sealer };
-    struct kinds_mutation m;
-    json_t *par = training("\"saveInference\": false"), *req;
+    json_t *req;
     char *text, *body, *edited;
     static const struct {
         const char *what, *with;        /* an edit of spec.generated's text, or none */
@@ -877,13 +891,7 @@ static void test_sealed_parent_verified_as_sent(void **state)
 
     (void)state;
     seal_fixture_keys(&keys);
-    /* the parent as /mutate left it: its children and their seal */
-    policy_apply(NULL, &ctx);
-    kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
-    assert_int_equal(m.errs.len, 0);
-    kinds_mutation_release(&m);
-    assert_non_null(json_object_get(json_object_get(par, "spec"), "seal"));
-    req = request(par, NULL, 0);
+    req = request(sealed_training(&sealer), NULL, 0);
     text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(req);
 
@@ -917,18 +925,13 @@ static void test_children_as_sent(void **state)
 {
     struct seal_keys keys = { 0 };
     struct sealer sealer = { &keys, seal_sign, seal_verify };
-    struct context ctx = { .namespace = "kubeflow", .sealer = &sealer };
-    struct kinds_mutation m;
-    json_t *par = training("\"saveInference\": false"), *children = json_object(), *req, *c;
+    json_t *par, *children = json_object(), *req, *c;
     char *text, *escaped, *plain_body, *escaped_body, *deleted;
     size_t i, outlen;
 
     (void)state;
     seal_fixture_keys(&keys);
-    policy_apply(NULL, &ctx);
-    kinds_mutate(kinds_of_object(par), par, &ctx, KINDS_INTO_OBJECT, &m);
-    assert_int_equal(m.errs.len, 0);
-    kinds_mutation_release(&m);
+    par = sealed_training(&sealer);
     json_array_foreach(json_object_get(json_object_get(par, "spec"), "generated"), i, c)
         observe(children, json_string_value(json_object_get(c, "apiVersion")),
                 json_string_value(json_object_get(c, "kind")),
