@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -76,6 +75,8 @@ void conn_drop_body(struct server *s, struct request *r)
     struct worker *w = workers_self;
 
     atomic_fetch_sub(&s->buffered, r->len);
+    if (r->k)
+        r->k->awaiting = 0;
     if (w && r->cap > BODY_SMALL)
         w->warm_used = 1;
     /* a large body's buffer stays warm for the worker's next large body:
@@ -143,19 +144,6 @@ int conn_collect(struct server *s, struct request *r, const char *data, size_t n
     if (r->k)
         conn_due_by(s, r->k, r->k->body_begun + (long long)s->cfg->header_timeout * 1000 +
                             (long long)(r->len * 1000 / s->cfg->min_body_rate));
-    /* More of the body is due: acknowledge what came now. A client with
-     * Nagle's algorithm on (no TCP_NODELAY) holds the short tail of its
-     * body, behind the 16 KiB TLS records before it, until they are
-     * acknowledged, while Linux delays that ACK up to 40 ms for a reply
-     * to ride on, which comes only once the body is whole: every body
-     * over one TLS record took 40 ms more (issue #19). Linux's
-     * TCP_QUICKACK sends the pending ACK at once (tcp_setsockopt:
-     * tcp_cleanup_rbuf); a body taken whole in one read costs nothing. */
-    if (r->k && (r->expect == 0 || r->len < r->expect)) {
-        int one = 1;
-
-        setsockopt(r->k->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-    }
     return 0;
 }
 

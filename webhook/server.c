@@ -288,6 +288,7 @@ enum MHD_Result server_handle(void *cls, struct MHD_Connection *c, const char *u
         atomic_fetch_add(&s->metrics.in_flight, 1);
         r->k = conn_of(c);
         if (r->k) {
+            r->k->awaiting = 1;     /* until conn_drop_body() */
             r->k->body_begun = (long long)r->start.tv_sec * 1000 + r->start.tv_nsec / 1000000;
             if (r->k->idle) {
                 /* a head GnuTLS had already read with the previous one */

@@ -119,6 +119,7 @@ struct conn {
     int idle;                       /* 1: answered, the next request not begun */
     int unanswered;                 /* 1: counted in peers until its first answer */
     int refused;                    /* 1: answered before its body was read: linger at close */
+    int awaiting;                   /* 1: its request's body may still come (outbox.c pull()) */
     int shut;                       /* lingering: the write side is shut down */
     signed char nodelay, corked;    /* TCP_NODELAY, TCP_CORK as last set: 1, 0, -1 unknown (outbox.c) */
     size_t dropped;                 /* lingering: bytes read and dropped */

@@ -747,6 +747,33 @@ class SlowBodyTest(LimitsCase):
         self.assertLessEqual(in_flight(self.srv), 1)
 
 
+@needs_binary
+class NagleClientTest(LimitsCase):
+    ARGS = ["--threads", "2"]
+
+    def test_body_over_several_records_is_not_held_by_a_delayed_ack(self):
+        """A client with Nagle's algorithm on (no TCP_NODELAY; Python's
+        default) holds the short tail of a body longer than one TLS record
+        until the records before it are acknowledged, while Linux delays
+        that ACK up to 40 ms for a reply to ride on: the server
+        acknowledges at once when it has read all there is and the body is
+        incomplete (outbox.c pull(), TCP_QUICKACK). Serial requests on one
+        keep-alive connection, head and body sent apart as http.client
+        does: each held by a delayed ACK would take 40 ms or more."""
+        body = large_review("nagle", 40 * 1024)
+        s = self.track(tls_socket(self.srv))
+        took = []
+        for _ in range(9):
+            t0 = time.monotonic()
+            s.sendall(head("POST", "/validate", length=len(body)))
+            s.sendall(body)
+            status, _, _ = read_response(s)
+            took.append(time.monotonic() - t0)
+            self.assertEqual(status, 200)
+        took.sort()
+        self.assertLess(took[len(took) // 2], 0.030, "median of %s s" % ["%.3f" % t for t in took])
+
+
 # ------------------------------------------------------------------ memory
 
 def large_review(uid, size):
