@@ -5,7 +5,8 @@ Over TLS a body longer than one record (16 KiB) leaves the client as
 several writes; with Nagle on, the client holds the short last one until
 the server acknowledges the others, and Linux delays that ACK up to 40 ms
 while it waits for a reply to carry it. The server now acknowledges at
-once while a body is incomplete (TCP_QUICKACK, webhook/conn.c). This
+once when it has read all there is of an incomplete body (TCP_QUICKACK,
+webhook/outbox.c pull()). This
 prints the median and p90 of serial /sync requests on one keep-alive
 connection, with and without TCP_NODELAY on the client, for the bench's
 sync request (27 KB) and the one with 8 KB managedFields per child (55 KB).
