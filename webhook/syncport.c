@@ -58,6 +58,7 @@ static const struct {
 struct request {
     char *body;
     size_t len, cap;
+    size_t expect; /* its Content-Length; 0: none given */
     int too_large; /* 1: over --max-body; 2: over --max-buffered */
 };
 
@@ -173,6 +174,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const struct routes_entry *rt = routes_find(url, 1);
     char *out = NULL;
     size_t outlen = 0;
+    long long length;
     int status;
 
     (void)version;
@@ -182,18 +184,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
         if (!routes_method_ok(rt, method))
             return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", rt->method);
-        if (routes_content_length(c, sp->cfg->max_body) < 0)
+        length = routes_content_length(c, sp->cfg->max_body);
+        if (length < 0)
             return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
+        r->expect = (size_t)length;
         *req_cls = r;
         return MHD_YES;
     }
     if (*upload_data_size) {
         collect(sp, r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        quickack(c);
+        if (r->expect == 0 || r->len < r->expect)
+            quickack(c);    /* a whole body needs none: the answer carries it */
         return MHD_YES;
     }
     if (r->too_large == 2)
