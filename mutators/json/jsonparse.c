@@ -520,6 +520,28 @@ oom:
     return -1;
 }
 
+/* 1 when the string whose text starts at s (after its opening quote) is
+ * plain and closed within the sixteen bytes there, as most keys are: its
+ * length in *n, ps->p past its closing quote. One look at the sixteen,
+ * where string() goes round its loop: 14 % of a dense body's /validate
+ * (a managedFields entry is nine keys). */
+static int short_plain(struct parser *ps, const char *s, size_t *n)
+{
+#ifdef __SSE2__
+    if (ps->end - s >= 16) {
+        unsigned stops = scan_stops16((const unsigned char *)s, 1);
+
+        if (stops && s[__builtin_ctz(stops)] == '"') {
+            *n = (size_t)__builtin_ctz(stops);
+            ps->p = s + *n + 1;
+            return 1;
+        }
+    }
+#endif
+    (void)ps, (void)s, (void)n;
+    return 0;
+}
+
 /* The key at ps->p of an object's member and the ':' after it: its text
  * in *key, *klen (in the input, or in ps->scratch when it was escaped;
  * where it starts in *where). Returns 0, or -1 with the error set. */
@@ -531,12 +553,14 @@ static int member_key(struct parser *ps, const char **key, size_t *klen, const c
     }
     *where = ps->p;
     *key = ps->p + 1;
-    if (string(ps, key, klen, 1) < 0)
-        return -1;
-    /* a NUL can only come of an escape: a raw one is a control byte */
-    if (*key == ps->scratch.buf && memchr(*key, '\0', *klen)) {
-        fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
-        return -1;
+    if (!short_plain(ps, *key, klen)) {
+        if (string(ps, key, klen, 1) < 0)
+            return -1;
+        /* a NUL can only come of an escape: a raw one is a control byte */
+        if (*key == ps->scratch.buf && memchr(*key, '\0', *klen)) {
+            fail(ps, JSONPARSE_SYNTAX, "NUL byte in object key not supported");
+            return -1;
+        }
     }
     skip_space(ps);
     if (ps->p >= ps->end || *ps->p != ':') {
