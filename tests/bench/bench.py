@@ -71,7 +71,7 @@ def rss_kib(pid, field="VmHWM"):
     return 0
 
 
-def start_nginx(tmp, certs, port, answer):
+def start_nginx(tmp, certs, port, answer, tls=True):
     conf = os.path.join(tmp, "nginx.conf")
     # nginx caps one configuration token at 4 KiB: the answer is cut into
     # chunks held by maps (looked up once per request) and joined by return.
@@ -89,6 +89,8 @@ def start_nginx(tmp, certs, port, answer):
     maps = "    geo $dollar { default \"$\"; }\n" + "".join(
         "    map $scheme $answer%d { default '%s'; }\n" % (i, c) for i, c in enumerate(chunks))
     joined = "".join("$answer%d" % i for i in range(len(chunks)))
+    tls_lines = (" ssl;\n        ssl_certificate %s;\n        ssl_certificate_key %s;\n"
+                 "        ssl_protocols TLSv1.2 TLSv1.3" % (certs.cert, certs.key)) if tls else ""
     with open(conf, "w") as f:
         f.write("""worker_processes %d;
 daemon off;
@@ -98,10 +100,7 @@ events { worker_connections 4096; }
 http {
     access_log off;
 %s    server {
-        listen 127.0.0.1:%d ssl;
-        ssl_certificate %s;
-        ssl_certificate_key %s;
-        ssl_protocols TLSv1.2 TLSv1.3;
+        listen 127.0.0.1:%d%s;
         keepalive_requests 100000000;
         # above the webhook's 3 MiB: at nginx's default of 1 MiB it answered
         # the scaling rows' 1 and 3 MiB bodies 413 unread and reset the
@@ -110,7 +109,7 @@ http {
         location / { default_type application/json; return 200 "%s"; }
     }
 }
-""" % (os.cpu_count() or 1, tmp, tmp, maps, port, certs.cert, certs.key, joined))
+""" % (os.cpu_count() or 1, tmp, tmp, maps, port, tls_lines, joined))
     proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     return proc

@@ -16,7 +16,9 @@ shared and noisy; only ratios travel):
   values a body may hold): /validate against nginx answering the same body
   with a canned answer (nginx reads it too);
 - /sync of a Training with every child observed, with and without 8 KB of
-  managedFields per child: against nginx returning the same answer.
+  managedFields per child, over TLS and on the plain hook port
+  (--sync-listen, which Kubeflow's Metacontroller calls): against nginx
+  returning the same answer on the same kind of port.
 
 Peak RSS is read after each section. wrk drives everything (2 threads).
 """
@@ -88,8 +90,9 @@ class Servers:
 
     def webhook(self, policy_file=None):
         self.stop_webhook()
-        self.port = common.free_port()
-        argv = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port, "--tls-cert", self.certs.cert,
+        self.port, self.sport = common.free_port(), common.free_port()
+        argv = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
+                "--sync-listen", "127.0.0.1:%d" % self.sport, "--tls-cert", self.certs.cert,
                 "--tls-key", self.certs.key, "--seal-key", self.certs.key, "--log-level", "error",
                 "--max-connections", "64"]
         if policy_file:
@@ -98,16 +101,27 @@ class Servers:
         bench.wait_ready(self.port, self.certs)
         return "https://localhost:%d" % self.port
 
-    def canned(self, answer):
+    def plain(self):
+        """The webhook's plain hook port (--sync-listen), as Kubeflow's
+        Metacontroller calls it."""
+        return "http://127.0.0.1:%d" % self.sport
+
+    def canned(self, answer, tls=True):
         self.stop_nginx()
         self.nport = common.free_port()
         ntmp = os.path.join(self.tmp, "nginx-%d" % self.nport)
         os.makedirs(ntmp)
-        self.nginx = bench.start_nginx(ntmp, self.certs, self.nport, answer)
-        bench.wait_ready(self.nport, self.certs)
-        url = "https://localhost:%d" % self.nport
-        got = subprocess.run(["curl", "-sS", "--cacert", self.certs.ca, "-d", "{}", url + "/"],
-                             capture_output=True, text=True, timeout=30).stdout
+        self.nginx = bench.start_nginx(ntmp, self.certs, self.nport, answer, tls=tls)
+        url = ("https://localhost:%d" if tls else "http://127.0.0.1:%d") % self.nport
+        if tls:
+            bench.wait_ready(self.nport, self.certs)
+        got = ""
+        for _ in range(100):    # plain: up once it answers
+            got = subprocess.run(["curl", "-sS", "--cacert", self.certs.ca, "-d", "{}", url + "/"],
+                                 capture_output=True, text=True, timeout=30).stdout
+            if got or tls:
+                break
+            time.sleep(0.05)
         if got != answer:
             raise SystemExit("nginx does not answer the canned bytes (%d of %d)" % (len(got), len(answer)))
         return url
@@ -277,19 +291,22 @@ def run(bin, tmp, certs, log=print):
                 % (label, size, rps, nrps, rps / nrps, srv.peak_mib()))
 
         # ----------------------------------------------------------------- sync
-        log("scaling: /sync of a Training, every child observed (ratio to nginx's canned answer)")
-        url = srv.webhook() + "/sync"
+        log("scaling: /sync of a Training, every child observed (ratio to nginx's canned answer on the same"
+            " kind of port)")
+        tls_url = srv.webhook() + "/sync"
         for label, managed in (("no managedFields", 0), ("8 KB managedFields", 400)):
             req = sync_request(bin, certs.key, managed)
             body = write(tmp, "sync.json", req)
             out = subprocess.run(["curl", "-sS", "--cacert", certs.ca, "-H", "Content-Type: application/json",
-                                  "--data-binary", "@" + body, url], capture_output=True, text=True, timeout=30)
-            nurl = srv.canned(out.stdout.strip()) + "/sync"
-            rps, err = rate(url, body)
-            nrps, _ = rate(nurl, body)
-            errors += err
-            log("  %-20s %7d B  %8.0f req/s   nginx %8.0f   %.2f x nginx"
-                % (label, os.path.getsize(body), rps, nrps, rps / nrps))
+                                  "--data-binary", "@" + body, tls_url], capture_output=True, text=True, timeout=30)
+            # over TLS, and on the plain hook port Kubeflow's Metacontroller calls
+            for port, url, tls in (("TLS", tls_url, True), ("plain", srv.plain() + "/sync", False)):
+                nurl = srv.canned(out.stdout.strip(), tls=tls) + "/sync"
+                rps, err = rate(url, body)
+                nrps, _ = rate(nurl, body)
+                errors += err
+                log("  %-20s %-5s %7d B  %8.0f req/s   nginx %8.0f   %.2f x nginx"
+                    % (label, port, os.path.getsize(body), rps, nrps, rps / nrps))
         log("  peak RSS %.1f MiB" % srv.peak_mib())
     finally:
         srv.stop()
