@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "mutators/json/arena.h"
 #include "mutators/policy.h"
 #include "webhook/log.h"
 #include "webhook/related.h"
@@ -65,9 +66,13 @@ struct request {
 static int do_sync(struct syncport *sp, const char *body, size_t len, char **out, size_t *outlen)
 {
     struct policy *p = sp->policy(sp->cls);
-    int status = sync_handle(body, len, p, sp->sealer, out, outlen);
+    int status = sync_handle(body, len, p, sp->sealer, out, outlen), used;
 
     policy_unref(p);
+    /* libmicrohttpd's threads have no quiet-spell round to give a large
+     * chunk back in (workers.c cool()): they keep none */
+    if (arena_large_kept(&used))
+        arena_drop_large();
     return status;
 }
 

@@ -26,6 +26,7 @@ the whole request is due --request-timeout after its first byte.
 Nothing here measures speed: waits are bounds against hangs, derived from
 the configured timeout plus a generous margin for a loaded machine.
 """
+import http.client
 import json
 import socket
 import ssl
@@ -33,7 +34,7 @@ import threading
 import time
 import unittest
 
-from common import (Server, client, needs_binary, post_json, read_response, request, review, send_review,
+from common import (Server, client, free_port, needs_binary, post_json, read_response, request, review, send_review,
                     tls_context)
 
 AV = "paddlex.paddlepaddle.org/v1alpha1"
@@ -861,6 +862,49 @@ class MemoryTest(LimitsCase):
         self.assertEqual(set(results), {200})
         print("\nafter 2.9 MiB bodies: VmRSS %.1f MiB; after 3.5 s of small ones %.1f MiB" % (warm / MIB, cool / MIB))
         self.assertLess(cool, warm - 4 * MIB, "large buffers kept after a quiet spell")
+
+    def test_plain_hook_port_keeps_no_large_chunk(self):
+        """The plain hook port's threads are libmicrohttpd's, with no round
+        to give memory back in after a quiet spell: a sync that needed a
+        large arena chunk (an observed child with a 2.5 MiB status
+        message, built for its phase) gives it back at once
+        (syncport.c do_sync())."""
+        if self.sanitized:
+            self.skipTest("RSS is the sanitizer's")
+        port = free_port()
+        self.srv.stop()
+        self.srv = Server(self.ARGS + ["--sync-listen", "127.0.0.1:%d" % port])
+        self.srv.start()
+        child = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "big", "namespace": "kubeflow"},
+                 "status": {"message": "x" * int(2.5 * MIB)}}
+        body = json.dumps({"parent": {"apiVersion": AV, "kind": "Serving",
+                                      "metadata": {"name": "s", "namespace": "kubeflow", "uid": "u"},
+                                      "spec": SERVING["spec"]},
+                           "children": {"Job.batch/v1": {"big": child}}, "finalizing": False}).encode()
+        before = rss(self.srv.proc.pid)
+
+        def one():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=IO_TIMEOUT)
+            try:
+                for _ in range(3):
+                    conn.request("POST", "/sync", body=body, headers={"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    statuses.append(resp.status)
+            finally:
+                conn.close()
+
+        statuses = []
+        threads = [threading.Thread(target=one, daemon=True) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(IO_TIMEOUT * 3)
+        time.sleep(0.3)
+        after = rss(self.srv.proc.pid)
+        self.assertEqual(statuses, [200] * 6)
+        print("\nplain /sync of 2.5 MiB statuses: VmRSS %.1f MiB before, %.1f after" % (before / MIB, after / MIB))
+        self.assertLess(after, before + 1.5 * MIB, "a large arena chunk kept by the plain port's threads")
 
     def test_element_dense_body_is_answered_within_bounds(self):
         """2.9 MiB of tiny JSON values (spec.generated: [{}, {}, ...], which
