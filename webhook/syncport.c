@@ -66,13 +66,9 @@ struct request {
 static int do_sync(struct syncport *sp, const char *body, size_t len, char **out, size_t *outlen)
 {
     struct policy *p = sp->policy(sp->cls);
-    int status = sync_handle(body, len, p, sp->sealer, out, outlen), used;
+    int status = sync_handle(body, len, p, sp->sealer, out, outlen);
 
     policy_unref(p);
-    /* libmicrohttpd's threads have no quiet-spell round to give a large
-     * chunk back in (workers.c cool()): they keep none */
-    if (arena_large_kept(&used))
-        arena_drop_large();
     return status;
 }
 
@@ -180,7 +176,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char *out = NULL;
     size_t outlen = 0;
     long long length;
-    int status;
+    int status, used;
 
     (void)version;
     if (!r) {
@@ -212,6 +208,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->too_large)
         return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body is larger than the limit\n", NULL);
     status = hooks[rt->id].fn(sp, r->body ? r->body : "", r->len, &out, &outlen);
+    /* libmicrohttpd's threads have no quiet-spell round to give a large
+     * arena chunk back in (workers.c cool()): they keep none */
+    if (arena_large_kept(&used))
+        arena_drop_large();
     if (!out)
         return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
     return reply(c, (unsigned)status, out, outlen, status == 200 ? hooks[rt->id].content_type : NULL, NULL);
