@@ -525,7 +525,7 @@ oom:
 /* 1 when the string whose text starts at s (after its opening quote) is
  * plain and closed within the sixteen bytes there, as most keys are: its
  * length in *n, ps->p past its closing quote. One look at the sixteen,
- * where string() goes round its loop: 14 % of a dense body's /validate
+ * where string() goes round its loop: 19 % of a dense body's /validate
  * (a managedFields entry is nine keys). */
 static int short_plain(struct parser *ps, const char *s, size_t *n)
 {
@@ -539,8 +539,9 @@ static int short_plain(struct parser *ps, const char *s, size_t *n)
             return 1;
         }
     }
-#endif
+#else
     (void)ps, (void)s, (void)n;
+#endif
     return 0;
 }
 

@@ -113,13 +113,11 @@ class Servers:
         os.makedirs(ntmp)
         self.nginx = bench.start_nginx(ntmp, self.certs, self.nport, answer, tls=tls)
         url = ("https://localhost:%d" if tls else "http://127.0.0.1:%d") % self.nport
-        if tls:
-            bench.wait_ready(self.nport, self.certs)
         got = ""
-        for _ in range(100):    # plain: up once it answers
+        for _ in range(200):    # up once it answers
             got = subprocess.run(["curl", "-sS", "--cacert", self.certs.ca, "-d", "{}", url + "/"],
                                  capture_output=True, text=True, timeout=30).stdout
-            if got or tls:
+            if got:
                 break
             time.sleep(0.05)
         if got != answer:
